@@ -1,0 +1,252 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/*
+ * The tables are a contract (DESIGN.md): names change only with a migration and the README.
+ * Apple's enums are stored as text, never Postgres enum types: Apple keeps adding values.
+ */
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => ts('created_at').notNull().defaultNow();
+const updatedAt = () => ts('updated_at').notNull().defaultNow();
+
+export const projects = pgTable(
+  'projects',
+  {
+    /** The platform's own project id. */
+    id: text('id').primaryKey(),
+    appStoreId: text('app_store_id'),
+    bundleId: text('bundle_id'),
+    appName: text('app_name'),
+    /** One of the two schedule forms, or neither (no schedule). */
+    scheduleEverySeconds: integer('schedule_every_seconds'),
+    scheduleCron: text('schedule_cron'),
+    scheduleUpdatedAt: ts('schedule_updated_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    check('projects_one_schedule', sql`${t.scheduleEverySeconds} is null or ${t.scheduleCron} is null`),
+    check('projects_every_positive', sql`${t.scheduleEverySeconds} is null or ${t.scheduleEverySeconds} > 0`),
+  ],
+);
+
+export const credentialStatuses = ['unverified', 'valid', 'invalid', 'forbidden', 'no_apps'] as const;
+export type CredentialStatus = (typeof credentialStatuses)[number];
+
+export const appStoreCredentials = pgTable('app_store_credentials', {
+  projectId: text('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  keyId: text('key_id').notNull(),
+  issuerId: text('issuer_id').notNull(),
+  /** The `.p8` as a compact JWE (dir + A256GCM); never stored in plain text. */
+  privateKeyEncrypted: text('private_key_encrypted').notNull(),
+  /** The `kid` of the encryption key that sealed it, so keys can be rotated. */
+  encryptionKeyId: text('encryption_key_id').notNull(),
+  status: text('status').$type<CredentialStatus>().notNull().default('unverified'),
+  statusDetail: text('status_detail'),
+  verifiedAt: ts('verified_at'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const discoveredApps = pgTable(
+  'discovered_apps',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    appStoreId: text('app_store_id').notNull(),
+    bundleId: text('bundle_id').notNull(),
+    name: text('name').notNull(),
+    sku: text('sku'),
+    primaryLocale: text('primary_locale'),
+    discoveredAt: ts('discovered_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.appStoreId] })],
+);
+
+export const syncRunStatuses = ['running', 'succeeded', 'failed'] as const;
+export type SyncRunStatus = (typeof syncRunStatuses)[number];
+
+export const syncRuns = pgTable(
+  'sync_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    trigger: text('trigger').notNull(),
+    jobId: text('job_id'),
+    status: text('status').$type<SyncRunStatus>().notNull().default('running'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    finishedAt: ts('finished_at'),
+    durationMs: integer('duration_ms'),
+    /** App Store Connect requests this run made, in total and per call site. */
+    requestsMade: integer('requests_made').notNull().default(0),
+    requestCounts: jsonb('request_counts').$type<Record<string, number>>(),
+    /** Changes applied, by entity and action. */
+    counts: jsonb('counts').$type<Record<string, number>>(),
+    errorKind: text('error_kind'),
+    errorMessage: text('error_message'),
+  },
+  (t) => [index('sync_runs_project_started').on(t.projectId, t.startedAt)],
+);
+
+export const subscriptionGroups = pgTable(
+  'subscription_groups',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    appleId: text('apple_id').notNull(),
+    referenceName: text('reference_name').notNull(),
+    raw: jsonb('raw').$type<Record<string, unknown>>().notNull(),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.appleId] })],
+);
+
+export const productKinds = [
+  'consumable',
+  'non_consumable',
+  'non_renewing_subscription',
+  'auto_renewable_subscription',
+] as const;
+export type ProductKind = (typeof productKinds)[number];
+
+export const products = pgTable(
+  'products',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    appleId: text('apple_id').notNull(),
+    productId: text('product_id').notNull(),
+    kind: text('kind').$type<ProductKind>().notNull(),
+    referenceName: text('reference_name').notNull(),
+    state: text('state').notNull(),
+    familySharable: boolean('family_sharable'),
+    contentHosting: boolean('content_hosting'),
+    subscriptionPeriod: text('subscription_period'),
+    groupAppleId: text('group_apple_id'),
+    groupLevel: integer('group_level'),
+    /** Apple's attributes as received, including ones this worker does not model yet. */
+    raw: jsonb('raw').$type<Record<string, unknown>>().notNull(),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    /** Set when the product disappeared from App Store Connect; rows are never deleted. */
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.appleId] }),
+    uniqueIndex('products_project_product_id').on(t.projectId, t.productId),
+    check(
+      'products_kind',
+      sql`${t.kind} in ('consumable','non_consumable','non_renewing_subscription','auto_renewable_subscription')`,
+    ),
+  ],
+);
+
+export const gracePeriodSettings = pgTable('grace_period_settings', {
+  projectId: text('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  /** Apple's subscriptionGracePeriods id (read from the app, never assumed equal to it). */
+  appleId: text('apple_id').notNull(),
+  optIn: boolean('opt_in').notNull(),
+  sandboxOptIn: boolean('sandbox_opt_in').notNull(),
+  duration: text('duration').notNull(),
+  durationDays: integer('duration_days').notNull(),
+  renewalType: text('renewal_type').notNull(),
+  raw: jsonb('raw').$type<Record<string, unknown>>().notNull(),
+  updatedAt: updatedAt(),
+  /** Set when the app stopped returning grace period settings. */
+  removedAt: ts('removed_at'),
+});
+
+export const changeActions = ['added', 'updated', 'removed', 'restored'] as const;
+export type ChangeAction = (typeof changeActions)[number];
+export const changeEntities = ['product', 'subscription_group', 'grace_period'] as const;
+export type ChangeEntity = (typeof changeEntities)[number];
+
+/** Append-only change log: one row per entity changed by a run. */
+export const catalogChanges = pgTable(
+  'catalog_changes',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => syncRuns.id, { onDelete: 'cascade' }),
+    entity: text('entity').$type<ChangeEntity>().notNull(),
+    /** Apple's id of the entity. */
+    entityId: text('entity_id').notNull(),
+    action: text('action').$type<ChangeAction>().notNull(),
+    changedFields: text('changed_fields').array().notNull().default(sql`'{}'::text[]`),
+    before: jsonb('before').$type<Record<string, unknown>>(),
+    after: jsonb('after').$type<Record<string, unknown>>(),
+    detectedAt: ts('detected_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('catalog_changes_project_detected').on(t.projectId, t.detectedAt),
+    index('catalog_changes_run').on(t.runId),
+    check('catalog_changes_action', sql`${t.action} in ('added','updated','removed','restored')`),
+  ],
+);
+
+export const environments = ['production', 'sandbox'] as const;
+export type Environment = (typeof environments)[number];
+export const renewalKinds = ['paid_to_paid', 'offer_to_paid'] as const;
+export type RenewalKind = (typeof renewalKinds)[number];
+
+/** Versioned rules: a change of grace settings closes the rows in force and opens new ones. */
+export const revenueAttributionRules = pgTable(
+  'revenue_attribution_rules',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    environment: text('environment').$type<Environment>().notNull(),
+    renewalKind: text('renewal_kind').$type<RenewalKind>().notNull(),
+    /** Days of grace for this renewal kind; 0 when grace does not apply. */
+    graceDays: integer('grace_days').notNull(),
+    /** Where revenue recovered within grace is dated: `original_due_date` or `recovery_date`. */
+    recoveredRevenueDatedTo: text('recovered_revenue_dated_to').notNull(),
+    /** Whether the subscriber keeps access while the payment is retried within grace. */
+    accessDuringGrace: boolean('access_during_grace').notNull(),
+    /** When an unrecovered subscription counts as churned: `grace_period_end` or `due_date`. */
+    unrecoveredChurnAt: text('unrecovered_churn_at').notNull(),
+    sourceRunId: uuid('source_run_id').references(() => syncRuns.id, { onDelete: 'set null' }),
+    effectiveFrom: ts('effective_from').notNull(),
+    /** Null while in force. */
+    effectiveTo: ts('effective_to'),
+  },
+  (t) => [
+    uniqueIndex('revenue_attribution_rules_in_force')
+      .on(t.projectId, t.environment, t.renewalKind)
+      .where(sql`${t.effectiveTo} is null`),
+    index('revenue_attribution_rules_lookup').on(t.projectId, t.environment, t.renewalKind, t.effectiveFrom),
+    check('revenue_attribution_rules_env', sql`${t.environment} in ('production','sandbox')`),
+    check('revenue_attribution_rules_kind', sql`${t.renewalKind} in ('paid_to_paid','offer_to_paid')`),
+  ],
+);

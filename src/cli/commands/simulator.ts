@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { AppError } from '../../errors.ts';
+import { runCommand, withJson } from '../context.ts';
+
+// Stub: the issue that owns these commands replaces this module.
+const notYet = (options: { json?: boolean }) =>
+  runCommand(options, async () => {
+    throw new AppError('not_implemented', 'This command is not implemented yet.');
+  });
+
+export function registerSimulator(program: Command): void {
+  withJson(
+    program
+      .command('simulator')
+      .description('run the App Store Connect simulator')
+      .option('--port <n>', 'port to listen on')
+      .option('--catalog <file>', 'catalog JSON file'),
+  ).action(notYet);
+}

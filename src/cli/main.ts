@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerCatalogQueries } from './commands/catalog.ts';
+import { registerCredentials } from './commands/credentials.ts';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerSchedule } from './commands/schedule.ts';
+import { registerSimulator } from './commands/simulator.ts';
+import { registerSync } from './commands/sync.ts';
+import { registerWorker } from './commands/worker.ts';
+
+/** The operator CLI. Each concern registers its commands from its own module. */
+export function buildProgram(): Command {
+  const program = new Command('catalog-sync')
+    .description('Keeps App Store catalogs (IAPs, subscriptions, grace period) true in Postgres.')
+    .showHelpAfterError('(run `catalog-sync --help` for the list of commands)')
+    .exitOverride();
+  registerMigrate(program);
+  registerWorker(program);
+  registerSimulator(program);
+  registerCredentials(program);
+  registerSync(program);
+  registerSchedule(program);
+  registerCatalogQueries(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; usage errors (unknown command, missing argument) exit 2.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    throw error;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,86 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Field paths whose values are always secrets. Pino replaces them before serialising;
+ * `scrubSecrets` below is the second line of defence for secrets inside free text
+ * (an error message that quotes a header, a PEM pasted into a detail).
+ */
+export const REDACTED_PATHS = [
+  'privateKey',
+  '*.privateKey',
+  '*.*.privateKey',
+  'pem',
+  '*.pem',
+  'p8',
+  '*.p8',
+  'token',
+  '*.token',
+  '*.*.token',
+  'accessToken',
+  '*.accessToken',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  '*.*.headers.authorization',
+  'req.headers.authorization',
+  'encryptionKey',
+  '*.encryptionKey',
+  'CREDENTIALS_ENCRYPTION_KEY',
+  '*.CREDENTIALS_ENCRYPTION_KEY',
+  'CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS',
+  '*.CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS',
+];
+
+const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)/g;
+const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
+// A compact JWS/JWE: base64url header starting with `{"` (eyJ) and two or more dots.
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){2,4}/g;
+
+/** Replaces PEM blocks, bearer tokens and JWT-shaped strings in free text. */
+export function scrubSecrets(text: string): string {
+  return text.replace(PEM_BLOCK, '[REDACTED PEM]').replace(BEARER, '$1[REDACTED]').replace(JWT_LIKE, '[REDACTED JWT]');
+}
+
+export interface LoggerOptions {
+  level?: string;
+  format?: 'json' | 'pretty';
+  /** A destination for tests; defaults to stdout. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const base = {
+    level: options.level ?? 'info',
+    redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+    hooks: {
+      // Every line passes through here after serialisation, so nothing escapes the scrub.
+      streamWrite: scrubSecrets,
+    },
+    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+  };
+  if (options.format === 'pretty' && !options.destination) {
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+    });
+  }
+  return options.destination ? pino(base, options.destination) : pino(base);
+}
+
+let rootLogger: Logger | undefined;
+
+/** The process-wide logger; configured once by the entry point, silent-by-default in tests. */
+export function getLogger(): Logger {
+  rootLogger ??= createLogger({
+    level: process.env.LOG_LEVEL ?? (process.env.VITEST ? 'silent' : 'info'),
+    format: process.stdout.isTTY && process.env.NODE_ENV !== 'production' ? 'pretty' : 'json',
+  });
+  return rootLogger;
+}
+
+export function setLogger(logger: Logger): void {
+  rootLogger = logger;
+}

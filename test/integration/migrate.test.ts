@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { rowsOf } from '../../db/client.ts';
+import { databaseUrl } from '../support/global-setup.ts';
+
+const run = promisify(execFile);
+const CLI = path.resolve('bin/catalog-sync.js');
+
+const TABLES = [
+  'app_store_credentials',
+  'catalog_changes',
+  'discovered_apps',
+  'grace_period_settings',
+  'products',
+  'projects',
+  'revenue_attribution_rules',
+  'subscription_groups',
+  'sync_runs',
+];
+
+function cli(args: string[], env: Record<string, string | undefined>) {
+  const childEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
+  return run(process.execPath, [CLI, ...args], { env: childEnv, timeout: 60_000 });
+}
+
+describe('catalog-sync migrate', () => {
+  const adminUrl = inject('adminDatabaseUrl');
+  const name = `cst_${inject('runId')}_empty${process.pid}`;
+  const url = databaseUrl(adminUrl, name);
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+
+  beforeAll(async () => {
+    await admin.unsafe(`create database "${name}"`);
+  });
+  afterAll(async () => {
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  });
+
+  async function tables(): Promise<string[]> {
+    const client = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const rows = await client`select tablename from pg_tables where schemaname = 'public' order by tablename`;
+      return rows.map((row) => row.tablename as string);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('creates every table in DESIGN.md on an empty database, and a second run changes nothing', async () => {
+    const first = await cli(['migrate', '--json'], { DATABASE_URL: url });
+    expect(JSON.parse(first.stdout)).toMatchObject({ ok: true, applied: 1 });
+    expect(await tables()).toEqual(TABLES);
+
+    const second = await cli(['migrate', '--json'], { DATABASE_URL: url });
+    expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, applied: 0 });
+    expect(await tables()).toEqual(TABLES);
+  });
+
+  it('is safe from two processes at once', async () => {
+    const other = `${name}_b`;
+    const otherUrl = databaseUrl(adminUrl, other);
+    await admin.unsafe(`create database "${other}"`);
+    try {
+      const results = await Promise.all([
+        cli(['migrate', '--json'], { DATABASE_URL: otherUrl }),
+        cli(['migrate', '--json'], { DATABASE_URL: otherUrl }),
+      ]);
+      const applied = results.map((r) => JSON.parse(r.stdout).applied as number).sort();
+      expect(applied).toEqual([0, 1]);
+    } finally {
+      await admin.unsafe(`drop database if exists "${other}" with (force)`);
+    }
+  });
+
+  it('works on the embedded database when DATABASE_URL is unset', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'catalog-sync-embedded-'));
+    try {
+      const first = await cli(['migrate', '--json'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
+      expect(JSON.parse(first.stdout)).toMatchObject({ ok: true, applied: 1 });
+      const second = await cli(['migrate', '--json'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
+      expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, applied: 0 });
+
+      const { openDatabase } = await import('../../db/client.ts');
+      const embedded = await openDatabase({ dataDir });
+      try {
+        const rows = rowsOf<{ tablename: string }>(
+          await embedded.db.execute(
+            sql`select tablename from pg_tables where schemaname = 'public' order by tablename`,
+          ),
+        );
+        expect(rows.map((row) => row.tablename)).toEqual(TABLES);
+      } finally {
+        await embedded.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
