@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -10,7 +10,10 @@ import { type Database, openDatabase, rowsOf } from './client.ts';
 
 /** The checked-in migrations, from the source tree or from the installed package. */
 export function migrationsFolder(): string {
-  const candidates = [new URL('./migrations', import.meta.url), new URL('../../db/migrations', import.meta.url)];
+  const candidates = [
+    new URL('./migrations', import.meta.url),
+    new URL('../../db/migrations', import.meta.url),
+  ];
   for (const candidate of candidates) {
     const folder = fileURLToPath(candidate);
     if (existsSync(folder)) return folder;

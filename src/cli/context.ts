@@ -51,7 +51,10 @@ export async function runCommand(
 export function reportError(options: { json?: boolean }, error: unknown): void {
   const message = scrubSecrets(errorMessage(error));
   if (options.json) {
-    printJson({ ok: false, error: { kind: error instanceof ConfigError ? 'config' : errorKind(error), message } });
+    printJson({
+      ok: false,
+      error: { kind: error instanceof ConfigError ? 'config' : errorKind(error), message },
+    });
     return;
   }
   const known = error instanceof AppError || error instanceof ConfigError;

@@ -29,11 +29,9 @@ const intFrom = (min: number, max: number, fallback: number) =>
     .default(fallback);
 
 /** 32 bytes, as base64 (44 chars) or hex (64 chars). `openssl rand -base64 32` makes one. */
-const encryptionKey = z
-  .string()
-  .refine((value) => decodeEncryptionKey(value) !== undefined, {
-    message: 'must be 32 random bytes, base64- or hex-encoded (make one with `openssl rand -base64 32`)',
-  });
+const encryptionKey = z.string().refine((value) => decodeEncryptionKey(value) !== undefined, {
+  message: 'must be 32 random bytes, base64- or hex-encoded (make one with `openssl rand -base64 32`)',
+});
 
 export function decodeEncryptionKey(value: string): Uint8Array | undefined {
   const trimmed = value.trim();

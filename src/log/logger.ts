@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -41,7 +41,10 @@ const JWT_LIKE = /eyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){2,4}/g;
 
 /** Replaces PEM blocks, bearer tokens and JWT-shaped strings in free text. */
 export function scrubSecrets(text: string): string {
-  return text.replace(PEM_BLOCK, '[REDACTED PEM]').replace(BEARER, '$1[REDACTED]').replace(JWT_LIKE, '[REDACTED JWT]');
+  return text
+    .replace(PEM_BLOCK, '[REDACTED PEM]')
+    .replace(BEARER, '$1[REDACTED]')
+    .replace(JWT_LIKE, '[REDACTED JWT]');
 }
 
 export interface LoggerOptions {

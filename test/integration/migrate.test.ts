@@ -25,7 +25,7 @@ const TABLES = [
 ];
 
 function cli(args: string[], env: Record<string, string | undefined>) {
-  const childEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
   return run(process.execPath, [CLI, ...args], { env: childEnv, timeout: 60_000 });
 }
@@ -47,7 +47,8 @@ describe('catalog-sync migrate', () => {
   async function tables(): Promise<string[]> {
     const client = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      const rows = await client`select tablename from pg_tables where schemaname = 'public' order by tablename`;
+      const rows =
+        await client`select tablename from pg_tables where schemaname = 'public' order by tablename`;
       return rows.map((row) => row.tablename as string);
     } finally {
       await client.end();

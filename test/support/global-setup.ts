@@ -19,7 +19,9 @@ declare module 'vitest' {
 function templateName(): string {
   const folder = migrationsFolder();
   const hash = createHash('sha256');
-  for (const file of readdirSync(folder).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(folder)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     hash.update(file).update(readFileSync(path.join(folder, file)));
   }
   return `catalog_sync_tpl_${hash.digest('hex').slice(0, 12)}`;

@@ -12,7 +12,12 @@ export function registerCatalogQueries(program: Command): void {
   withJson(program.command('status <project>').description('credential status, last runs')).action(notYet);
   withJson(program.command('products <project>').description('stored products')).action(notYet);
   withJson(
-    program.command('changes <project>').description('change log').option('--since <time>', 'ISO date-time or duration like 24h'),
+    program
+      .command('changes <project>')
+      .description('change log')
+      .option('--since <time>', 'ISO date-time or duration like 24h'),
   ).action(notYet);
-  withJson(program.command('rules <project>').description('revenue-attribution rules in force')).action(notYet);
+  withJson(program.command('rules <project>').description('revenue-attribution rules in force')).action(
+    notYet,
+  );
 }

@@ -16,6 +16,8 @@ export function registerSchedule(program: Command): void {
       .option('--every <duration>', 'interval, e.g. 6h, 30m, 1d')
       .option('--cron <expression>', 'cron expression, e.g. "0 */6 * * *"'),
   ).action(notYet);
-  withJson(program.command('unschedule <project>').description('stop syncing a project periodically')).action(notYet);
+  withJson(program.command('unschedule <project>').description('stop syncing a project periodically')).action(
+    notYet,
+  );
   withJson(program.command('schedules').description('list schedules')).action(notYet);
 }
