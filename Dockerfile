@@ -1,0 +1,23 @@
+# catalog-sync worker image: Node 24 LTS, compiled JavaScript, production dependencies only.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY jobs ./jobs
+COPY db ./db
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production LOG_FORMAT=json
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY db/migrations ./db/migrations
+USER node
+EXPOSE 9464
+ENTRYPOINT ["node", "bin/catalog-sync.js"]
+CMD ["worker"]
