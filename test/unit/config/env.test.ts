@@ -51,7 +51,13 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
-    for (const name of ['REDIS_URL', 'DATABASE_URL', 'WORKER_CONCURRENCY', 'LOG_LEVEL', 'CREDENTIALS_ENCRYPTION_KEY']) {
+    for (const name of [
+      'REDIS_URL',
+      'DATABASE_URL',
+      'WORKER_CONCURRENCY',
+      'LOG_LEVEL',
+      'CREDENTIALS_ENCRYPTION_KEY',
+    ]) {
       expect(message).toContain(name);
     }
     expect(message).not.toContain(secret);
