@@ -1,0 +1,117 @@
+import { importPKCS8, SignJWT } from 'jose';
+import { AppStoreError } from './errors.ts';
+
+/*
+ * App Store Connect bearer tokens: ES256 JWTs, one per key, reused across requests.
+ * `iat` is set a minute back and the lifetime kept well under Apple's 20-minute ceiling,
+ * because a clock a little off is the commonest reason "valid keys" get 401.
+ */
+
+export const TOKEN_AUDIENCE = 'appstoreconnect-v1';
+/** Backdating of `iat`, tolerating a machine clock slightly ahead of Apple's. */
+export const IAT_SKEW_SECONDS = 60;
+/** `exp` is at most this far after now (Apple rejects lifetimes over 20 minutes). */
+export const TOKEN_TTL_SECONDS = 15 * 60;
+/** A token is replaced once it has less than this left, so none expires in flight. */
+export const REFRESH_MARGIN_SECONDS = 2 * 60;
+
+type SigningKey = Awaited<ReturnType<typeof importPKCS8>>;
+
+export interface TokenClaims {
+  iss: string;
+  iat: number;
+  exp: number;
+  aud: string;
+}
+
+/** Claims for a token minted at `nowMs`. Pure. */
+export function tokenClaims(issuerId: string, nowMs: number): TokenClaims {
+  const now = Math.floor(nowMs / 1000);
+  return { iss: issuerId, iat: now - IAT_SKEW_SECONDS, exp: now + TOKEN_TTL_SECONDS, aud: TOKEN_AUDIENCE };
+}
+
+/** Whether a token expiring at `expSeconds` must be replaced at `nowMs`. Pure. */
+export function needsRefresh(expSeconds: number, nowMs: number): boolean {
+  return nowMs / 1000 >= expSeconds - REFRESH_MARGIN_SECONDS;
+}
+
+export interface TokenProviderOptions {
+  keyId: string;
+  issuerId: string;
+  /** Returns the .p8 PEM; called only when a token must be minted and no key is imported yet. */
+  loadPrivateKey: () => Promise<string>;
+  now?: () => number;
+}
+
+export interface TokenProvider {
+  /** A valid token, minted only when none is cached or the cached one is close to expiry. */
+  get(): Promise<string>;
+  /** Drops `token` if it is still the cached one (after a 401), so the next `get` mints afresh. */
+  invalidate(token: string): void;
+  /** How many tokens have been minted (for tests and stats). */
+  readonly minted: number;
+}
+
+export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  const now = options.now ?? Date.now;
+  // The imported key is non-extractable: the PEM text itself is not kept once imported.
+  let key: SigningKey | undefined;
+  let cached: { token: string; exp: number } | undefined;
+  let inflight: Promise<string> | undefined;
+  let minted = 0;
+
+  const importKey = async (): Promise<SigningKey> => {
+    let pem: string;
+    try {
+      pem = await options.loadPrivateKey();
+    } catch (error) {
+      throw new AppStoreError(
+        'auth',
+        'Failed to verify credentials: the stored .p8 key could not be loaded. Save the credentials again.',
+        { cause: error },
+      );
+    }
+    try {
+      return await importPKCS8(pem, 'ES256', { extractable: false });
+    } catch {
+      // No cause: parser errors could quote key material.
+      throw new AppStoreError(
+        'auth',
+        'Failed to verify credentials: the .p8 key is not a PKCS#8 EC P-256 private key. ' +
+          'Download the App Store Connect API key (AuthKey_<KEYID>.p8) again and save the credentials again.',
+      );
+    }
+  };
+
+  const mint = async (): Promise<string> => {
+    key ??= await importKey();
+    const claims = tokenClaims(options.issuerId, now());
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: options.keyId, typ: 'JWT' })
+      .setIssuer(claims.iss)
+      .setIssuedAt(claims.iat)
+      .setExpirationTime(claims.exp)
+      .setAudience(claims.aud)
+      .sign(key);
+    cached = { token, exp: claims.exp };
+    minted++;
+    return token;
+  };
+
+  return {
+    get() {
+      if (cached && !needsRefresh(cached.exp, now())) return Promise.resolve(cached.token);
+      // Concurrent requests share one mint.
+      inflight ??= mint().finally(() => {
+        inflight = undefined;
+      });
+      return inflight;
+    },
+    invalidate(token) {
+      if (cached?.token === token) cached = undefined;
+    },
+    get minted() {
+      return minted;
+    },
+  };
+}

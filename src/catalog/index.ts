@@ -1,0 +1,3 @@
+export * from './diff.ts';
+export * from './model.ts';
+export * from './rules.ts';

@@ -1,0 +1,27 @@
+export {
+  decryptSecret,
+  encryptionKeyFingerprint,
+  encryptSecret,
+  type SealedSecret,
+  sealedKeyId,
+} from './crypto.ts';
+export {
+  type AppStoreClient,
+  type ClientOverrides,
+  type CredentialsSummary,
+  keyLoadingFailure,
+  loadClientForProject,
+  loadCredentials,
+  type ProjectClient,
+  parseProjectId,
+  recordCredentialFailure,
+  saveCredentials,
+  statusForFailure,
+} from './store.ts';
+export {
+  type CredentialsInput,
+  credentialsInputSchema,
+  type ParsedCredentials,
+  parseCredentialsInput,
+  parsedCredentialsSchema,
+} from './validate.ts';

@@ -1,0 +1,259 @@
+import { eq } from 'drizzle-orm';
+import { appStoreCredentials, type CredentialStatus, discoveredApps, projects } from '../../db/schema.ts';
+import {
+  type AppStoreClient,
+  type AppStoreClientOptions,
+  type AppStoreError,
+  createAppStoreClient,
+  isAppStoreError,
+} from '../appstore/index.ts';
+import type { ServiceContext } from '../context.ts';
+import { AppError, InvalidInputError, NotFoundError, PreconditionError } from '../errors.ts';
+import { scrubSecrets } from '../log/logger.ts';
+import { decryptSecret, encryptSecret } from './crypto.ts';
+import { type CredentialsInput, parseCredentialsInput } from './validate.ts';
+
+/*
+ * Credentials in Postgres: checked, then sealed, then written in one transaction. The PEM exists
+ * in plain text only inside parse → encrypt here, and inside the client's loadPrivateKey when a
+ * token is minted; nothing returned from this module holds it.
+ */
+
+export type { AppStoreClient };
+
+/** What may be shown about a project's credentials (never the key). */
+export interface CredentialsSummary {
+  projectId: string;
+  keyId: string;
+  issuerId: string;
+  status: CredentialStatus;
+  statusDetail: string | null;
+  verifiedAt: Date | null;
+  /** Fingerprint of the encryption key that sealed the .p8 (see crypto.ts). */
+  encryptionKeyId: string;
+  updatedAt: Date;
+}
+
+const PROJECT_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** The platform's project id: printable, no spaces, at most 200 characters. */
+export function parseProjectId(projectId: unknown): string {
+  const id = typeof projectId === 'string' ? projectId.trim() : '';
+  if (!PROJECT_ID.test(id)) {
+    throw new InvalidInputError(
+      'project',
+      'the project id must be 1–200 printable characters without spaces (the platform’s own project id).',
+    );
+  }
+  return id;
+}
+
+export function projectNotFound(projectId: string): NotFoundError {
+  return new NotFoundError(
+    `Project ${projectId} does not exist. Create it by saving its App Store Connect API key: ` +
+      `catalog-sync credentials set ${projectId} --key-id <KEY ID> --issuer-id <ISSUER ID> --private-key-file AuthKey_<KEY ID>.p8`,
+  );
+}
+
+export function noCredentials(projectId: string): PreconditionError {
+  return new PreconditionError(
+    `Project ${projectId} has no App Store Connect API key yet. Save one with: ` +
+      `catalog-sync credentials set ${projectId} --key-id <KEY ID> --issuer-id <ISSUER ID> --private-key-file AuthKey_<KEY ID>.p8`,
+  );
+}
+
+/**
+ * Checks the input (throws InvalidInputError naming the field), seals the .p8, and upserts the
+ * project and its credentials in one transaction. New credentials start `unverified`, and the
+ * apps discovered with the previous key are forgotten (they belonged to that key).
+ */
+export async function saveCredentials(
+  ctx: ServiceContext,
+  projectId: string,
+  input: CredentialsInput,
+): Promise<CredentialsSummary> {
+  const id = parseProjectId(projectId);
+  const parsed = parseCredentialsInput(input);
+  const sealed = await encryptSecret(ctx.config, parsed.privateKeyPem);
+  const now = new Date();
+  const values = {
+    keyId: parsed.keyId,
+    issuerId: parsed.issuerId,
+    privateKeyEncrypted: sealed.jwe,
+    encryptionKeyId: sealed.kid,
+    status: 'unverified' as const,
+    statusDetail: null,
+    verifiedAt: null,
+    updatedAt: now,
+  };
+  await ctx.db.transaction(async (tx) => {
+    await tx
+      .insert(projects)
+      .values({ id })
+      .onConflictDoUpdate({ target: projects.id, set: { updatedAt: now } });
+    await tx
+      .insert(appStoreCredentials)
+      .values({ projectId: id, ...values })
+      .onConflictDoUpdate({ target: appStoreCredentials.projectId, set: values });
+    await tx.delete(discoveredApps).where(eq(discoveredApps.projectId, id));
+  });
+  ctx.logger.info(
+    { projectId: id, keyId: parsed.keyId, encryptionKeyId: sealed.kid },
+    'App Store Connect credentials saved (unverified)',
+  );
+  return {
+    projectId: id,
+    keyId: parsed.keyId,
+    issuerId: parsed.issuerId,
+    status: 'unverified',
+    statusDetail: null,
+    verifiedAt: null,
+    encryptionKeyId: sealed.kid,
+    updatedAt: now,
+  };
+}
+
+interface CredentialsRow extends CredentialsSummary {
+  privateKeyEncrypted: string;
+}
+
+async function loadRow(ctx: ServiceContext, projectId: string): Promise<CredentialsRow> {
+  const id = parseProjectId(projectId);
+  const rows = await ctx.db
+    .select({
+      projectId: projects.id,
+      keyId: appStoreCredentials.keyId,
+      issuerId: appStoreCredentials.issuerId,
+      status: appStoreCredentials.status,
+      statusDetail: appStoreCredentials.statusDetail,
+      verifiedAt: appStoreCredentials.verifiedAt,
+      encryptionKeyId: appStoreCredentials.encryptionKeyId,
+      updatedAt: appStoreCredentials.updatedAt,
+      privateKeyEncrypted: appStoreCredentials.privateKeyEncrypted,
+    })
+    .from(projects)
+    .leftJoin(appStoreCredentials, eq(appStoreCredentials.projectId, projects.id))
+    .where(eq(projects.id, id))
+    .limit(1);
+  const row = rows[0];
+  if (!row) throw projectNotFound(id);
+  if (
+    row.keyId === null ||
+    row.issuerId === null ||
+    row.status === null ||
+    row.encryptionKeyId === null ||
+    row.updatedAt === null ||
+    row.privateKeyEncrypted === null
+  ) {
+    throw noCredentials(id);
+  }
+  return { ...row } as CredentialsRow;
+}
+
+/**
+ * The project's credentials without the key. Throws NotFoundError for an unknown project and
+ * PreconditionError when it has no credentials yet.
+ */
+export async function loadCredentials(ctx: ServiceContext, projectId: string): Promise<CredentialsSummary> {
+  const { privateKeyEncrypted: _sealed, ...summary } = await loadRow(ctx, projectId);
+  return summary;
+}
+
+export interface ProjectClient {
+  client: AppStoreClient;
+  credentials: CredentialsSummary;
+}
+
+/** Options passed through to the client on top of those from the config (tests, benchmarks). */
+export type ClientOverrides = Partial<Omit<AppStoreClientOptions, 'keyId' | 'issuerId' | 'loadPrivateKey'>>;
+
+/**
+ * An App Store Connect client for the project's key. The .p8 is decrypted only when the client
+ * mints a token, each time, and is not kept.
+ */
+export async function loadClientForProject(
+  ctx: ServiceContext,
+  projectId: string,
+  overrides: ClientOverrides = {},
+): Promise<ProjectClient> {
+  const { client, credentials } = await openProjectClient(ctx, projectId, overrides);
+  return { client, credentials };
+}
+
+/**
+ * As loadClientForProject, plus the sealed .p8 as read: a writer can make its update conditional
+ * on it, so a result obtained with one key is never recorded against a key saved meanwhile.
+ */
+export async function openProjectClient(
+  ctx: ServiceContext,
+  projectId: string,
+  overrides: ClientOverrides = {},
+): Promise<ProjectClient & { sealed: string }> {
+  const { privateKeyEncrypted, ...credentials } = await loadRow(ctx, projectId);
+  const { appStore } = ctx.config;
+  const client = createAppStoreClient({
+    baseUrl: appStore.baseUrl,
+    keyId: credentials.keyId,
+    issuerId: credentials.issuerId,
+    loadPrivateKey: () => decryptSecret(ctx.config, privateKeyEncrypted),
+    logger: ctx.logger.child({ projectId: credentials.projectId }),
+    connectTimeoutMs: appStore.connectTimeoutMs,
+    responseTimeoutMs: appStore.responseTimeoutMs,
+    maxRetries: appStore.maxRetries,
+    retryCapMs: appStore.retryCapMs,
+    maxPages: appStore.maxPages,
+    concurrency: appStore.concurrency,
+    ...overrides,
+  });
+  return { client, credentials, sealed: privateKeyEncrypted };
+}
+
+/**
+ * The error behind a failure to load the key (CREDENTIALS_ENCRYPTION_KEY missing or rotated away,
+ * a damaged record). The client reports any loadPrivateKey failure as an `auth` error; these are
+ * the operator's configuration, not the customer's key, so they must not mark the key invalid.
+ */
+export function keyLoadingFailure(error: unknown): AppError | undefined {
+  if (!(error instanceof AppError)) return undefined;
+  if (!isAppStoreError(error)) return KEY_LOADING_KINDS.has(error.kind) ? error : undefined;
+  const cause = error.cause;
+  return cause instanceof AppError && !isAppStoreError(cause) && KEY_LOADING_KINDS.has(cause.kind)
+    ? cause
+    : undefined;
+}
+
+const KEY_LOADING_KINDS = new Set(['config', 'credentials_unreadable']);
+
+/** The credential status an App Store failure implies, or undefined when it says nothing about the key. */
+export function statusForFailure(error: AppStoreError): 'invalid' | 'forbidden' | undefined {
+  if (keyLoadingFailure(error)) return undefined;
+  if (error.kind === 'auth') return 'invalid';
+  if (error.kind === 'forbidden') return 'forbidden';
+  return undefined;
+}
+
+/**
+ * Records what an auth failure (during a sync or a verify) says about the key: 401 → `invalid`,
+ * 403 → `forbidden`, with the error's user-facing message as the detail. Other failures (rate
+ * limits, outages, schema) say nothing about the key and are ignored. Returns the status set.
+ */
+export async function recordCredentialFailure(
+  ctx: ServiceContext,
+  projectId: string,
+  error: AppStoreError,
+): Promise<'invalid' | 'forbidden' | undefined> {
+  const status = statusForFailure(error);
+  if (!status) return undefined;
+  const id = parseProjectId(projectId);
+  const now = new Date();
+  await ctx.db
+    .update(appStoreCredentials)
+    .set({ status, statusDetail: scrubSecrets(error.message), verifiedAt: now, updatedAt: now })
+    .where(eq(appStoreCredentials.projectId, id));
+  ctx.logger.warn(
+    { projectId: id, status, kind: error.kind },
+    'App Store Connect credentials marked %s',
+    status,
+  );
+  return status;
+}

@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { type Database, openDatabase, redactUrl } from '../../db/client.ts';
+import { closeRedis, connectRedis, createRedis } from '../../jobs/redis.ts';
+import { loadConfig } from '../config/env.ts';
+import type { ServiceContext } from '../context.ts';
+import { errorMessage } from '../errors.ts';
+import { type CatalogSync, createCatalogSync } from '../index.ts';
+import { createLogger, scrubSecrets, setLogger } from '../log/logger.ts';
+import { startSimulator } from '../simulator/index.ts';
+import { listChanges, listGroups, listProducts, rulesInForce } from '../sync/index.ts';
+import { appsTable, changesTable, describeCounts, productsTable, rulesTable, seconds } from './format.ts';
+import { changeCatalog, DEMO_APP_ID, demoCatalog } from './sample.ts';
+import { startDemoWorker } from './worker.ts';
+
+/*
+ * `npm run demo`: the whole job, end to end, on this machine. An App Store Connect simulator
+ * stands in for Apple; everything else is the real thing (the public API, BullMQ on Redis, a
+ * worker, Postgres or the embedded database). It leaves nothing behind: every resource it
+ * opens is registered for cleanup, and the cleanup runs on success, failure and Ctrl-C.
+ */
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n');
+
+/** Progress: `▸ what` when a step starts, `  ✓ result (time)` when it ends. */
+async function step<T>(title: string, body: () => Promise<T>, done: (value: T) => string): Promise<T> {
+  out(`▸ ${title}`);
+  const started = performance.now();
+  const value = await body();
+  out(`  ✓ ${done(value)} (${seconds(performance.now() - started)})`);
+  return value;
+}
+
+/** Resources to release, newest first; each runs once, and one failing does not stop the others. */
+class Cleanup {
+  private tasks: { name: string; run: () => Promise<unknown> }[] = [];
+  add(name: string, run: () => Promise<unknown>): void {
+    this.tasks.push({ name, run });
+  }
+  async run(): Promise<void> {
+    while (this.tasks.length > 0) {
+      const task = this.tasks.pop()!;
+      try {
+        await task.run();
+      } catch (error) {
+        process.stderr.write(`warning: could not ${task.name}: ${scrubSecrets(errorMessage(error))}\n`);
+      }
+    }
+  }
+}
+
+const REDIS_HELP = [
+  'The demo needs Redis (the job queue). Start one, then run `npm run demo` again:',
+  '    redis-server --daemonize yes',
+  '  or',
+  '    docker run -d -p 6379:6379 redis:7 --maxmemory-policy noeviction',
+  'or point REDIS_URL at a running server.',
+].join('\n');
+
+async function deleteKeys(redis: ReturnType<typeof createRedis>, pattern: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+async function run(cleanup: Cleanup): Promise<void> {
+  const started = performance.now();
+  const env = { ...process.env };
+  out('catalog-sync demo: keep an app’s App Store catalog true in Postgres, end to end.');
+  out('An App Store Connect simulator stands in for Apple; the rest is what runs in production.');
+  out();
+
+  // Quiet logs: the demo prints its own progress. LOG_LEVEL=info shows the worker's logs (JSON on stderr).
+  const logger = createLogger({ level: env.LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
+  setLogger(logger);
+
+  if (!env.CREDENTIALS_ENCRYPTION_KEY) {
+    env.CREDENTIALS_ENCRYPTION_KEY = randomBytes(32).toString('base64');
+    out('• CREDENTIALS_ENCRYPTION_KEY is not set: using a throwaway key for this run (it seals the .p8 at rest).');
+  }
+  // A prefix of its own, so the demo never touches other data on this Redis, and cleans up after.
+  const prefix = `catalog-sync-demo-${randomBytes(3).toString('hex')}`;
+  env.REDIS_PREFIX = prefix;
+  env.METRICS_PORT = '0';
+
+  // 1. Redis, first: without it there is nothing to show, and nothing has been started yet.
+  const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = createRedis(redisUrl, 'client', 'catalog-sync-demo');
+  try {
+    await connectRedis(redis, redisUrl, 2_000);
+  } catch {
+    redis.disconnect();
+    throw new DemoStop(`Redis at ${redactUrl(redisUrl)} does not answer.\n${REDIS_HELP}`);
+  }
+  cleanup.add('close the Redis connection', () => closeRedis(redis));
+  cleanup.add(`delete the demo's Redis keys (${prefix}:*)`, () => deleteKeys(redis, `${prefix}:*`));
+  out(`• Redis at ${redactUrl(redisUrl)} answers; this run's keys live under the prefix ${prefix} (deleted at the end).`);
+
+  const tmp = await mkdtemp(path.join(tmpdir(), 'catalog-sync-demo-'));
+  cleanup.add(`remove ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
+
+  // 2. The simulator, with a sample catalog and a freshly generated API key.
+  const { sim, key } = await step(
+    'Starting the App Store Connect simulator with a sample catalog and a new API key',
+    async () => {
+      const sim = await startSimulator({ catalog: demoCatalog() });
+      cleanup.add('stop the simulator', () => sim.close());
+      const key = await sim.createKey({ role: 'APP_MANAGER', appIds: 'all', dir: path.join(tmp, 'keys') });
+      return { sim, key };
+    },
+    ({ sim, key }) =>
+      `simulator on ${sim.baseUrl}; key ${key.keyId} (issuer ${key.issuerId}) written to ${key.p8Path ?? '(memory)'}`,
+  );
+  env.APP_STORE_CONNECT_BASE_URL = sim.baseUrl;
+
+  // 3. The database: Postgres when DATABASE_URL is set, else an embedded one in a temporary folder.
+  const projectId = `demo-${randomBytes(3).toString('hex')}`;
+  if (!env.DATABASE_URL) env.DATA_DIR = path.join(tmp, 'data');
+  const config = loadConfig(env);
+  const database = await step(
+    config.databaseUrl
+      ? `Opening Postgres at ${redactUrl(config.databaseUrl)}`
+      : 'Opening an embedded Postgres (PGlite) in a temporary folder (set DATABASE_URL to use a server)',
+    async () => {
+      const database: Database = await openDatabase({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        embeddedOpenTimeoutMs: 20_000,
+      });
+      cleanup.add('close the database', () => database.close());
+      return database;
+    },
+    (database) => `${database.kind === 'embedded' ? 'embedded database' : 'Postgres'} at ${database.location}`,
+  );
+  const ctx: ServiceContext = { db: database.db, config, logger };
+
+  // 4. The platform's client: the same API the main platform imports from 'catalog-sync'.
+  const api: CatalogSync = createCatalogSync({ env, database, logger });
+  cleanup.add('close the API client', () => api.close());
+  if (database.kind === 'postgres') {
+    cleanup.add(`delete the demo project ${projectId} from Postgres`, () => deleteProject(ctx, projectId));
+  }
+  await step(
+    'Applying database migrations',
+    () => api.migrate(),
+    (result) => `${result.applied} applied, ${result.total} in total`,
+  );
+
+  out();
+  out(`The platform onboards project ${projectId} (src/index.ts, the typed API):`);
+  const p8 = key.p8Path ?? path.join(tmp, 'AuthKey.p8');
+  const saved = await step(
+    `saveCredentials('${projectId}', { keyId, issuerId, privateKey: <contents of ${path.basename(p8)}> })`,
+    async () =>
+      api.saveCredentials(projectId, {
+        keyId: key.keyId,
+        issuerId: key.issuerId,
+        privateKey: await readFile(p8, 'utf8'),
+        fileName: path.basename(p8),
+      }),
+    (saved) =>
+      `key checked, sealed (JWE, A256GCM) and stored as ${saved.status}; verification job ${saved.verification.jobId} queued`,
+  );
+  void saved;
+
+  const verified = await step(
+    `verifyCredentials('${projectId}'): Verify & Fetch Apps`,
+    () => api.verifyCredentials(projectId),
+    (result) => `credentials ${result.status}; the key sees ${result.apps.length} apps`,
+  );
+  if (verified.status !== 'valid') throw new Error(`The demo key was not accepted: ${verified.detail ?? verified.status}`);
+  out(indent(appsTable(verified.apps, DEMO_APP_ID)));
+
+  const app = await step(
+    `selectApp('${projectId}', '${DEMO_APP_ID}')`,
+    () => api.selectApp(projectId, DEMO_APP_ID),
+    (app) => `project bound to ${app.name} (${app.bundleId})`,
+  );
+
+  out();
+  out('A worker takes the jobs from the queue (here in this process; in production `catalog-sync worker`):');
+  await step(
+    'Starting a worker',
+    async () => {
+      const worker = await startDemoWorker(ctx);
+      cleanup.add('stop the worker', () => worker.close());
+      return worker;
+    },
+    (worker) => `worker ${worker.name} listening on queue catalog-sync`,
+  );
+
+  const first = await step(
+    `requestSync('${projectId}') and wait for the worker to finish it`,
+    () => api.requestSync(projectId, { wait: true, timeoutMs: 60_000 }),
+    (request) =>
+      `job ${request.jobId}: ${describeCounts(request.summary?.changes ?? {})}; ` +
+      `${request.summary?.requests ?? '?'} App Store Connect requests in ${request.summary?.durationMs ?? '?'} ms`,
+  );
+  void first;
+  await printCatalog(ctx, projectId, app.name);
+  out(`  Revenue-attribution rules in force (from the grace period settings):`);
+  out(indent(rulesTable(await rulesInForce(ctx, projectId))));
+
+  out();
+  out('Meanwhile, in App Store Connect, the developer edits the catalog:');
+  for (const line of changeCatalog(sim)) out(`  • ${line}`);
+  out();
+
+  const second = await step(
+    `requestSync('${projectId}') again`,
+    () => api.requestSync(projectId, { wait: true, timeoutMs: 60_000 }),
+    (request) =>
+      `job ${request.jobId}: ${describeCounts(request.summary?.changes ?? {})}; ` +
+      `${request.summary?.requests ?? '?'} requests in ${request.summary?.durationMs ?? '?'} ms`,
+  );
+  const runId = second.summary?.runId;
+  const changes = (await listChanges(ctx, projectId)).filter((change) => change.runId === runId);
+  out(`  What changed (catalog_changes, run ${runId ?? '?'}):`);
+  out(indent(changesTable(changes)));
+  out('  Revenue-attribution rules in force now (the previous ones were closed, and stay queryable by date):');
+  out(indent(rulesTable(await rulesInForce(ctx, projectId))));
+
+  const status = await api.getStatus(projectId);
+  out();
+  out(
+    `getStatus('${projectId}'): credentials ${status.credentials?.status}, ${status.catalog.products} products ` +
+      `(${status.catalog.removedProducts} removed), ${status.catalog.groups} subscription group, ` +
+      `${status.lastRuns.length} runs, all ${status.lastRuns.every((r) => r.status === 'succeeded') ? 'succeeded' : 'finished'}.`,
+  );
+  out();
+  out(`Done in ${seconds(performance.now() - started)}. Next: README.md (integrating the platform, scheduling, deploying).`);
+}
+
+async function printCatalog(ctx: ServiceContext, projectId: string, appName: string): Promise<void> {
+  const [products, groups] = await Promise.all([listProducts(ctx, projectId), listGroups(ctx, projectId)]);
+  const names = new Map(groups.map((group) => [group.appleId, group.referenceName]));
+  out(`  ${appName}'s catalog, as now stored in Postgres (products):`);
+  out(indent(productsTable(products, names)));
+}
+
+async function deleteProject(ctx: ServiceContext, projectId: string): Promise<void> {
+  const { eq } = await import('drizzle-orm');
+  const { projects } = await import('../../db/schema.ts');
+  // Every other table references projects with ON DELETE CASCADE.
+  await ctx.db.delete(projects).where(eq(projects.id, projectId));
+}
+
+/** A stop the user can act on: printed as is, without a stack. */
+class DemoStop extends Error {}
+
+async function main(): Promise<number> {
+  const cleanup = new Cleanup();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping and cleaning up…\n`);
+    void cleanup.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let code = 0;
+  try {
+    await run(cleanup);
+  } catch (error) {
+    code = 1;
+    if (error instanceof DemoStop) process.stderr.write(`\n${error.message}\n`);
+    else process.stderr.write(`\nThe demo failed: ${scrubSecrets(errorMessage(error))}\n`);
+  } finally {
+    await cleanup.run();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return code;
+}
+
+process.exitCode = await main();
+// Everything was closed above, so the event loop drains and the process ends by itself; if a
+// handle were left open by mistake, say so rather than hang.
+setTimeout(() => {
+  process.stderr.write('warning: something was still running 5 s after the demo ended; exiting anyway.\n');
+  process.exit(process.exitCode ?? 0);
+}, 5_000).unref();

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+
+/*
+ * The simulator's catalog: what App Store Connect holds for a set of apps, and the keys it
+ * knows. This is also the JSON catalog file format (`catalog-sync simulator --catalog FILE`).
+ * Apple's enums are open strings on purpose: a catalog may hold values Apple has not
+ * published yet, so clients can be tested for tolerance.
+ */
+
+/** Attributes Apple may add later; rendered as-is next to the known ones. */
+const extraAttributes = z.record(z.string(), z.unknown()).optional();
+
+export const simIapSchema = z.object({
+  id: z.string().min(1),
+  productId: z.string().min(1),
+  /** Apple's `name` attribute is the reference name. */
+  name: z.string(),
+  /** CONSUMABLE | NON_CONSUMABLE | NON_RENEWING_SUBSCRIPTION (open). */
+  inAppPurchaseType: z.string().min(1),
+  state: z.string().min(1),
+  reviewNote: z.string().nullable().optional(),
+  familySharable: z.boolean().nullable().optional(),
+  contentHosting: z.boolean().nullable().optional(),
+  extraAttributes,
+});
+export type SimIap = z.infer<typeof simIapSchema>;
+
+export const simSubscriptionSchema = z.object({
+  id: z.string().min(1),
+  productId: z.string().min(1),
+  name: z.string(),
+  state: z.string().min(1),
+  /** ONE_WEEK … ONE_YEAR (open). */
+  subscriptionPeriod: z.string().min(1),
+  groupLevel: z.number().int(),
+  familySharable: z.boolean().nullable().optional(),
+  reviewNote: z.string().nullable().optional(),
+  /** Added in Apple's spec 4.5.1: ENABLED | DISABLED. */
+  multiSeatStatus: z.string().optional(),
+  /** Added in Apple's spec 4.5.1: APPLE_SCHOOL | APP_STORE | APPLE_BUSINESS. */
+  marketSettings: z.array(z.string()).optional(),
+  extraAttributes,
+});
+export type SimSubscription = z.infer<typeof simSubscriptionSchema>;
+
+export const simGroupSchema = z.object({
+  id: z.string().min(1),
+  referenceName: z.string(),
+  subscriptions: z.array(simSubscriptionSchema),
+});
+export type SimGroup = z.infer<typeof simGroupSchema>;
+
+export const simGraceSchema = z.object({
+  /** The subscriptionGracePeriods id (deliberately not the app id; clients must read it). */
+  id: z.string().min(1),
+  optIn: z.boolean(),
+  sandboxOptIn: z.boolean(),
+  /** THREE_DAYS | SIXTEEN_DAYS | TWENTY_EIGHT_DAYS (open). */
+  duration: z.string().min(1),
+  /** ALL_RENEWALS | PAID_TO_PAID_ONLY (open). */
+  renewalType: z.string().min(1),
+});
+export type SimGrace = z.infer<typeof simGraceSchema>;
+
+export const simAppSchema = z.object({
+  id: z.string().min(1),
+  bundleId: z.string().min(1),
+  name: z.string(),
+  sku: z.string(),
+  primaryLocale: z.string(),
+  iaps: z.array(simIapSchema),
+  groups: z.array(simGroupSchema),
+  /** Null: the app has no grace period settings (GET …/subscriptionGracePeriod answers 404). */
+  grace: simGraceSchema.nullable(),
+  extraAttributes,
+});
+export type SimApp = z.infer<typeof simAppSchema>;
+
+/** Roles from Apple's `UserRole` enum (4.5.1); other strings are accepted and treated as no catalog access. */
+export const USER_ROLES = [
+  'ADMIN',
+  'FINANCE',
+  'ACCOUNT_HOLDER',
+  'SALES',
+  'MARKETING',
+  'APP_MANAGER',
+  'DEVELOPER',
+  'ACCESS_TO_REPORTS',
+  'CUSTOMER_SUPPORT',
+  'CREATE_APPS',
+  'CLOUD_MANAGED_DEVELOPER_ID',
+  'CLOUD_MANAGED_APP_DISTRIBUTION',
+  'GENERATE_INDIVIDUAL_KEYS',
+] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** Roles that may read the in-app purchase catalog and grace period (App Store Connect Help). */
+export const CATALOG_ROLES: ReadonlySet<string> = new Set([
+  'ADMIN',
+  'ACCOUNT_HOLDER',
+  'APP_MANAGER',
+  'DEVELOPER',
+]);
+
+export const KEY_ID_PATTERN = /^[A-Z0-9]{10}$/;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A key as the catalog file holds it: only the PUBLIC key (an outside process keeps the .p8). */
+export const simKeySchema = z.object({
+  keyId: z.string().regex(KEY_ID_PATTERN, 'must be 10 upper-case letters or digits'),
+  issuerId: z.string().regex(UUID_PATTERN, 'must be a UUID'),
+  publicKeyPem: z.string().includes('BEGIN PUBLIC KEY', { message: 'must be an SPKI PEM public key' }),
+  role: z.string().min(1).default('ADMIN'),
+  appIds: z.union([z.literal('all'), z.array(z.string().min(1))]).default('all'),
+  agreementsMissing: z.boolean().default(false),
+  /** Overrides the simulator's hourly budget for this key. */
+  rateLimitPerHour: z.number().int().positive().optional(),
+});
+export type SimKey = z.infer<typeof simKeySchema>;
+export type SimKeyInput = z.input<typeof simKeySchema>;
+
+export const simCatalogSchema = z.object({
+  apps: z.array(simAppSchema),
+  keys: z.array(simKeySchema).optional(),
+});
+export type SimCatalog = z.infer<typeof simCatalogSchema>;
+
+/** Orders Apple ids: numeric ids by value (shorter first), then lexicographically. */
+export function compareIds(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function countProducts(catalog: SimCatalog): number {
+  let count = 0;
+  for (const app of catalog.apps) {
+    count += app.iaps.length;
+    for (const group of app.groups) count += group.subscriptions.length;
+  }
+  return count;
+}

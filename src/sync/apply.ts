@@ -1,0 +1,268 @@
+import { type SQL, sql } from 'drizzle-orm';
+import { type Db, rowsOf } from '../../db/client.ts';
+import { type CatalogDiff, type Change, countChanges, diffCatalog, isEmptyDiff } from '../catalog/diff.ts';
+import type { Catalog, CatalogGroup, CatalogProduct, GracePeriod } from '../catalog/model.ts';
+import { type AttributionRule, deriveRules, rulesEqual } from '../catalog/rules.ts';
+import { AppError } from '../errors.ts';
+import { loadRulesInForce, loadStoredCatalog } from './store.ts';
+
+/*
+ * Applying one fetched catalog to Postgres, inside the caller's transaction.
+ *
+ * Writes are batched: each kind of write is one statement whose rows travel as one jsonb
+ * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
+ * products as for 10 000 — at most: lock, clock, 4 loads, 2 group writes, 2 product writes,
+ * 1 grace write, 1 change-log insert, 2 rule writes (plus the caller's run update).
+ * Nothing is deleted: what disappeared gets `removed_at`.
+ */
+
+/** Advisory-lock namespace for "a sync is applying to this project" (the key is hashtext(projectId)). */
+export const SYNC_LOCK_NAMESPACE = 7_243_005;
+
+export type LockMode = 'wait' | 'skip';
+
+export interface ApplyInput {
+  projectId: string;
+  runId: string;
+  catalog: Catalog;
+  /**
+   * `wait` (default): a second sync of the same project waits until the first commits, then
+   * diffs against what the first wrote. `skip`: it gives up at once with a retryable
+   * `sync_in_progress` error instead of waiting.
+   */
+  lock?: LockMode;
+}
+
+export interface ApplyOutcome {
+  /** When the changes were stamped (database clock, read after the lock was granted). */
+  at: Date;
+  /**
+   * True when a sync that started after this one had already applied its (newer) fetch while
+   * this one waited for the lock: this fetch was not applied, and nothing was written.
+   */
+  superseded: boolean;
+  diff: CatalogDiff;
+  /** `<entity>.<action>` counts, plus `revenue_attribution_rule.opened` when rules were versioned. */
+  counts: Record<string, number>;
+  rulesVersioned: boolean;
+  /** Nothing written: empty diff and the rules in force already right (or superseded). */
+  unchanged: boolean;
+}
+
+const EMPTY_DIFF: CatalogDiff = { products: [], groups: [], grace: null };
+
+/** A jsonb parameter: the same text on postgres-js (transparent jsonb serializer) and PGlite. */
+const jsonb = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
+const ts = (at: string): SQL => sql`${at}::timestamptz`;
+
+async function acquireLock(tx: Db, projectId: string, mode: LockMode): Promise<void> {
+  if (mode === 'wait') {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId}))`);
+    return;
+  }
+  const [row] = rowsOf<{ locked: boolean }>(
+    await tx.execute(
+      sql`select pg_try_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId})) as locked`,
+    ),
+  );
+  if (!row?.locked) {
+    throw new AppError(
+      'sync_in_progress',
+      `Another sync of project ${projectId} is writing its changes right now, so this one was not applied. ` +
+        'Try again in a moment (or let the queue retry it).',
+      { retryable: true },
+    );
+  }
+}
+
+/**
+ * The database clock after the lock (so stamps are ordered like the commits, whatever the
+ * workers' clocks say), and whether a sync that started later than ours already applied.
+ */
+async function clockAndSupersession(
+  tx: Db,
+  projectId: string,
+  runId: string,
+): Promise<{ at: string; superseded: boolean }> {
+  const [row] = rowsOf<{ at: string; superseded: boolean }>(
+    await tx.execute(sql`
+      select to_json(clock_timestamp()) #>> '{}' as at,
+             exists (
+               select 1 from sync_runs later
+                where later.project_id = ${projectId}
+                  and later.id <> ${runId}::uuid
+                  and later.status = 'succeeded'
+                  and later.started_at > (select started_at from sync_runs where id = ${runId}::uuid)
+             ) as superseded`),
+  );
+  if (!row) throw new Error('clock query returned no row');
+  return { at: row.at, superseded: row.superseded === true };
+}
+
+/** The model after each change that leaves the entity present (added, updated, restored). */
+function present<T>(changes: readonly Change<T>[]): T[] {
+  return changes.filter((c) => c.action !== 'removed' && c.after !== null).map((c) => c.after as T);
+}
+
+const removedIds = (changes: readonly Change<unknown>[]) =>
+  changes.filter((c) => c.action === 'removed').map((c) => c.entityId);
+
+async function writeGroups(tx: Db, projectId: string, at: string, changes: Change<CatalogGroup>[]) {
+  const upserts = present(changes);
+  if (upserts.length > 0) {
+    await tx.execute(sql`
+      insert into subscription_groups
+        (project_id, apple_id, reference_name, raw, first_seen_at, updated_at, removed_at)
+      select ${projectId}, x."appleId", x."referenceName", x.raw, ${ts(at)}, ${ts(at)}, null
+        from jsonb_to_recordset(${jsonb(upserts)}) as x("appleId" text, "referenceName" text, raw jsonb)
+      on conflict (project_id, apple_id) do update set
+        reference_name = excluded.reference_name, raw = excluded.raw,
+        updated_at = excluded.updated_at, removed_at = null`);
+  }
+  const removed = removedIds(changes);
+  if (removed.length > 0) {
+    await tx.execute(sql`
+      update subscription_groups set removed_at = ${ts(at)}, updated_at = ${ts(at)}
+       where project_id = ${projectId}
+         and apple_id in (select jsonb_array_elements_text(${jsonb(removed)}))`);
+  }
+}
+
+async function writeProducts(tx: Db, projectId: string, at: string, changes: Change<CatalogProduct>[]) {
+  const upserts = present(changes);
+  if (upserts.length > 0) {
+    await tx.execute(sql`
+      insert into products
+        (project_id, apple_id, product_id, kind, reference_name, state, family_sharable, content_hosting,
+         subscription_period, group_apple_id, group_level, raw, first_seen_at, updated_at, removed_at)
+      select ${projectId}, x."appleId", x."productId", x.kind, x."referenceName", x.state, x."familySharable",
+             x."contentHosting", x."subscriptionPeriod", x."groupAppleId", x."groupLevel", x.raw,
+             ${ts(at)}, ${ts(at)}, null
+        from jsonb_to_recordset(${jsonb(upserts)}) as x(
+          "appleId" text, "productId" text, kind text, "referenceName" text, state text,
+          "familySharable" boolean, "contentHosting" boolean, "subscriptionPeriod" text,
+          "groupAppleId" text, "groupLevel" integer, raw jsonb)
+      on conflict (project_id, apple_id) do update set
+        product_id = excluded.product_id, kind = excluded.kind, reference_name = excluded.reference_name,
+        state = excluded.state, family_sharable = excluded.family_sharable,
+        content_hosting = excluded.content_hosting, subscription_period = excluded.subscription_period,
+        group_apple_id = excluded.group_apple_id, group_level = excluded.group_level, raw = excluded.raw,
+        updated_at = excluded.updated_at, removed_at = null`);
+  }
+  const removed = removedIds(changes);
+  if (removed.length > 0) {
+    await tx.execute(sql`
+      update products set removed_at = ${ts(at)}, updated_at = ${ts(at)}
+       where project_id = ${projectId}
+         and apple_id in (select jsonb_array_elements_text(${jsonb(removed)}))`);
+  }
+}
+
+async function writeGrace(tx: Db, projectId: string, at: string, change: Change<GracePeriod> | null) {
+  if (change === null) return;
+  if (change.action === 'removed' || change.after === null) {
+    await tx.execute(sql`
+      update grace_period_settings set removed_at = ${ts(at)}, updated_at = ${ts(at)}
+       where project_id = ${projectId}`);
+    return;
+  }
+  const g = change.after;
+  await tx.execute(sql`
+    insert into grace_period_settings
+      (project_id, apple_id, opt_in, sandbox_opt_in, duration, duration_days, renewal_type, raw, updated_at, removed_at)
+    values (${projectId}, ${g.appleId}, ${g.optIn}, ${g.sandboxOptIn}, ${g.duration}, ${g.durationDays},
+            ${g.renewalType}, ${jsonb(g.raw)}, ${ts(at)}, null)
+    on conflict (project_id) do update set
+      apple_id = excluded.apple_id, opt_in = excluded.opt_in, sandbox_opt_in = excluded.sandbox_opt_in,
+      duration = excluded.duration, duration_days = excluded.duration_days,
+      renewal_type = excluded.renewal_type, raw = excluded.raw, updated_at = excluded.updated_at,
+      removed_at = null`);
+}
+
+/** Groups, then products, then grace: each in the diff's order (by Apple id), ids ascending. */
+async function appendChanges(tx: Db, projectId: string, runId: string, at: string, diff: CatalogDiff) {
+  const all: Change<unknown>[] = [...diff.groups, ...diff.products, ...(diff.grace ? [diff.grace] : [])];
+  if (all.length === 0) return;
+  const rows = all.map((change, ord) => ({
+    ord,
+    entity: change.entity,
+    entityId: change.entityId,
+    action: change.action,
+    changedFields: change.changedFields,
+    before: change.before,
+    after: change.after,
+  }));
+  await tx.execute(sql`
+    insert into catalog_changes
+      (project_id, run_id, entity, entity_id, action, changed_fields, before, after, detected_at)
+    select ${projectId}, ${runId}::uuid, x.entity, x."entityId", x.action, x."changedFields", x.before, x.after,
+           ${ts(at)}
+      from jsonb_to_recordset(${jsonb(rows)}) as x(
+        ord integer, entity text, "entityId" text, action text, "changedFields" text[], before jsonb, after jsonb)
+     order by x.ord`);
+}
+
+/**
+ * Closes the rules in force and opens the derived ones, only when they differ (the first
+ * sync finds none in force and opens four). Returns whether it wrote.
+ */
+async function versionRules(
+  tx: Db,
+  projectId: string,
+  runId: string,
+  at: string,
+  inForce: AttributionRule[],
+  derived: AttributionRule[],
+): Promise<boolean> {
+  if (inForce.length > 0 && rulesEqual(inForce, derived)) return false;
+  if (inForce.length > 0) {
+    await tx.execute(sql`
+      update revenue_attribution_rules set effective_to = ${ts(at)}
+       where project_id = ${projectId} and effective_to is null`);
+  }
+  await tx.execute(sql`
+    insert into revenue_attribution_rules
+      (project_id, environment, renewal_kind, grace_days, recovered_revenue_dated_to, access_during_grace,
+       unrecovered_churn_at, source_run_id, effective_from, effective_to)
+    select ${projectId}, x.environment, x."renewalKind", x."graceDays", x."recoveredRevenueDatedTo",
+           x."accessDuringGrace", x."unrecoveredChurnAt", ${runId}::uuid, ${ts(at)}, null
+      from jsonb_to_recordset(${jsonb(derived)}) as x(
+        environment text, "renewalKind" text, "graceDays" integer, "recoveredRevenueDatedTo" text,
+        "accessDuringGrace" boolean, "unrecoveredChurnAt" text)`);
+  return true;
+}
+
+/**
+ * Lock, check for a newer applied fetch, load, diff, write. Must run inside a transaction
+ * (`db.transaction`): the lock is transaction-scoped and every write commits or none does.
+ */
+export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutcome> {
+  const { projectId, runId, catalog } = input;
+  await acquireLock(tx, projectId, input.lock ?? 'wait');
+  const clock = await clockAndSupersession(tx, projectId, runId);
+  const at = new Date(clock.at);
+  if (clock.superseded) {
+    return { at, superseded: true, diff: EMPTY_DIFF, counts: {}, rulesVersioned: false, unchanged: true };
+  }
+  const stored = await loadStoredCatalog(tx, projectId);
+  const inForce = await loadRulesInForce(tx, projectId);
+  const diff = diffCatalog(stored, catalog);
+  if (!isEmptyDiff(diff)) {
+    await writeGroups(tx, projectId, clock.at, diff.groups);
+    await writeProducts(tx, projectId, clock.at, diff.products);
+    await writeGrace(tx, projectId, clock.at, diff.grace);
+    await appendChanges(tx, projectId, runId, clock.at, diff);
+  }
+  const derived = deriveRules(catalog.grace);
+  const rulesVersioned = await versionRules(tx, projectId, runId, clock.at, inForce, derived);
+  const counts = countChanges(diff);
+  if (rulesVersioned) counts['revenue_attribution_rule.opened'] = derived.length;
+  return {
+    at,
+    superseded: false,
+    diff,
+    counts,
+    rulesVersioned,
+    unchanged: isEmptyDiff(diff) && !rulesVersioned,
+  };
+}

@@ -1,0 +1,259 @@
+import { z } from 'zod';
+import {
+  type AppStoreClient,
+  AppStoreError,
+  gracePeriodSchema as appleGracePeriodSchema,
+  type GracePeriodResource,
+  gracePeriodDocumentSchema,
+  type InAppPurchase,
+  inAppPurchaseSchema,
+  includedArraySchema,
+  isRelationshipTruncated,
+  relationshipSchema,
+  resourceIdentifierSchema,
+  type Subscription,
+  type SubscriptionGroup,
+  subscriptionGroupSchema,
+  subscriptionSchema,
+  type ToManyRelationship,
+  toManyRelationshipSchema,
+} from '../appstore/index.ts';
+import type { Catalog } from '../catalog/model.ts';
+import { type FetchedResources, normaliseCatalog } from './normalise.ts';
+import { type CatalogShape, INCLUDED_LIMIT, PAGE_LIMIT } from './plan.ts';
+
+export { type CatalogShape, criticalPath, requestLowerBound } from './plan.ts';
+
+/*
+ * The fetch plan (see requestLowerBound in plan.ts for why it is the fewest requests):
+ *  (a) GET /v1/apps/{id} including inAppPurchasesV2 (≤ 50), subscriptionGroups and
+ *      subscriptionGracePeriod, with sparse fieldsets: grace settings, up to 50 IAPs, and the
+ *      totals of IAPs and groups (relationships.*.meta.paging.total) in one request;
+ *  (b) then side by side: the IAP collection (only when the include was capped), and the
+ *      groups collection with subscriptions included; then, in parallel across groups, each
+ *      capped group's own subscriptions collection.
+ * It returns a complete catalog or throws: every page is read or the whole fetch fails.
+ */
+
+/** Only the attributes the catalog model reads: smaller pages, and raw holds what is modelled. */
+export const IAP_FIELDS = 'name,productId,inAppPurchaseType,state,familySharable,contentHosting';
+export const SUBSCRIPTION_FIELDS = 'name,productId,familySharable,state,subscriptionPeriod,groupLevel';
+export const GRACE_FIELDS = 'optIn,sandboxOptIn,duration,renewalType';
+
+/** Call sites in the client's statistics (sync_runs.request_counts). */
+export const CALL_SITES = {
+  app: 'sync.app',
+  inAppPurchases: 'sync.inAppPurchases',
+  subscriptionGroups: 'sync.subscriptionGroups',
+  groupSubscriptions: 'sync.groupSubscriptions',
+  gracePeriod: 'sync.gracePeriod',
+} as const;
+
+/** The app with only relationships (sparse fields[apps]), so no attribute is required. */
+const appRelationshipsDocumentSchema = z.looseObject({
+  data: z.looseObject({
+    type: z.literal('apps'),
+    id: z.string().min(1),
+    relationships: z
+      .looseObject({
+        inAppPurchasesV2: toManyRelationshipSchema.optional(),
+        subscriptionGroups: toManyRelationshipSchema.optional(),
+        subscriptionGracePeriod: relationshipSchema.optional(),
+      })
+      .optional(),
+  }),
+  included: includedArraySchema().optional(),
+});
+
+export interface FetchedCatalog {
+  catalog: Catalog;
+  shape: CatalogShape;
+  /** Worth a log line, not a failure (unknown IAP types). */
+  warnings: string[];
+}
+
+type CatalogClient = Pick<AppStoreClient, 'getDocument' | 'paginate'>;
+
+function inconsistency(request: string, problem: string): AppStoreError {
+  return new AppStoreError(
+    'schema',
+    `App Store Connect returned an inconsistent response to ${request}: ${problem}. ` +
+      'The catalog was not applied; if this persists, Apple may have changed the API (report this message).',
+    { request },
+  );
+}
+
+/** Index of included resources of one type by id. */
+function includedById<T>(included: readonly unknown[], schema: z.ZodType<T>): Map<string, T> {
+  const byId = new Map<string, T>();
+  for (const resource of included) {
+    const parsed = schema.safeParse(resource);
+    if (parsed.success) byId.set((parsed.data as { id: string }).id, parsed.data);
+  }
+  return byId;
+}
+
+/** Linkages of an included relationship, each resolved to its included resource, or a schema error. */
+function resolveLinkages<T>(
+  relationship: ToManyRelationship | undefined,
+  byId: Map<string, T>,
+  request: string,
+  what: string,
+): T[] {
+  return (relationship?.data ?? []).map((link) => {
+    const resource = byId.get(link.id);
+    if (resource === undefined) {
+      throw inconsistency(request, `${what} ${link.id} is linked but not among the included resources`);
+    }
+    return resource;
+  });
+}
+
+/** A to-many relationship's size: its total, else what was linked (a missing relationship counts as non-empty). */
+function relationshipSize(relationship: ToManyRelationship | undefined): number {
+  return relationship?.meta?.paging.total ?? relationship?.data?.length ?? 1;
+}
+
+export async function fetchCatalog(client: CatalogClient, appId: string): Promise<FetchedCatalog> {
+  const appPath = `/v1/apps/${encodeURIComponent(appId)}`;
+  const appRequest = `GET ${appPath}`;
+  const app = await client.getDocument(
+    appPath,
+    {
+      include: 'inAppPurchasesV2,subscriptionGroups,subscriptionGracePeriod',
+      'limit[inAppPurchasesV2]': INCLUDED_LIMIT,
+      'limit[subscriptionGroups]': INCLUDED_LIMIT,
+      'fields[apps]': 'inAppPurchasesV2,subscriptionGroups,subscriptionGracePeriod',
+      'fields[inAppPurchases]': IAP_FIELDS,
+      'fields[subscriptionGroups]': 'referenceName',
+      'fields[subscriptionGracePeriods]': GRACE_FIELDS,
+    },
+    appRelationshipsDocumentSchema,
+    CALL_SITES.app,
+  );
+  const relationships = app.data.relationships ?? {};
+  const included = app.included ?? [];
+
+  const iapsPromise = ((): Promise<InAppPurchase[]> => {
+    const relationship = relationships.inAppPurchasesV2;
+    if (!isRelationshipTruncated(relationship)) {
+      return Promise.resolve(
+        resolveLinkages(
+          relationship,
+          includedById(included, inAppPurchaseSchema),
+          appRequest,
+          'in-app purchase',
+        ),
+      );
+    }
+    // More than the include holds: the included 50 cannot be continued, read the collection.
+    return client
+      .paginate(
+        `${appPath}/inAppPurchasesV2`,
+        { limit: PAGE_LIMIT, 'fields[inAppPurchases]': IAP_FIELDS },
+        inAppPurchaseSchema,
+        CALL_SITES.inAppPurchases,
+      )
+      .then((result) => result.data);
+  })();
+
+  const groupsPromise =
+    relationshipSize(relationships.subscriptionGroups) > 0
+      ? fetchGroups(client, appPath)
+      : Promise.resolve([]);
+
+  const gracePromise = resolveGrace(client, appPath, relationships.subscriptionGracePeriod, included);
+
+  const [iaps, groups, grace] = await Promise.all([iapsPromise, groupsPromise, gracePromise]);
+  const resources: FetchedResources = { iaps, groups, grace };
+  const { catalog, warnings } = normaliseCatalog(resources);
+  return {
+    catalog,
+    shape: {
+      iaps: iaps.length,
+      groups: groups.length,
+      subscriptionsPerGroup: groups.map((group) => group.subscriptions.length),
+    },
+    warnings,
+  };
+}
+
+async function fetchGroups(
+  client: CatalogClient,
+  appPath: string,
+): Promise<{ group: SubscriptionGroup; subscriptions: Subscription[] }[]> {
+  const groupsPath = `${appPath}/subscriptionGroups`;
+  const { data: groups, included } = await client.paginate(
+    groupsPath,
+    {
+      limit: PAGE_LIMIT,
+      include: 'subscriptions',
+      'limit[subscriptions]': INCLUDED_LIMIT,
+      'fields[subscriptionGroups]': 'referenceName,subscriptions',
+      'fields[subscriptions]': SUBSCRIPTION_FIELDS,
+    },
+    subscriptionGroupSchema,
+    CALL_SITES.subscriptionGroups,
+  );
+  const subscriptions = includedById(included, subscriptionSchema);
+  return Promise.all(
+    groups.map(async (group) => {
+      const relationship = group.relationships?.subscriptions;
+      if (!isRelationshipTruncated(relationship)) {
+        return {
+          group,
+          subscriptions: resolveLinkages(relationship, subscriptions, `GET ${groupsPath}`, 'subscription'),
+        };
+      }
+      // A capped include has no offset to continue from: read the group's whole collection.
+      const { data } = await client.paginate(
+        `/v1/subscriptionGroups/${encodeURIComponent(group.id)}/subscriptions`,
+        { limit: PAGE_LIMIT, 'fields[subscriptions]': SUBSCRIPTION_FIELDS },
+        subscriptionSchema,
+        CALL_SITES.groupSubscriptions,
+      );
+      return { group, subscriptions: data };
+    }),
+  );
+}
+
+/**
+ * The grace settings from the app request's include; null when the app has none (linkage
+ * null). Should a server not answer the include at all, read the relationship directly,
+ * where a 404 also means "no grace settings".
+ */
+async function resolveGrace(
+  client: CatalogClient,
+  appPath: string,
+  relationship: z.infer<typeof relationshipSchema> | undefined,
+  included: readonly unknown[],
+): Promise<GracePeriodResource | null> {
+  const linkage = relationship?.data;
+  if (linkage === null) return null;
+  if (linkage !== undefined) {
+    const parsedLinkage = resourceIdentifierSchema.safeParse(linkage);
+    if (!parsedLinkage.success || Array.isArray(linkage)) {
+      throw inconsistency(`GET ${appPath}`, 'subscriptionGracePeriod is not a to-one relationship');
+    }
+    const resource = includedById(included, appleGracePeriodSchema).get(parsedLinkage.data.id);
+    if (!resource) {
+      throw inconsistency(
+        `GET ${appPath}`,
+        `grace period ${parsedLinkage.data.id} is linked but not among the included resources`,
+      );
+    }
+    return resource;
+  }
+  try {
+    const document = await client.getDocument(
+      `${appPath}/subscriptionGracePeriod`,
+      { 'fields[subscriptionGracePeriods]': GRACE_FIELDS },
+      gracePeriodDocumentSchema,
+      CALL_SITES.gracePeriod,
+    );
+    return document.data;
+  } catch (error) {
+    if (error instanceof AppStoreError && error.kind === 'not_found') return null;
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+/** One project's sync (fetch → diff → write in one transaction) and the queries over what it stored. */
+export {
+  type ApplyInput,
+  type ApplyOutcome,
+  applyCatalog,
+  type LockMode,
+  SYNC_LOCK_NAMESPACE,
+} from './apply.ts';
+export { CALL_SITES, type FetchedCatalog, fetchCatalog } from './fetch.ts';
+export {
+  type AppleResource,
+  type FetchedResources,
+  normaliseCatalog,
+  UNKNOWN_IAP_KIND,
+} from './normalise.ts';
+export { type CatalogShape, criticalPath, requestLowerBound } from './plan.ts';
+export {
+  type ChangeRow,
+  listChanges,
+  listGroups,
+  listProducts,
+  type ProductRow,
+  type ProjectStatus,
+  parseSince,
+  projectStatus,
+  type RuleRow,
+  rulesAt,
+  rulesInForce,
+  type SyncRunRow,
+} from './queries.ts';
+export { type SyncOptions, type SyncSummary, type SyncTrigger, syncProject } from './run.ts';
+export { loadRulesInForce, loadStoredCatalog } from './store.ts';

@@ -1,0 +1,209 @@
+import { AppStoreError } from '../appstore/errors.ts';
+import {
+  type Catalog,
+  type CatalogGroup,
+  type CatalogProduct,
+  type GracePeriod,
+  graceDurationDays,
+  type ProductKind,
+} from '../catalog/model.ts';
+import { AppError } from '../errors.ts';
+
+/*
+ * Apple's JSON:API resources → the catalog model. Pure: the fetch hands over resources it
+ * already validated; this maps them and refuses a catalog that would mislead (a product with
+ * no product id, two products sharing one, a grace duration whose length is unknown while
+ * grace is on).
+ */
+
+/** The part of a JSON:API resource object normalisation reads. */
+export interface AppleResource {
+  type: string;
+  id: string;
+  attributes?: Record<string, unknown> | null | undefined;
+}
+
+export interface FetchedResources {
+  /** `inAppPurchases` resources (Apple's IAP v2 type). */
+  iaps: AppleResource[];
+  /** Each `subscriptionGroups` resource with every `subscriptions` resource in it. */
+  groups: { group: AppleResource; subscriptions: AppleResource[] }[];
+  /** The app's `subscriptionGracePeriods` resource, or null when it has none. */
+  grace: AppleResource | null;
+}
+
+export interface Normalised {
+  catalog: Catalog;
+  /** Things worth a log line that do not stop the sync (unknown IAP types). */
+  warnings: string[];
+}
+
+const IAP_KINDS: Record<string, ProductKind> = {
+  CONSUMABLE: 'consumable',
+  NON_CONSUMABLE: 'non_consumable',
+  NON_RENEWING_SUBSCRIPTION: 'non_renewing_subscription',
+};
+
+/**
+ * An IAP type Apple adds later is stored as `non_consumable`, its raw `inAppPurchaseType`
+ * kept in `raw`: a one-time entitlement with no renewal and no consumption is the reading
+ * that dates no revenue wrongly and drops no product (skipping it would mark it removed;
+ * failing would stop the whole catalog for one product). When the mapping learns the new
+ * value, the next sync records an update of `kind`.
+ */
+export const UNKNOWN_IAP_KIND: ProductKind = 'non_consumable';
+
+function schemaError(message: string): AppStoreError {
+  return new AppStoreError('schema', message);
+}
+
+/** The catalog changed between two requests of one fetch: the next sync reads a settled one. */
+function inconsistent(message: string): AppError {
+  return new AppError('inconsistent_catalog', message, { retryable: true });
+}
+
+/* Raw attributes are kept as received; the diff compares them key-order-blind (catalog/canonical.ts). */
+const rawOf = (a: Record<string, unknown>): Record<string, unknown> => ({ ...a });
+
+const attrs = (resource: AppleResource): Record<string, unknown> => resource.attributes ?? {};
+const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const bool = (value: unknown): boolean | null => (typeof value === 'boolean' ? value : null);
+const int = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isInteger(value) ? value : null;
+
+function productId(resource: AppleResource, what: string): string {
+  const id = str(attrs(resource).productId);
+  if (!id) {
+    throw schemaError(
+      `App Store Connect returned ${what} ${resource.id} without a productId; the catalog was not applied. ` +
+        'Check the product in App Store Connect, then sync again.',
+    );
+  }
+  return id;
+}
+
+export function normaliseIap(resource: AppleResource, warnings: string[] = []): CatalogProduct {
+  const a = attrs(resource);
+  const type = str(a.inAppPurchaseType) ?? '';
+  let kind = IAP_KINDS[type];
+  if (!kind) {
+    kind = UNKNOWN_IAP_KIND;
+    warnings.push(
+      `in-app purchase ${resource.id} has type ${JSON.stringify(type)}, unknown to this worker; stored as ${kind} with the type kept in raw`,
+    );
+  }
+  return {
+    appleId: resource.id,
+    productId: productId(resource, 'in-app purchase'),
+    kind,
+    referenceName: str(a.name) ?? '',
+    state: str(a.state) ?? '',
+    familySharable: bool(a.familySharable),
+    contentHosting: bool(a.contentHosting),
+    subscriptionPeriod: null,
+    groupAppleId: null,
+    groupLevel: null,
+    raw: rawOf(a),
+  };
+}
+
+export function normaliseSubscription(resource: AppleResource, groupAppleId: string): CatalogProduct {
+  const a = attrs(resource);
+  return {
+    appleId: resource.id,
+    productId: productId(resource, 'subscription'),
+    kind: 'auto_renewable_subscription',
+    referenceName: str(a.name) ?? '',
+    state: str(a.state) ?? '',
+    familySharable: bool(a.familySharable),
+    contentHosting: null,
+    subscriptionPeriod: str(a.subscriptionPeriod),
+    groupAppleId,
+    groupLevel: int(a.groupLevel),
+    raw: rawOf(a),
+  };
+}
+
+export function normaliseGroup(resource: AppleResource): CatalogGroup {
+  return {
+    appleId: resource.id,
+    referenceName: str(attrs(resource).referenceName) ?? '',
+    raw: rawOf(attrs(resource)),
+  };
+}
+
+/**
+ * Grace settings. Apple's durations are THREE_DAYS, SIXTEEN_DAYS and TWENTY_EIGHT_DAYS;
+ * graceDurationDays also reads later names such as SEVEN_DAYS. A duration whose length is
+ * still unknown is refused only when grace is on somewhere (the rules would need its days);
+ * with grace off it counts as 0 days. A missing duration (never configured) is '' / 0 days.
+ */
+export function normaliseGrace(resource: AppleResource): GracePeriod {
+  const a = attrs(resource);
+  const optIn = bool(a.optIn) ?? false;
+  const sandboxOptIn = bool(a.sandboxOptIn) ?? false;
+  const duration = str(a.duration) ?? '';
+  let durationDays = duration === '' ? 0 : graceDurationDays(duration);
+  if (durationDays === undefined) {
+    if (optIn || sandboxOptIn) {
+      throw schemaError(
+        `App Store Connect returned a grace period duration this worker does not know (${JSON.stringify(duration)}), ` +
+          'so the revenue-attribution rules cannot be derived; the catalog was not applied. Upgrade catalog-sync.',
+      );
+    }
+    durationDays = 0;
+  }
+  return {
+    appleId: resource.id,
+    optIn,
+    sandboxOptIn,
+    duration,
+    durationDays,
+    renewalType: str(a.renewalType) ?? '',
+    raw: rawOf(a),
+  };
+}
+
+/** The whole catalog, products sorted by Apple id; throws a `schema` AppError when it cannot be trusted. */
+export function normaliseCatalog(fetched: FetchedResources): Normalised {
+  const warnings: string[] = [];
+  const products = new Map<string, CatalogProduct>();
+  const add = (product: CatalogProduct) => {
+    const seen = products.get(product.appleId);
+    if (seen && seen.groupAppleId !== product.groupAppleId) {
+      throw inconsistent(
+        `Product ${product.appleId} was listed in two places (groups ${seen.groupAppleId} and ${product.groupAppleId}): ` +
+          'the catalog changed while it was being read. The next sync will read it again.',
+      );
+    }
+    // The same resource twice (a cursor page shifted by a concurrent change) is harmless.
+    products.set(product.appleId, product);
+  };
+  for (const iap of fetched.iaps) add(normaliseIap(iap, warnings));
+  const groups = new Map<string, CatalogGroup>();
+  for (const { group, subscriptions } of fetched.groups) {
+    groups.set(group.id, normaliseGroup(group));
+    for (const subscription of subscriptions) add(normaliseSubscription(subscription, group.id));
+  }
+  const byProductId = new Map<string, string>();
+  for (const product of products.values()) {
+    const other = byProductId.get(product.productId);
+    if (other !== undefined) {
+      throw inconsistent(
+        `Two products share the product id ${JSON.stringify(product.productId)} (${other} and ${product.appleId}); ` +
+          'the catalog was not applied. Check them in App Store Connect, then sync again.',
+      );
+    }
+    byProductId.set(product.productId, product.appleId);
+  }
+  const byId = <T extends { appleId: string }>(a: T, b: T) =>
+    a.appleId < b.appleId ? -1 : a.appleId > b.appleId ? 1 : 0;
+  return {
+    catalog: {
+      products: [...products.values()].sort(byId),
+      groups: [...groups.values()].sort(byId),
+      grace: fetched.grace ? normaliseGrace(fetched.grace) : null,
+    },
+    warnings,
+  };
+}

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { Database } from '../../../db/client.ts';
+import type { ServiceContext } from '../../../src/context.ts';
+import type { SimCatalog } from '../../../src/simulator/catalog.ts';
+import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
+import { type SyncSummary, syncProject } from '../../../src/sync/run.ts';
+import { benchConfig, openBenchDatabase, serviceContext } from './context.ts';
+import { type SeedProject, seedProjects } from './projects.ts';
+import type { ScenarioContext } from './scenario.ts';
+import { createScratchDatabase } from './services.ts';
+import type { NamedShape } from './shapes.ts';
+import { msSince } from './stats.ts';
+
+/*
+ * The in-process set-up of scenarios 1–3: the simulator (in this process, it answers in
+ * microseconds and is not what is measured), a scratch Postgres database whose every statement
+ * is logged with a timestamp, and projects bound to the simulator's apps.
+ */
+
+export interface LoggedStatement {
+  sql: string;
+  /** ms on the process clock (performance.now()) when drizzle sent it. */
+  at: number;
+}
+
+export interface MeasuredSync {
+  summary: SyncSummary;
+  /** Wall time of syncProject, ms. */
+  ms: number;
+  /** Requests the simulator answered during the sync. */
+  simRequests: number;
+  simRequestsByEndpoint: Record<string, number>;
+  statements: LoggedStatement[];
+  /**
+   * From the first statement of the apply transaction (the per-project advisory lock) to the
+   * end of the sync: load, diff, batched writes, rules, the run row and the commit.
+   */
+  applyMs: number;
+  /** Everything before it: project and run rows, credentials, token, the whole fetch. */
+  fetchMs: number;
+}
+
+export interface SyncBench {
+  sim: Simulator;
+  database: Database;
+  service: ServiceContext;
+  catalog: SimCatalog;
+  /** The simulator app generated for `shapes[i]`. */
+  appIds: string[];
+  /** A new project bound to app `appId` (a fresh project = a first sync). */
+  addProject(appId: string): Promise<string>;
+  sync(projectId: string): Promise<MeasuredSync>;
+}
+
+const APPLY_START = /pg_(try_)?advisory_xact_lock/i;
+
+export async function openSyncBench(
+  ctx: ScenarioContext,
+  label: string,
+  shapes: NamedShape[],
+  options: { latencyMs?: number; seed?: number } = {},
+): Promise<SyncBench> {
+  const catalog = generateCatalog({
+    seed: options.seed ?? 7,
+    apps: shapes.map((s) => ({
+      iaps: s.iaps,
+      groups: s.groups.length,
+      subscriptionsPerGroup: s.groups.length > 0 ? s.groups : 0,
+      ...(s.grace ? {} : { grace: null }),
+    })),
+  });
+  const sim = await startSimulator({
+    catalog,
+    port: 0,
+    ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+    // The hourly budget is not what these scenarios measure.
+    rateLimit: { perHour: 10_000_000 },
+  });
+  ctx.cleanup.defer('close simulator', () => sim.close());
+  const key = await sim.createKey({ role: 'ADMIN', appIds: 'all' });
+
+  const scratch = await createScratchDatabase(ctx.services, ctx.cleanup, label);
+  let log: LoggedStatement[] | undefined;
+  const database = await openBenchDatabase(ctx.cleanup, scratch.url, {
+    onQuery: (query) => log?.push({ sql: query, at: performance.now() }),
+  });
+  const config = benchConfig({
+    DATABASE_URL: scratch.url,
+    APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
+    // A benchmark must not hide a retry behind a long backoff: fail fast instead.
+    APP_STORE_CONNECT_MAX_RETRIES: '0',
+  });
+  const service = serviceContext(database, config);
+  const appIds = sim.catalog.apps.map((app) => app.id);
+
+  let counter = 0;
+  const addProject = async (appId: string) => {
+    const app = sim.catalog.apps.find((a) => a.id === appId);
+    if (!app) throw new Error(`no simulator app ${appId}`);
+    const id = `bench-${label}-${++counter}-${randomBytes(2).toString('hex')}`;
+    const project: SeedProject = {
+      id,
+      keyId: key.keyId,
+      issuerId: key.issuerId,
+      privateKeyPem: key.privateKeyPem,
+      app: { appStoreId: app.id, bundleId: app.bundleId, name: app.name },
+    };
+    await seedProjects(database.db, config, [project]);
+    return id;
+  };
+
+  const sync = async (projectId: string): Promise<MeasuredSync> => {
+    sim.resetRequests();
+    const statements: LoggedStatement[] = [];
+    log = statements;
+    const start = performance.now();
+    const started = process.hrtime.bigint();
+    let summary: SyncSummary;
+    try {
+      summary = await syncProject(service, projectId, { trigger: 'manual' });
+    } finally {
+      log = undefined;
+    }
+    const ms = msSince(started);
+    const end = start + ms;
+    const applyStart = statements.find((s) => APPLY_START.test(s.sql))?.at ?? Number.NaN;
+    return {
+      summary,
+      ms,
+      simRequests: sim.requests.length,
+      simRequestsByEndpoint: sim.requestCounts(),
+      statements,
+      applyMs: end - applyStart,
+      fetchMs: applyStart - start,
+    };
+  };
+
+  return { sim, database, service, catalog, appIds, addProject, sync };
+}
+
+/** Statements that write, by table (`insert into "products"` → products). */
+export function writesByTable(statements: LoggedStatement[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { sql } of statements) {
+    const match = /^\s*(?:with\b[\s\S]*?\)\s*)?(insert\s+into|update|delete\s+from)\s+"?([a-z_]+)"?/i.exec(sql);
+    if (!match) continue;
+    const table = match[2]!.toLowerCase();
+    out[table] = (out[table] ?? 0) + 1;
+  }
+  return out;
+}
