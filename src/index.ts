@@ -18,6 +18,7 @@ import {
   reconcileSchedules,
   scheduleOffsetMs,
   setSchedule,
+  validateCron,
 } from '../jobs/schedules.ts';
 import { type Config, envSchema, loadConfig } from './config/env.ts';
 import type { ServiceContext } from './context.ts';
@@ -287,7 +288,8 @@ function parseScheduleInput(input: ScheduleInput): { every: number } | { cron: s
   if (hasCron) {
     if (typeof value.cron !== 'string')
       throw new InvalidInputError('cron', 'must be a string such as "0 */6 * * *"');
-    return { cron: value.cron };
+    const text = value.cron;
+    return { cron: renameField('cron', () => validateCron(text)) };
   }
   if (typeof value.every === 'number') {
     if (!Number.isInteger(value.every) || value.every < 1) {
@@ -465,7 +467,7 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
       const spec = parseScheduleInput(input);
       const ctx = await context();
       const handle = await queueHandle.get();
-      const row = await renameField('cron' in spec ? 'cron' : 'every', () => setSchedule(ctx, id, spec));
+      const row = await setSchedule(ctx, id, spec);
       await reconcileSchedules(ctx, { queue: handle.queue, redis: handle.redis }, { projectIds: [id] });
       return scheduleInfo(id, row);
     },

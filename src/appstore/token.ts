@@ -1,4 +1,5 @@
 import { importPKCS8, SignJWT } from 'jose';
+import { AppError } from '../errors.ts';
 import { AppStoreError } from './errors.ts';
 
 /*
@@ -65,6 +66,9 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     try {
       pem = await options.loadPrivateKey();
     } catch (error) {
+      // Our own failures (no encryption key configured, a rotated-away key) are not the
+      // customer's key being wrong: pass them through so the status is not set to invalid.
+      if (error instanceof AppError) throw error;
       throw new AppStoreError(
         'auth',
         'Failed to verify credentials: the stored .p8 key could not be loaded. Save the credentials again.',

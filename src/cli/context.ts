@@ -29,7 +29,7 @@ export async function runCommand(
   try {
     const config = loadConfig();
     // Logs go to stderr so that stdout stays the command's result (tables or JSON).
-    const logger = createLogger({ level: config.log.level, format: config.log.format });
+    const logger = createLogger({ level: config.log.level, format: config.log.format, fd: 2 });
     setLogger(logger);
     const context: CliContext = {
       config,

@@ -50,8 +50,10 @@ export function scrubSecrets(text: string): string {
 export interface LoggerOptions {
   level?: string;
   format?: 'json' | 'pretty';
-  /** A destination for tests; defaults to stdout. */
+  /** A destination stream (tests); defaults to `fd`. */
   destination?: DestinationStream;
+  /** File descriptor to write to: 1 (stdout, the worker's default) or 2 (stderr, for the CLI). */
+  fd?: 1 | 2;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -67,10 +69,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (options.format === 'pretty' && !options.destination) {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+      transport: {
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: options.fd ?? 1 },
+      },
     });
   }
-  return options.destination ? pino(base, options.destination) : pino(base);
+  return pino(base, options.destination ?? pino.destination({ fd: options.fd ?? 1 }));
 }
 
 let rootLogger: Logger | undefined;

@@ -162,7 +162,17 @@ export async function fetchCatalog(client: CatalogClient, appId: string): Promis
       ? fetchGroups(client, appPath)
       : Promise.resolve([]);
 
-  const gracePromise = resolveGrace(client, appPath, relationships.subscriptionGracePeriod, included);
+  // Apple handles `include` as a whole: when the to-many relationships came back with linkage,
+  // the grace relationship was included too, and no linkage there means the app has none.
+  const includeHonoured =
+    relationships.inAppPurchasesV2?.data !== undefined || relationships.subscriptionGroups?.data !== undefined;
+  const gracePromise = resolveGrace(
+    client,
+    appPath,
+    relationships.subscriptionGracePeriod,
+    included,
+    includeHonoured,
+  );
 
   const [iaps, groups, grace] = await Promise.all([iapsPromise, groupsPromise, gracePromise]);
   const resources: FetchedResources = { iaps, groups, grace };
@@ -218,18 +228,21 @@ async function fetchGroups(
 }
 
 /**
- * The grace settings from the app request's include; null when the app has none (linkage
- * null). Should a server not answer the include at all, read the relationship directly,
- * where a 404 also means "no grace settings".
+ * The grace settings from the app request's include. The app has none when the included
+ * to-one relationship has no linkage: `data: null` (JSON:API) or no `data` at all (Apple's
+ * schema declares to-one linkage as a non-null object, so an empty one is simply absent).
+ * Only if the server ignored the include altogether is the relationship read directly, where
+ * a 404 also means "no grace settings" (one more request than the lower bound).
  */
 async function resolveGrace(
   client: CatalogClient,
   appPath: string,
   relationship: z.infer<typeof relationshipSchema> | undefined,
   included: readonly unknown[],
+  includeHonoured: boolean,
 ): Promise<GracePeriodResource | null> {
   const linkage = relationship?.data;
-  if (linkage === null) return null;
+  if (linkage === null || (linkage === undefined && includeHonoured)) return null;
   if (linkage !== undefined) {
     const parsedLinkage = resourceIdentifierSchema.safeParse(linkage);
     if (!parsedLinkage.success || Array.isArray(linkage)) {

@@ -66,7 +66,10 @@ async function readyKey(sim: Simulator, dir: string): Promise<ReadyKey> {
   } catch {
     await mkdir(dir, { recursive: true });
     const created = await sim.createKey({ role: 'ADMIN', dir });
-    await writeFile(recordPath, JSON.stringify({ keyId: created.keyId, issuerId: created.issuerId }, null, 2));
+    await writeFile(
+      recordPath,
+      JSON.stringify({ keyId: created.keyId, issuerId: created.issuerId }, null, 2),
+    );
     return { keyId: created.keyId, issuerId: created.issuerId, p8Path: created.p8Path! };
   }
 }
@@ -82,13 +85,22 @@ async function runSimulator(ctx: CliContext, options: SimulatorOptions): Promise
     logger: ctx.logger,
     onRequest: (entry) =>
       ctx.logger.debug(
-        { method: entry.method, path: entry.path, status: entry.status, keyId: entry.keyId, note: entry.note },
+        {
+          method: entry.method,
+          path: entry.path,
+          status: entry.status,
+          keyId: entry.keyId,
+          note: entry.note,
+        },
         'simulator request',
       ),
   }).catch((error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      throw new InvalidInputError('--port', `${port} is already in use; pass another --port (0 picks a free one).`);
+      throw new InvalidInputError(
+        '--port',
+        `${port} is already in use; pass another --port (0 picks a free one).`,
+      );
     }
     throw error;
   });

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../../db/client.ts';
 import { projects } from '../../../db/schema.ts';
@@ -37,7 +39,11 @@ export async function createProject(
   keyOptions: Parameters<Simulator['createKey']>[0] = {},
 ): Promise<{ keyId: string }> {
   const key = await sim.createKey(keyOptions);
-  await saveCredentials(ctx, projectId, { keyId: key.keyId, issuerId: key.issuerId, privateKey: key.privateKeyPem });
+  await saveCredentials(ctx, projectId, {
+    keyId: key.keyId,
+    issuerId: key.issuerId,
+    privateKey: key.privateKeyPem,
+  });
   if (appId !== null) {
     await ctx.db
       .update(projects)
@@ -93,4 +99,27 @@ export async function changeRows(db: Db, runId: string) {
       sql`select entity, entity_id, action, changed_fields, before, after from catalog_changes where run_id = ${runId}::uuid order by id`,
     ),
   );
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (bin/catalog-sync.js) in a child process; never throws on a non-zero exit. */
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.resolve('bin/catalog-sync.js'), ...args],
+      { env: childEnv, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }

@@ -26,7 +26,8 @@ const missing = new Set([...text.matchAll(/#\/components\/schemas\/(\w+)/g)].map
 for (const name of Object.keys(schemas)) missing.delete(name);
 const typeOf = new Map<string, string>();
 for (const match of text.matchAll(/"mapping":\{([^}]*)\}/g)) {
-  for (const pair of match[1]!.matchAll(/"(\w+)":"#\/components\/schemas\/(\w+)"/g)) typeOf.set(pair[2]!, pair[1]!);
+  for (const pair of match[1]!.matchAll(/"(\w+)":"#\/components\/schemas\/(\w+)"/g))
+    typeOf.set(pair[2]!, pair[1]!);
 }
 for (const name of missing) {
   const type = typeOf.get(name);
@@ -88,5 +89,7 @@ export function schemaErrors(name: AppleSchemaName, body: unknown): string[] {
     compiled.set(name, validate);
   }
   if (validate(body)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  return (validate.errors ?? []).map(
+    (e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+  );
 }

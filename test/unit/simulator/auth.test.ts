@@ -1,6 +1,14 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { APPLE_401, firstError, get, keyWithToken, mintToken, smallCatalog, useSimulator } from './helpers.ts';
+import {
+  APPLE_401,
+  firstError,
+  get,
+  keyWithToken,
+  mintToken,
+  smallCatalog,
+  useSimulator,
+} from './helpers.ts';
 
 const sim = await useSimulator({ catalog: smallCatalog() });
 const admin = await sim.createKey({ role: 'ADMIN' });
@@ -130,7 +138,9 @@ describe('roles, app visibility and agreements', () => {
         detail: `There is no resource of type 'apps' with id '${appB.id}'`,
       });
     }
-    expect((await get(sim, `/v1/subscriptionGroups/${appB.groups[0]!.id}/subscriptions`, token)).status).toBe(404);
+    expect((await get(sim, `/v1/subscriptionGroups/${appB.groups[0]!.id}/subscriptions`, token)).status).toBe(
+      404,
+    );
   });
 
   it('a key that sees no apps lists none', async () => {

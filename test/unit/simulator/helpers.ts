@@ -86,7 +86,14 @@ export function smallCatalog(overrides: Partial<GenerateCatalogOptions> = {}): S
     seed: 11,
     apps: [
       { id: '1500000001', bundleId: 'com.example.app', iaps: 7, groups: 2, subscriptionsPerGroup: [3, 2] },
-      { id: '1500000002', bundleId: 'com.example.other', iaps: 2, groups: 1, subscriptionsPerGroup: 1, grace: null },
+      {
+        id: '1500000002',
+        bundleId: 'com.example.other',
+        iaps: 2,
+        groups: 1,
+        subscriptionsPerGroup: 1,
+        grace: null,
+      },
     ],
     ...overrides,
   });
@@ -109,3 +116,15 @@ export const APPLE_401 = {
     },
   ],
 };
+
+export interface Linkage {
+  type: string;
+  id: string;
+}
+
+/** A relationship object as documents carry it. */
+export interface Relationship {
+  links?: { self: string; related: string };
+  meta?: { paging: { total: number; limit: number } };
+  data?: Linkage | Linkage[];
+}

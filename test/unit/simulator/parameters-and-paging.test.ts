@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateCatalog } from '../../../src/simulator/index.ts';
-import { firstError, get, keyWithToken, useSimulator } from './helpers.ts';
+import { firstError, get, keyWithToken, type Linkage, type Relationship, useSimulator } from './helpers.ts';
 
 const catalog = generateCatalog({
   seed: 3,
@@ -12,8 +12,13 @@ const app = catalog.apps[0]!;
 const bigGroup = app.groups[0]!;
 
 interface Doc {
-  data: { id: string; type: string; attributes?: Record<string, unknown>; relationships?: Record<string, any> }[];
-  included?: { id: string; type: string; relationships?: Record<string, any> }[];
+  data: {
+    id: string;
+    type: string;
+    attributes?: Record<string, unknown>;
+    relationships?: Record<string, Relationship>;
+  }[];
+  included?: { id: string; type: string; relationships?: Record<string, Relationship> }[];
   links: { self: string; next?: string };
   meta: { paging: { total: number; limit: number; nextCursor?: string } };
 }
@@ -60,7 +65,9 @@ describe('strict parameters', () => {
 
   it('unknown ids and paths are 404s; other methods 405', async () => {
     expect(firstError(await get(sim, '/v1/apps/1234', token)).code).toBe('NOT_FOUND');
-    expect(firstError(await get(sim, '/v1/subscriptionGroups/1234/subscriptions', token)).code).toBe('NOT_FOUND');
+    expect(firstError(await get(sim, '/v1/subscriptionGroups/1234/subscriptions', token)).code).toBe(
+      'NOT_FOUND',
+    );
     expect(firstError(await get(sim, '/v1/subscriptionGracePeriods/1234', token)).code).toBe('NOT_FOUND');
     expect(firstError(await get(sim, '/v1/appz', token)).code).toBe('PATH_ERROR');
     const patch = await fetch(`${sim.baseUrl}/v1/subscriptionGracePeriods/${app.grace!.id}`, {
@@ -77,8 +84,11 @@ describe('strict parameters', () => {
     expect(reply.status).toBe(404);
     expect(firstError(reply).code).toBe('NOT_FOUND');
     const withInclude = await get(sim, `/v1/apps/${noGrace.id}?include=subscriptionGracePeriod`, token);
-    const doc = withInclude.body as { data: { relationships: Record<string, any> }; included: unknown[] };
-    expect(doc.data.relationships['subscriptionGracePeriod'].data).toBeUndefined();
+    const doc = withInclude.body as {
+      data: { relationships: Record<string, Relationship> };
+      included: unknown[];
+    };
+    expect(doc.data.relationships['subscriptionGracePeriod']?.data).toBeUndefined();
     expect(doc.included).toEqual([]);
     sim.mutate.removeApp(noGrace.id);
   });
@@ -98,7 +108,8 @@ describe('strict parameters', () => {
       attributes: { productId: product.productId, state: product.state },
       links: { self: `${sim.baseUrl}/v2/inAppPurchases/${product.id}` },
     });
-    const apps = (await get(sim, '/v1/apps?filter[bundleId]=com.example.app&fields[apps]=bundleId', token)).body as Doc;
+    const apps = (await get(sim, '/v1/apps?filter[bundleId]=com.example.app&fields[apps]=bundleId', token))
+      .body as Doc;
     expect(apps.data).toHaveLength(1);
     expect(apps.data[0]!.attributes).toEqual({ bundleId: 'com.example.app' });
     expect(apps.data[0]!.relationships).toBeUndefined();
@@ -122,10 +133,14 @@ describe('pagination', () => {
   it('follows absolute next links across 3 pages, complete and without repeats', async () => {
     const { ids, pages } = await collect(`/v1/apps/${app.id}/inAppPurchasesV2?limit=200`);
     expect(pages.map((page) => page.data.length)).toEqual([200, 200, 50]);
-    expect(pages.every((page) => page.meta.paging.total === 450 && page.meta.paging.limit === 200)).toBe(true);
+    expect(pages.every((page) => page.meta.paging.total === 450 && page.meta.paging.limit === 200)).toBe(
+      true,
+    );
     expect(new Set(ids).size).toBe(450);
     expect(new Set(ids)).toEqual(new Set(app.iaps.map((iap) => iap.id)));
-    expect(pages[0]!.links.next).toMatch(new RegExp(`^${sim.baseUrl}/v1/apps/${app.id}/inAppPurchasesV2\\?cursor=`));
+    expect(pages[0]!.links.next).toMatch(
+      new RegExp(`^${sim.baseUrl}/v1/apps/${app.id}/inAppPurchasesV2\\?cursor=`),
+    );
     expect(pages[0]!.meta.paging.nextCursor).toBe(new URL(pages[0]!.links.next!).searchParams.get('cursor'));
     expect(pages[2]!.links.next).toBeUndefined();
     // Asking again gives the same pages.
@@ -139,7 +154,10 @@ describe('pagination', () => {
     // Between pages: one already-served product disappears, one is added, one later product changes.
     sim.mutate.removeProduct(seen[3]!);
     const added = sim.mutate.addProduct(app.id, { productId: 'com.example.app.latecomer' });
-    const later = app.iaps.map((iap) => iap.id).sort().at(-1)!;
+    const later = app.iaps
+      .map((iap) => iap.id)
+      .sort()
+      .at(-1)!;
     sim.mutate.updateProduct(later, { state: 'REMOVED_FROM_SALE' });
     const rest = await collect(first.links.next!);
     const all = [...seen, ...rest.ids];
@@ -162,30 +180,43 @@ describe('pagination', () => {
     ]) {
       const reply = await get(sim, path, token);
       expect(reply.status, path).toBe(400);
-      expect(firstError(reply)).toMatchObject({ code: 'PARAMETER_ERROR.INVALID', source: { parameter: 'cursor' } });
+      expect(firstError(reply)).toMatchObject({
+        code: 'PARAMETER_ERROR.INVALID',
+        source: { parameter: 'cursor' },
+      });
     }
     expect((await get(sim, `/v1/apps/${app.id}?cursor=${cursor}`, token)).status).toBe(400);
   });
 
   it('included subscriptions are capped per group, with the full total', async () => {
-    const doc = (await get(sim, `/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit[subscriptions]=50`, token))
-      .body as Doc;
+    const doc = (
+      await get(
+        sim,
+        `/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit[subscriptions]=50`,
+        token,
+      )
+    ).body as Doc;
     const big = doc.data.find((group) => group.id === bigGroup.id)!;
-    const relationship = big.relationships!['subscriptions'];
-    expect(relationship.meta.paging).toEqual({ total: 60, limit: 50 });
+    const relationship = big.relationships!['subscriptions']!;
+    expect(relationship.meta?.paging).toEqual({ total: 60, limit: 50 });
     expect(relationship.data).toHaveLength(50);
     const includedIds = new Set(doc.included!.map((item) => item.id));
-    expect(relationship.data.every((link: { id: string }) => includedIds.has(link.id))).toBe(true);
+    expect((relationship.data as Linkage[]).every((link) => includedIds.has(link.id))).toBe(true);
     expect(doc.included).toHaveLength(50 + 4 + 1);
     for (const item of doc.included!) {
       expect(item.type).toBe('subscriptions');
       const owner = app.groups.find((group) => group.subscriptions.some((s) => s.id === item.id))!;
       expect(item.relationships!['group']).toEqual({ data: { type: 'subscriptionGroups', id: owner.id } });
     }
-    const small = (await get(sim, `/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit[subscriptions]=3`, token))
-      .body as Doc;
-    const capped = small.data.find((group) => group.id === bigGroup.id)!.relationships!['subscriptions'];
-    expect(capped.meta.paging).toEqual({ total: 60, limit: 3 });
+    const small = (
+      await get(
+        sim,
+        `/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit[subscriptions]=3`,
+        token,
+      )
+    ).body as Doc;
+    const capped = small.data.find((group) => group.id === bigGroup.id)!.relationships!['subscriptions']!;
+    expect(capped.meta?.paging).toEqual({ total: 60, limit: 3 });
     expect(capped.data).toHaveLength(3);
     // The rest comes from the group's own collection.
     const { ids } = await collect(`/v1/subscriptionGroups/${bigGroup.id}/subscriptions?limit=25`);
@@ -201,16 +232,19 @@ describe('pagination', () => {
       )
     ).body as { data: Doc['data'][0]; included: { type: string; id: string }[] };
     const relationships = doc.data.relationships!;
-    expect(relationships['inAppPurchasesV2'].meta.paging).toEqual({ total: 450, limit: 50 });
-    expect(relationships['inAppPurchasesV2'].data).toHaveLength(50);
-    expect(relationships['subscriptionGroups'].meta.paging).toEqual({ total: 3, limit: 50 });
-    expect(relationships['subscriptionGracePeriod'].data).toEqual({ type: 'subscriptionGracePeriods', id: app.grace!.id });
+    expect(relationships['inAppPurchasesV2']?.meta?.paging).toEqual({ total: 450, limit: 50 });
+    expect(relationships['inAppPurchasesV2']?.data).toHaveLength(50);
+    expect(relationships['subscriptionGroups']?.meta?.paging).toEqual({ total: 3, limit: 50 });
+    expect(relationships['subscriptionGracePeriod']?.data).toEqual({
+      type: 'subscriptionGracePeriods',
+      id: app.grace!.id,
+    });
     const types = doc.included.map((item) => item.type);
     expect(types.filter((t) => t === 'inAppPurchases')).toHaveLength(50);
     expect(types.filter((t) => t === 'subscriptionGroups')).toHaveLength(3);
     expect(types.filter((t) => t === 'subscriptionGracePeriods')).toHaveLength(1);
     // Without include there is no linkage and no paging, only links.
     const plain = (await get(sim, `/v1/apps/${app.id}`, token)).body as { data: Doc['data'][0] };
-    expect(Object.keys(plain.data.relationships!['inAppPurchasesV2'])).toEqual(['links']);
+    expect(Object.keys(plain.data.relationships!['inAppPurchasesV2']!)).toEqual(['links']);
   });
 });

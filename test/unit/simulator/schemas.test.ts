@@ -13,23 +13,35 @@ const graceId = app.grace!.id;
 const ok: [string, AppleSchemaName][] = [
   ['/v1/apps', 'AppsResponse'],
   ['/v1/apps?filter[bundleId]=com.example.app&fields[apps]=name,bundleId,sku,primaryLocale', 'AppsResponse'],
-  ['/v1/apps?include=inAppPurchasesV2,subscriptionGroups,subscriptionGracePeriod&limit[inAppPurchasesV2]=3', 'AppsResponse'],
+  [
+    '/v1/apps?include=inAppPurchasesV2,subscriptionGroups,subscriptionGracePeriod&limit[inAppPurchasesV2]=3',
+    'AppsResponse',
+  ],
   ['/v1/apps?limit=1', 'AppsResponse'],
   [`/v1/apps/${app.id}`, 'AppResponse'],
   [
     `/v1/apps/${app.id}?include=inAppPurchasesV2,subscriptionGroups,subscriptionGracePeriod&limit[inAppPurchasesV2]=50&limit[subscriptionGroups]=1`,
     'AppResponse',
   ],
-  [`/v1/apps/${app.id}?include=appStoreVersions,appStoreIcon&fields[apps]=name,appStoreVersions`, 'AppResponse'],
+  [
+    `/v1/apps/${app.id}?include=appStoreVersions,appStoreIcon&fields[apps]=name,appStoreVersions`,
+    'AppResponse',
+  ],
   [`/v1/apps/${app.id}/inAppPurchasesV2`, 'InAppPurchasesV2Response'],
   [`/v1/apps/${app.id}/inAppPurchasesV2?limit=2`, 'InAppPurchasesV2Response'],
   [
     `/v1/apps/${app.id}/inAppPurchasesV2?limit=200&fields[inAppPurchases]=name,productId,inAppPurchaseType,state,reviewNote,familySharable,contentHosting`,
     'InAppPurchasesV2Response',
   ],
-  [`/v1/apps/${app.id}/inAppPurchasesV2?include=inAppPurchaseLocalizations,content`, 'InAppPurchasesV2Response'],
+  [
+    `/v1/apps/${app.id}/inAppPurchasesV2?include=inAppPurchaseLocalizations,content`,
+    'InAppPurchasesV2Response',
+  ],
   [`/v1/apps/${app.id}/subscriptionGroups`, 'SubscriptionGroupsResponse'],
-  [`/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit[subscriptions]=2`, 'SubscriptionGroupsResponse'],
+  [
+    `/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit[subscriptions]=2`,
+    'SubscriptionGroupsResponse',
+  ],
   [
     `/v1/apps/${app.id}/subscriptionGroups?include=subscriptions&limit=200&limit[subscriptions]=50&fields[subscriptions]=name,productId,familySharable,state,subscriptionPeriod,reviewNote,groupLevel,group`,
     'SubscriptionGroupsResponse',
@@ -37,7 +49,10 @@ const ok: [string, AppleSchemaName][] = [
   [`/v1/subscriptionGroups/${group.id}/subscriptions`, 'SubscriptionsResponse'],
   [`/v1/subscriptionGroups/${group.id}/subscriptions?include=group&limit=1`, 'SubscriptionsResponse'],
   [`/v1/apps/${app.id}/subscriptionGracePeriod`, 'SubscriptionGracePeriodResponse'],
-  [`/v1/apps/${app.id}/subscriptionGracePeriod?fields[subscriptionGracePeriods]=optIn,duration`, 'SubscriptionGracePeriodResponse'],
+  [
+    `/v1/apps/${app.id}/subscriptionGracePeriod?fields[subscriptionGracePeriods]=optIn,duration`,
+    'SubscriptionGracePeriodResponse',
+  ],
   [`/v1/subscriptionGracePeriods/${graceId}`, 'SubscriptionGracePeriodResponse'],
 ];
 
@@ -73,6 +88,8 @@ describe('documents validate against Apple’s schemas', () => {
     broken.data[0]!.attributes['inAppPurchaseType'] = 'AUTOMATICALLY_RENEWABLE_SUBSCRIPTION';
     expect(schemaErrors('InAppPurchasesV2Response', broken)).not.toEqual([]);
     expect(schemaErrors('InAppPurchasesV2Response', { data: [] })).not.toEqual([]); // links is required
-    expect(schemaErrors('ErrorResponse', { errors: [{ status: '400', code: 'X', title: 'T' }] })).not.toEqual([]);
+    expect(schemaErrors('ErrorResponse', { errors: [{ status: '400', code: 'X', title: 'T' }] })).not.toEqual(
+      [],
+    );
   });
 });

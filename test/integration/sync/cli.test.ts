@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
+import { useTestDatabase } from '../../support/db.ts';
+import { type CliResult, createProject, ENCRYPTION_KEY, runCli, testContext } from './support.ts';
+
+/* `sync --inline`, `status`, `products`, `changes`, `rules` as an operator runs them. */
+
+const getDb = useTestDatabase();
+let sim: Simulator;
+const APP = '3000000001';
+
+const cli = (...args: string[]) =>
+  runCli(args, {
+    DATABASE_URL: getDb().url,
+    APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
+    CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
+  });
+
+/** The command's JSON result (stdout may also carry JSON log lines). */
+function jsonOf(result: CliResult): Record<string, unknown> {
+  const text = result.stdout
+    .split('\n')
+    .filter((line) => !/^\{"level":/.test(line))
+    .join('\n');
+  return JSON.parse(text);
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({
+    catalog: generateCatalog({
+      seed: 3,
+      apps: [
+        {
+          id: APP,
+          iaps: 60,
+          groups: 1,
+          subscriptionsPerGroup: 3,
+          grace: { optIn: true, duration: 'THREE_DAYS' },
+        },
+      ],
+    }),
+  });
+  await createProject(testContext(getDb().db, sim), sim, 'ops', APP);
+});
+afterAll(async () => {
+  await sim?.close();
+});
+
+describe('the catalog commands', () => {
+  it('sync without --inline says how to run it inline, and exits 1', async () => {
+    const result = await cli('sync', 'ops');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('catalog-sync sync ops --inline');
+  });
+
+  it('sync --inline prints a summary (JSON and readable), then the queries show what it stored', async () => {
+    const first = await cli('sync', 'ops', '--inline', '--json');
+    expect(first.code).toBe(0);
+    expect(jsonOf(first)).toMatchObject({
+      ok: true,
+      status: 'succeeded',
+      changes: { 'product.added': 63, 'subscription_group.added': 1, 'grace_period.added': 1 },
+      requests: 3,
+      requestLowerBound: 3,
+      unchanged: false,
+    });
+
+    const again = await cli('sync', 'ops', '--inline');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/Synced project ops in \d+ ms \(run [0-9a-f-]+\): no changes\./);
+    expect(again.stdout).toContain('60 in-app purchases, 1 subscription groups, 3 subscriptions');
+    expect(again.stdout).toContain('App Store Connect requests: 3 (fewest possible for this catalog: 3)');
+
+    const [products, productsTable, changes, recent, rules, status, statusJson] = await Promise.all([
+      cli('products', 'ops', '--json'),
+      cli('products', 'ops'),
+      cli('changes', 'ops', '--json'),
+      cli('changes', 'ops', '--since', '1h'),
+      cli('rules', 'ops'),
+      cli('status', 'ops'),
+      cli('status', 'ops', '--json'),
+    ]);
+    const productList = jsonOf(products).products as { productId: string; kind: string }[];
+    expect(productList).toHaveLength(63);
+    expect(productsTable.stdout).toContain(productList[0]!.productId);
+    expect(productsTable.stdout).toContain('auto_renewable_subscription');
+
+    expect(jsonOf(changes).changes).toHaveLength(65);
+    expect(recent.code).toBe(0);
+    expect(recent.stdout).toContain('added');
+
+    expect(rules.stdout).toContain('paid_to_paid');
+    expect(rules.stdout).toContain('original_due_date');
+
+    expect(status.stdout).toContain('Project ops');
+    expect(status.stdout).toContain('63 products (0 removed), 1 groups, grace on');
+    expect(status.stdout).toContain('succeeded');
+    const statusValue = jsonOf(statusJson);
+    expect(statusValue).toMatchObject({
+      ok: true,
+      project: { id: 'ops', appStoreId: APP },
+      credentials: { status: 'unverified' },
+      catalog: { products: 63, groups: 1, graceOptIn: true },
+    });
+    expect(statusValue.runs).toHaveLength(2);
+    expect(statusJson.stdout).not.toMatch(/BEGIN|privateKey|eyJ/);
+  });
+
+  it('changes --since in the future lists nothing; a bad --since and an unknown project exit 1 with advice', async () => {
+    const [future, bad, unknown] = await Promise.all([
+      cli('changes', 'ops', '--since', '2999-01-01T00:00:00Z', '--json'),
+      cli('changes', 'ops', '--since', 'yesterday-ish'),
+      cli('status', 'nobody', '--json'),
+    ]);
+    expect(jsonOf(future).changes).toEqual([]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--since');
+    expect(bad.stderr).toContain('24h');
+    expect(unknown.code).toBe(1);
+    expect(jsonOf(unknown)).toMatchObject({ ok: false, error: { kind: 'not_found' } });
+  });
+});
