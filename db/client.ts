@@ -30,6 +30,11 @@ export interface OpenOptions {
   onQuery?: (query: string) => void;
   /** How long opening the embedded database may take before we give up with advice. */
   embeddedOpenTimeoutMs?: number;
+  /**
+   * Embedded only: install SIGINT/SIGTERM handlers that close it and exit (default true). A process
+   * with a graceful shutdown of its own (the worker) passes false and closes it on every exit path.
+   */
+  exitOnSignal?: boolean;
 }
 
 export function redactUrl(url: string): string {
@@ -114,7 +119,7 @@ async function openEmbedded(options: OpenOptions): Promise<Database> {
     clearTimeout(timer);
   }
   openEmbeddedInstances.add(client);
-  installExitHooks();
+  if (options.exitOnSignal !== false) installExitHooks();
   const logger = drizzleLogger(options.onQuery);
   const db = drizzlePglite(client, { schema, ...(logger ? { logger } : {}) }) as unknown as Db;
   return {

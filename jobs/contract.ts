@@ -17,13 +17,11 @@ export type JobName = (typeof JOB_NAMES)[number];
 export const SYNC_TRIGGERS = ['schedule', 'credentials-saved', 'manual'] as const;
 export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
 
-/** The platform's own project id, as stored in `projects.id`. */
+/** The platform's own project id, as stored in `projects.id`: 1–200 printable ASCII characters, no spaces. */
 export const projectIdSchema = z
   .string({ message: 'projectId must be a string' })
-  .min(1, { message: 'projectId must not be empty' })
-  .max(200, { message: 'projectId must be at most 200 characters' })
-  .refine((value) => value.trim() === value && !/[\s\u0000-\u001f]/.test(value), {
-    message: 'projectId must not contain whitespace or control characters',
+  .regex(/^[\x21-\x7e]{1,200}$/, {
+    message: 'projectId must be 1–200 printable characters without spaces (the platform’s own project id)',
   });
 
 /*

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Job, type QueueEvents } from 'bullmq';
 import { AppError, InvalidInputError } from '../src/errors.ts';
 import {
+  SYNC_JOB,
   type SyncCatalogPayload,
   type SyncTrigger,
-  SYNC_JOB,
   syncCatalogPayloadSchema,
   syncDeduplicationId,
   VERIFY_JOB,
@@ -31,12 +31,18 @@ export interface Enqueued<T> {
 
 const PENDING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
 
-function parsePayload<T>(schema: { safeParse(value: unknown): { success: boolean; data?: T; error?: unknown } }, value: unknown): T {
+function parsePayload<T>(
+  schema: { safeParse(value: unknown): { success: boolean; data?: T; error?: unknown } },
+  value: unknown,
+): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issues = (parsed.error as { issues?: { path: PropertyKey[]; message: string }[] }).issues ?? [];
     const first = issues[0];
-    throw new InvalidInputError(first?.path.map(String).join('.') || 'payload', first?.message ?? 'is invalid');
+    throw new InvalidInputError(
+      first?.path.map(String).join('.') || 'payload',
+      first?.message ?? 'is invalid',
+    );
   }
   return parsed.data as T;
 }
@@ -62,7 +68,8 @@ async function enqueueDeduplicated<T>(
     jobId,
     deduplication: { id: deduplicationId, keepLastIfActive: true },
   });
-  if (added.id === jobId) return { job: added as unknown as Job<T>, outcome: 'added', projectId: payload.projectId };
+  if (added.id === jobId)
+    return { job: added as unknown as Job<T>, outcome: 'added', projectId: payload.projectId };
   const existingId = added.id;
   const existing = existingId ? await Job.fromId<T>(queue as never, existingId) : undefined;
   const state = existing ? await existing.getState() : 'unknown';
@@ -77,7 +84,10 @@ async function enqueueDeduplicated<T>(
   const followUp = followUpId ? await Job.fromId<T>(queue as never, followUpId) : undefined;
   if (followUp) return { job: followUp, outcome: 'deduplicated', projectId: payload.projectId };
   // Nothing pending any more (the follow-up already ran): add ours afresh.
-  if (tries >= 3) throw new AppError('enqueue_race', `Could not enqueue a job for ${payload.projectId}; try again.`, { retryable: true });
+  if (tries >= 3)
+    throw new AppError('enqueue_race', `Could not enqueue a job for ${payload.projectId}; try again.`, {
+      retryable: true,
+    });
   return enqueueDeduplicated(queue, name, payload, deduplicationId, tries + 1);
 }
 
@@ -113,7 +123,8 @@ export async function waitForEnqueued<T, R = unknown>(
   timeoutMs?: number,
 ): Promise<{ jobId: string; result: R }> {
   const started = Date.now();
-  const remaining = () => (timeoutMs === undefined ? undefined : Math.max(1, timeoutMs - (Date.now() - started)));
+  const remaining = () =>
+    timeoutMs === undefined ? undefined : Math.max(1, timeoutMs - (Date.now() - started));
   let job: Job<T> = enqueued.job;
   if (enqueued.outcome === 'after-running') {
     await job.waitUntilFinished(events, remaining()).catch(() => undefined);

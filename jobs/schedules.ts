@@ -7,7 +7,13 @@ import type { Redis } from 'ioredis';
 import { projects } from '../db/schema.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { InvalidInputError, NotFoundError } from '../src/errors.ts';
-import { defaultJobOptions, projectIdSchema, SYNC_JOB, type SyncCatalogPayload, scheduleId } from './contract.ts';
+import {
+  defaultJobOptions,
+  projectIdSchema,
+  SYNC_JOB,
+  type SyncCatalogPayload,
+  scheduleId,
+} from './contract.ts';
 import { withRedisLock } from './lock.ts';
 import { mapPool } from './pool.ts';
 import type { CatalogQueue } from './queue.ts';
@@ -30,7 +36,8 @@ export const CRON_TZ = 'UTC';
 export function parseEvery(text: string): number {
   const trimmed = text.trim().toLowerCase();
   const hint = 'use a number and a unit (s, m, h, d), e.g. 30m, 6h, 1d or 1h30m';
-  if (!/^(\d+[smhd])+$/.test(trimmed)) throw new InvalidInputError('--every', `"${text}" is not a duration; ${hint}`);
+  if (!/^(\d+[smhd])+$/.test(trimmed))
+    throw new InvalidInputError('--every', `"${text}" is not a duration; ${hint}`);
   let seconds = 0;
   for (const [, amount, unit] of trimmed.matchAll(/(\d+)([smhd])/g)) {
     seconds += Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
@@ -73,7 +80,10 @@ export function validateCron(expression: string): string {
     CronExpressionParser.parse(normalised, { tz: CRON_TZ }).next();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new InvalidInputError('--cron', `"${expression}" is not a valid cron expression (${reason}); ${hint}`);
+    throw new InvalidInputError(
+      '--cron',
+      `"${expression}" is not a valid cron expression (${reason}); ${hint}`,
+    );
   }
   return normalised;
 }
@@ -109,7 +119,8 @@ export function desiredScheduler(row: ScheduleRow): DesiredScheduler | null {
     const every = row.scheduleEverySeconds * 1000;
     return { id: scheduleId(row.id), projectId: row.id, every, offset: scheduleOffsetMs(row.id, every) };
   }
-  if (row.scheduleCron) return { id: scheduleId(row.id), projectId: row.id, pattern: row.scheduleCron, tz: CRON_TZ };
+  if (row.scheduleCron)
+    return { id: scheduleId(row.id), projectId: row.id, pattern: row.scheduleCron, tz: CRON_TZ };
   return null;
 }
 
@@ -118,7 +129,11 @@ function templateData(projectId: string): SyncCatalogPayload {
 }
 
 /** Whether the scheduler in Redis already is what Postgres asks for (so a reconcile writes nothing). */
-export function schedulerMatches(existing: JobSchedulerJson, desired: DesiredScheduler, attempts: number): boolean {
+export function schedulerMatches(
+  existing: JobSchedulerJson,
+  desired: DesiredScheduler,
+  attempts: number,
+): boolean {
   if (existing.name !== SYNC_JOB) return false;
   if ((existing.every ?? undefined) !== desired.every) return false;
   if ((existing.pattern ?? undefined) !== desired.pattern) return false;
@@ -222,7 +237,8 @@ export async function reconcileSchedules(
     const opts = defaultJobOptions(attempts);
     await mapPool(plan.upsert, WRITE_CONCURRENCY, (scheduler) =>
       queue.upsertJobScheduler(
-        scheduler.id,
+        // bullmq types the scheduler id as a job name; it is any string.
+        scheduler.id as typeof SYNC_JOB,
         scheduler.every !== undefined
           ? { every: scheduler.every, offset: scheduler.offset ?? 0 }
           : { pattern: scheduler.pattern ?? '', tz: scheduler.tz ?? CRON_TZ },
@@ -230,21 +246,32 @@ export async function reconcileSchedules(
       ),
     );
     await mapPool(plan.remove, WRITE_CONCURRENCY, (id) => queue.removeJobScheduler(id));
-    return { total: desired.length, upserted: plan.upsert.length, removed: plan.remove.length, unchanged: plan.unchanged };
+    return {
+      total: desired.length,
+      upserted: plan.upsert.length,
+      removed: plan.remove.length,
+      unchanged: plan.unchanged,
+    };
   });
   const outcome = { ...result, durationMs: Date.now() - started };
-  if (outcome.upserted > 0 || outcome.removed > 0) ctx.logger.info(outcome, 'schedules reconciled');
-  else ctx.logger.debug(outcome, 'schedules already reconciled');
+  // A full reconcile that had to write means Redis had drifted (or lost its data): worth saying.
+  const drifted = !options.projectIds && (outcome.upserted > 0 || outcome.removed > 0);
+  (drifted ? ctx.logger.info : ctx.logger.debug).call(ctx.logger, outcome, 'schedules reconciled');
   return outcome;
 }
 
 function checkProjectId(projectId: string): void {
   const parsed = projectIdSchema.safeParse(projectId);
-  if (!parsed.success) throw new InvalidInputError('project', parsed.error.issues[0]?.message ?? 'is invalid');
+  if (!parsed.success)
+    throw new InvalidInputError('project', parsed.error.issues[0]?.message ?? 'is invalid');
 }
 
 /** Writes a project's schedule to Postgres (the source of truth). Reconcile afterwards. */
-export async function setSchedule(ctx: ServiceContext, projectId: string, spec: ScheduleSpec): Promise<ScheduleRow> {
+export async function setSchedule(
+  ctx: ServiceContext,
+  projectId: string,
+  spec: ScheduleSpec,
+): Promise<ScheduleRow> {
   checkProjectId(projectId);
   const every = 'every' in spec ? spec.every : null;
   const cron = 'cron' in spec ? validateCron(spec.cron) : null;
@@ -302,7 +329,10 @@ export interface ScheduleListing {
 }
 
 /** Every schedule in Postgres, with what Redis says about its next run. */
-export async function listSchedules(ctx: ServiceContext, queue: CatalogQueue | null): Promise<ScheduleListing[]> {
+export async function listSchedules(
+  ctx: ServiceContext,
+  queue: CatalogQueue | null,
+): Promise<ScheduleListing[]> {
   const rows = await ctx.db
     .select({
       id: projects.id,

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { DrizzleQueryError, sql } from 'drizzle-orm';
 import { type Database, openDatabase, rowsOf } from '../db/client.ts';
 import { migrateDatabase, migrationsFolder } from '../db/migrate.ts';
 import type { CredentialStatus } from '../db/schema.ts';
@@ -28,8 +28,8 @@ import {
   parseProjectId,
   saveCredentials as storeCredentials,
 } from './credentials/index.ts';
-import { AppError, InvalidInputError, PreconditionError } from './errors.ts';
-import { getLogger, type Logger } from './log/logger.ts';
+import { AppError, errorMessage, InvalidInputError, PreconditionError } from './errors.ts';
+import { getLogger, type Logger, scrubSecrets } from './log/logger.ts';
 import {
   type DiscoveredApp,
   listDiscoveredApps,
@@ -383,7 +383,7 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
     };
   }
 
-  return {
+  const client: CatalogSync = {
     async saveCredentials(projectId, input) {
       const id = checkProjectId(projectId);
       // Redis first: a platform told "saved" must also have its verification queued.
@@ -566,6 +566,44 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
       ]);
     },
   };
+  return withPublicErrors(client);
+}
+
+/**
+ * Errors leave as AppError subclasses. A database failure is rewrapped: drizzle's error quotes
+ * the SQL with its parameters (a sealed key among them), so only the driver's own message goes
+ * out, with advice where there is one.
+ */
+function toPublicError(error: unknown): unknown {
+  if (error instanceof AppError || !(error instanceof DrizzleQueryError)) return error;
+  const cause = error.cause;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const hint =
+    code === '42P01'
+      ? ' The database has no catalog-sync tables yet: run `catalog-sync migrate` (or client.migrate()).'
+      : '';
+  return new AppError('database', `Database error: ${scrubSecrets(errorMessage(cause ?? error))}.${hint}`, {
+    // Connection trouble may pass; a schema or constraint error will not.
+    retryable: typeof code !== 'string' || !/^(42|23)/.test(code),
+    cause,
+  });
+}
+
+function withPublicErrors(client: CatalogSync): CatalogSync {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(client) as [
+    string,
+    (...args: unknown[]) => Promise<unknown>,
+  ][]) {
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (error) {
+        throw toPublicError(error);
+      }
+    };
+  }
+  return wrapped as unknown as CatalogSync;
 }
 
 async function appliedCount(database: Database): Promise<number> {

@@ -80,6 +80,12 @@ export const envSchema = z.object({
   APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
   SYNC_ATTEMPTS: intFrom(1, 50, 5),
   SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
+  /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
+  WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 30_000),
+  /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
+  WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 30_000),
+  /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
+  SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
   /** Health and metrics port for the worker; 0 turns the server off. */
   METRICS_PORT: intFrom(0, 65_535, 9464),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
@@ -116,6 +122,9 @@ function toConfig(env: Env) {
       concurrency: env.WORKER_CONCURRENCY,
       syncAttempts: env.SYNC_ATTEMPTS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+      scheduleReconcileIntervalMs: env.SCHEDULE_RECONCILE_INTERVAL_MS,
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
     log: {

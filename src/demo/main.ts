@@ -91,7 +91,9 @@ async function run(cleanup: Cleanup): Promise<void> {
 
   if (!env.CREDENTIALS_ENCRYPTION_KEY) {
     env.CREDENTIALS_ENCRYPTION_KEY = randomBytes(32).toString('base64');
-    out('• CREDENTIALS_ENCRYPTION_KEY is not set: using a throwaway key for this run (it seals the .p8 at rest).');
+    out(
+      '• CREDENTIALS_ENCRYPTION_KEY is not set: using a throwaway key for this run (it seals the .p8 at rest).',
+    );
   }
   // A prefix of its own, so the demo never touches other data on this Redis, and cleans up after.
   const prefix = `catalog-sync-demo-${randomBytes(3).toString('hex')}`;
@@ -109,7 +111,9 @@ async function run(cleanup: Cleanup): Promise<void> {
   }
   cleanup.add('close the Redis connection', () => closeRedis(redis));
   cleanup.add(`delete the demo's Redis keys (${prefix}:*)`, () => deleteKeys(redis, `${prefix}:*`));
-  out(`• Redis at ${redactUrl(redisUrl)} answers; this run's keys live under the prefix ${prefix} (deleted at the end).`);
+  out(
+    `• Redis at ${redactUrl(redisUrl)} answers; this run's keys live under the prefix ${prefix} (deleted at the end).`,
+  );
 
   const tmp = await mkdtemp(path.join(tmpdir(), 'catalog-sync-demo-'));
   cleanup.add(`remove ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
@@ -141,11 +145,14 @@ async function run(cleanup: Cleanup): Promise<void> {
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
         embeddedOpenTimeoutMs: 20_000,
+        // The demo's own cleanup closes it on Ctrl-C, after the worker.
+        exitOnSignal: false,
       });
       cleanup.add('close the database', () => database.close());
       return database;
     },
-    (database) => `${database.kind === 'embedded' ? 'embedded database' : 'Postgres'} at ${database.location}`,
+    (database) =>
+      `${database.kind === 'embedded' ? 'embedded database' : 'Postgres'} at ${database.location}`,
   );
   const ctx: ServiceContext = { db: database.db, config, logger };
 
@@ -183,7 +190,8 @@ async function run(cleanup: Cleanup): Promise<void> {
     () => api.verifyCredentials(projectId),
     (result) => `credentials ${result.status}; the key sees ${result.apps.length} apps`,
   );
-  if (verified.status !== 'valid') throw new Error(`The demo key was not accepted: ${verified.detail ?? verified.status}`);
+  if (verified.status !== 'valid')
+    throw new Error(`The demo key was not accepted: ${verified.detail ?? verified.status}`);
   out(indent(appsTable(verified.apps, DEMO_APP_ID)));
 
   const app = await step(
@@ -232,7 +240,9 @@ async function run(cleanup: Cleanup): Promise<void> {
   const changes = (await listChanges(ctx, projectId)).filter((change) => change.runId === runId);
   out(`  What changed (catalog_changes, run ${runId ?? '?'}):`);
   out(indent(changesTable(changes)));
-  out('  Revenue-attribution rules in force now (the previous ones were closed, and stay queryable by date):');
+  out(
+    '  Revenue-attribution rules in force now (the previous ones were closed, and stay queryable by date):',
+  );
   out(indent(rulesTable(await rulesInForce(ctx, projectId))));
 
   const status = await api.getStatus(projectId);
@@ -243,7 +253,9 @@ async function run(cleanup: Cleanup): Promise<void> {
       `${status.lastRuns.length} runs, all ${status.lastRuns.every((r) => r.status === 'succeeded') ? 'succeeded' : 'finished'}.`,
   );
   out();
-  out(`Done in ${seconds(performance.now() - started)}. Next: README.md (integrating the platform, scheduling, deploying).`);
+  out(
+    `Done in ${seconds(performance.now() - started)}. Next: README.md (integrating the platform, scheduling, deploying).`,
+  );
 }
 
 async function printCatalog(ctx: ServiceContext, projectId: string, appName: string): Promise<void> {

@@ -1,6 +1,13 @@
+import { startWorkerService } from '../../jobs/main.ts';
 import type { ServiceContext } from '../context.ts';
 
-/** The demo's in-process worker (wired to jobs/worker.ts once it lands). */
-export async function startDemoWorker(_ctx: ServiceContext): Promise<{ name: string; close(): Promise<void> }> {
-  throw new Error('The worker is not available yet.');
+/**
+ * The same worker `catalog-sync worker` runs, in this process: the embedded database allows one
+ * opener, so the worker shares the demo's. No health server (the demo needs no port).
+ */
+export async function startDemoWorker(
+  ctx: ServiceContext,
+): Promise<{ name: string; close(): Promise<void> }> {
+  const service = await startWorkerService(ctx, { metricsPort: 0 });
+  return { name: service.worker.name, close: () => service.close('demo finished') };
 }

@@ -315,10 +315,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   }
 
   const server: Server = createServer((req, res) => {
-    // GET requests carry no body; drain anything sent so the socket stays usable.
-    req.resume();
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const isControl = url.pathname === '/_simulator' || url.pathname.startsWith('/_simulator/');
+    // API requests carry no body; drain anything sent so the socket stays usable.
+    if (!isControl) req.resume();
     const work = isControl
       ? handleControl(simulator, req, res, url, options.controlToken)
       : handleApi(req, res, url);

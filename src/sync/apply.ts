@@ -1,7 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
 import { type CatalogDiff, type Change, countChanges, diffCatalog, isEmptyDiff } from '../catalog/diff.ts';
-import type { Catalog, CatalogGroup, CatalogProduct, GracePeriod } from '../catalog/model.ts';
+import type { Catalog, CatalogGroup, CatalogProduct, GracePeriod, StoredCatalog } from '../catalog/model.ts';
 import { type AttributionRule, deriveRules, rulesEqual } from '../catalog/rules.ts';
 import { AppError } from '../errors.ts';
 import { loadRulesInForce, loadStoredCatalog } from './store.ts';
@@ -233,6 +233,27 @@ async function versionRules(
 }
 
 /**
+ * App Store Connect never reuses a product id, and `products` is unique by (project, product id),
+ * removed rows included. A new Apple id carrying a stored product id would fail the upsert with a
+ * bare constraint error; say what happened instead (the transaction rolls back either way).
+ */
+function refuseReusedProductIds(stored: StoredCatalog, diff: CatalogDiff): void {
+  const holders = new Map(stored.products.map((p) => [p.productId, p]));
+  for (const change of diff.products) {
+    if (change.after === null) continue;
+    const holder = holders.get(change.after.productId);
+    if (holder && holder.appleId !== change.entityId) {
+      throw new AppError(
+        'inconsistent_catalog',
+        `App Store Connect lists product id ${JSON.stringify(change.after.productId)} under Apple id ${change.entityId}, ` +
+          `but this project already stored it for Apple id ${holder.appleId}${holder.removedAt ? ' (since removed)' : ''}. ` +
+          'Apple never reuses product ids, so the catalog was not applied; check both products in App Store Connect.',
+      );
+    }
+  }
+}
+
+/**
  * Lock, check for a newer applied fetch, load, diff, write. Must run inside a transaction
  * (`db.transaction`): the lock is transaction-scoped and every write commits or none does.
  */
@@ -247,6 +268,7 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
   const stored = await loadStoredCatalog(tx, projectId);
   const inForce = await loadRulesInForce(tx, projectId);
   const diff = diffCatalog(stored, catalog);
+  refuseReusedProductIds(stored, diff);
   if (!isEmptyDiff(diff)) {
     await writeGroups(tx, projectId, clock.at, diff.groups);
     await writeProducts(tx, projectId, clock.at, diff.products);

@@ -165,7 +165,8 @@ export async function fetchCatalog(client: CatalogClient, appId: string): Promis
   // Apple handles `include` as a whole: when the to-many relationships came back with linkage,
   // the grace relationship was included too, and no linkage there means the app has none.
   const includeHonoured =
-    relationships.inAppPurchasesV2?.data !== undefined || relationships.subscriptionGroups?.data !== undefined;
+    relationships.inAppPurchasesV2?.data !== undefined ||
+    relationships.subscriptionGroups?.data !== undefined;
   const gracePromise = resolveGrace(
     client,
     appPath,

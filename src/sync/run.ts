@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { eq, sql } from 'drizzle-orm';
+import { DrizzleQueryError, eq, sql } from 'drizzle-orm';
 import { projects, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
@@ -10,7 +10,7 @@ import {
   recordCredentialFailure,
 } from '../credentials/index.ts';
 import { projectNotFound } from '../credentials/store.ts';
-import { errorKind, errorMessage, PreconditionError } from '../errors.ts';
+import { AppError, errorKind, errorMessage, PreconditionError } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { applyCatalog, type LockMode } from './apply.ts';
 import { fetchCatalog } from './fetch.ts';
@@ -150,7 +150,8 @@ export async function syncProject(
       summary.unchanged ? 'sync finished: no changes' : 'sync finished',
     );
     return summary;
-  } catch (error) {
+  } catch (caught) {
+    const error = asAppError(caught);
     await recordFailure(ctx, logger, runId, started, client, error);
     if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
       try {
@@ -161,6 +162,22 @@ export async function syncProject(
     }
     throw error;
   }
+}
+
+/**
+ * A database error arrives wrapped by drizzle with the whole statement and its parameters (the
+ * catalog as JSON) in its message: keep Postgres's reason, drop the rest, so the run row, the
+ * log and the CLI say what went wrong in one line.
+ */
+function asAppError(error: unknown): unknown {
+  if (error instanceof AppError || !(error instanceof DrizzleQueryError)) return error;
+  const reason = error.cause?.message ?? 'no reason given';
+  return new AppError(
+    'database',
+    `The database refused this sync's work (${reason}); nothing was applied. ` +
+      'Check that the database is reachable and migrated (catalog-sync migrate), then sync again.',
+    { retryable: true, cause: error },
+  );
 }
 
 async function recordFailure(
@@ -174,7 +191,10 @@ async function recordFailure(
   const stats = client?.stats();
   const kind = errorKind(error);
   const message = scrubSecrets(errorMessage(error));
-  logger.warn({ kind, err: error }, 'sync failed');
+  // A known error's message says it all (its cause may be drizzle's dump of a statement and its
+  // parameters); an unexpected one keeps its stack.
+  if (error instanceof AppError) logger.warn({ kind, error: message }, 'sync failed');
+  else logger.warn({ kind, err: error }, 'sync failed');
   try {
     await ctx.db
       .update(syncRuns)

@@ -4,9 +4,11 @@
  * Every scenario cleans up after itself (child processes, scratch databases, Redis keys), also
  * when it fails or the run is interrupted.
  */
+
+import os from 'node:os';
 import { parseArgs } from './lib/args.ts';
 import { type Cleanup, createCleanup } from './lib/cleanup.ts';
-import { describeHost } from './lib/machine.ts';
+import { backgroundLoad, describeHost } from './lib/machine.ts';
 import {
   describeMachine,
   renderTargets,
@@ -24,7 +26,13 @@ import { latencyScenario } from './scenarios/latency.ts';
 import { requestsScenario } from './scenarios/requests.ts';
 import { schedulerScenario } from './scenarios/scheduler.ts';
 
-const SCENARIOS: Scenario[] = [requestsScenario, latencyScenario, databaseScenario, fleetScenario, schedulerScenario];
+const SCENARIOS: Scenario[] = [
+  requestsScenario,
+  latencyScenario,
+  databaseScenario,
+  fleetScenario,
+  schedulerScenario,
+];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);
 
@@ -49,9 +57,21 @@ async function main(): Promise<number> {
   }
   const runStart = process.hrtime.bigint();
   const services = await findBenchServices();
-  const machine = { ...describeHost(), ...(await serverVersions(services)) };
+  const machine = {
+    ...describeHost(),
+    ...(await serverVersions(services)),
+    busyBeforeRun: Math.round((await backgroundLoad()) * 100) / 100,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
   const selected = SCENARIOS.filter((s) => args.only.length === 0 || args.only.includes(s.id));
-  console.log(`catalog-sync benchmarks${args.quick ? ' (--quick)' : ''} on ${describeMachine(machine)}\n`);
+  console.log(`catalog-sync benchmarks${args.quick ? ' (--quick)' : ''} on ${describeMachine(machine)}`);
+  if (machine.busyBeforeRun > 0.15) {
+    console.log(
+      `Warning: the machine was ${Math.round(machine.busyBeforeRun * 100)}% busy before the run (load average ` +
+        `${machine.loadAverage.join(', ')}): other processes share the cores, so times and throughput will be low.`,
+    );
+  }
+  console.log('');
 
   const records: ScenarioRecord[] = [];
   const failed: string[] = [];
@@ -80,7 +100,9 @@ async function main(): Promise<number> {
       console.log(`  (${(record.durationMs / 1000).toFixed(1)} s; ${writeRecord(args.outDir, record)})\n`);
     } catch (error) {
       failed.push(scenario.title);
-      console.error(`Scenario ${scenario.id} failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
+      console.error(
+        `Scenario ${scenario.id} failed: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
+      );
     } finally {
       await cleanup.runAll();
       active = undefined;
@@ -91,7 +113,9 @@ async function main(): Promise<number> {
     const summary = writeSummary(args.outDir, machine, records, args.quick);
     console.log(`Summary: ${summary}`);
   }
-  const missed = records.flatMap((r) => r.targets.filter((t) => !t.met).map((t) => `${r.scenario}: ${t.name}`));
+  const missed = records.flatMap((r) =>
+    r.targets.filter((t) => !t.met).map((t) => `${r.scenario}: ${t.name}`),
+  );
   console.log(
     `Total ${(msSince(runStart) / 1000).toFixed(1)} s; ${records.length} scenario(s) ran, ` +
       `${failed.length} failed, ${missed.length} target(s) missed${missed.length ? `: ${missed.join('; ')}` : ''}.`,

@@ -1,13 +1,18 @@
 import type { Command } from 'commander';
-import { AppError } from '../../errors.ts';
+import { runWorker } from '../../../jobs/main.ts';
 import { runCommand, withJson } from '../context.ts';
 
-// Stub: the issue that owns these commands replaces this module.
-const notYet = (options: { json?: boolean }) =>
-  runCommand(options, async () => {
-    throw new AppError('not_implemented', 'This command is not implemented yet.');
-  });
-
 export function registerWorker(program: Command): void {
-  withJson(program.command('worker').description('run the worker (the main job)')).action(notYet);
+  withJson(
+    program
+      .command('worker')
+      .description('run the worker (the main job): processes syncs and verifications, keeps schedules'),
+  ).action((options: { json?: boolean }) =>
+    runCommand(options, async ({ config, logger }) => {
+      const code = await runWorker(config, logger);
+      process.exitCode = code;
+      // Everything is closed; if a stray handle still holds the event loop, do not linger.
+      setTimeout(() => process.exit(code), 2_000).unref();
+    }),
+  );
 }

@@ -33,7 +33,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--only':
         for (const part of value().split(',')) {
           const n = Number(part);
-          if (!Number.isInteger(n) || n < 1 || n > 5) throw new Error(`--only takes 1 to 5, not "${part}".\n${USAGE}`);
+          if (!Number.isInteger(n) || n < 1 || n > 5)
+            throw new Error(`--only takes 1 to 5, not "${part}".\n${USAGE}`);
           args.only.push(n);
         }
         break;

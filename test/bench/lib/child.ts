@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Cleanup } from './cleanup.ts';
 
@@ -91,7 +91,8 @@ export function spawnNode(
     return new Promise((resolve, reject) => {
       const waiter = { match, resolve: (line: string) => finish(() => resolve(line)) };
       const timer = setTimeout(
-        () => finish(() => reject(new Error(`${label}: no ${what} within ${timeoutMs} ms. stderr:\n${stderr}`))),
+        () =>
+          finish(() => reject(new Error(`${label}: no ${what} within ${timeoutMs} ms. stderr:\n${stderr}`))),
         timeoutMs,
       );
       const onExit = (code: number | null) =>
@@ -133,8 +134,45 @@ export function spawnNode(
 export function jsonLine(line: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(line);
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Processes whose command line matches `pattern` (e.g. Postgres backends of one database). */
+export function findProcesses(pattern: RegExp): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (pattern.test(cmdline)) pids.push(Number(entry));
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+/** Total CPU ms of the processes matching `pattern` right now (a process gone since is lost). */
+export function cpuOfProcesses(pattern: RegExp): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of findProcesses(pattern)) {
+    try {
+      out.set(pid, procCpuMs(pid));
+    } catch {
+      // Exited in between.
+    }
+  }
+  return out;
+}
+
+/** CPU used between two `cpuOfProcesses` snapshots (processes that started in between count from 0). */
+export function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, ms] of after) sum += ms - (before.get(pid) ?? 0);
+  return sum;
 }

@@ -9,6 +9,9 @@ export interface Machine {
   platform: string;
   postgres?: string;
   redis?: string;
+  /** Share of all cores busy in the second before the run: other load skews every figure. */
+  busyBeforeRun?: number;
+  loadAverage?: number[];
 }
 
 export function describeHost(): Machine {
@@ -42,4 +45,13 @@ export function machineCpu(): { busyMs: number; idleMs: number } {
   } catch {
     return { busyMs: Number.NaN, idleMs: Number.NaN };
   }
+}
+
+/** How busy the machine is right now (all processes), measured over `ms`. */
+export async function backgroundLoad(ms = 1000): Promise<number> {
+  const before = machineCpu();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = machineCpu();
+  const total = after.busyMs + after.idleMs - before.busyMs - before.idleMs;
+  return total > 0 ? (after.busyMs - before.busyMs) / total : Number.NaN;
 }

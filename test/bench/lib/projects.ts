@@ -26,7 +26,12 @@ export async function seedProjects(db: Db, config: Config, list: SeedProject[]):
     const sealed = await Promise.all(batch.map((p) => encryptSecret(config, p.privateKeyPem)));
     await db.transaction(async (tx) => {
       await tx.insert(projects).values(
-        batch.map((p) => ({ id: p.id, appStoreId: p.app.appStoreId, bundleId: p.app.bundleId, appName: p.app.name })),
+        batch.map((p) => ({
+          id: p.id,
+          appStoreId: p.app.appStoreId,
+          bundleId: p.app.bundleId,
+          appName: p.app.name,
+        })),
       );
       await tx.insert(appStoreCredentials).values(
         batch.map((p, j) => ({

@@ -48,7 +48,9 @@ export async function usedMemory(client: Redis): Promise<number> {
  * calls per command. Both are global to the server, so other clients' writes show up too;
  * `fingerprint` below is the exact check for our own prefix.
  */
-export async function writeCounters(client: Redis): Promise<{ dirty: number; calls: Record<string, number> }> {
+export async function writeCounters(
+  client: Redis,
+): Promise<{ dirty: number; calls: Record<string, number> }> {
   const persistence = await client.info('persistence');
   const stats = await client.info('commandstats');
   const calls: Record<string, number> = {};
@@ -59,7 +61,10 @@ export async function writeCounters(client: Redis): Promise<{ dirty: number; cal
   return { dirty, calls };
 }
 
-export function callDeltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+export function callDeltas(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, n] of Object.entries(after)) {
     const d = n - (before[name] ?? 0);
@@ -117,7 +122,8 @@ export function tallyCommands(client: Redis): CommandTally {
   const shaNames = new Map<string, string>();
   const scriptName = (sha: string): string => {
     if (!shaNames.has(sha)) {
-      const scripts = (client as unknown as { scriptsSet?: Record<string, { sha: string }> }).scriptsSet ?? {};
+      const scripts =
+        (client as unknown as { scriptsSet?: Record<string, { sha: string }> }).scriptsSet ?? {};
       for (const [name, script] of Object.entries(scripts)) shaNames.set(script.sha, name);
     }
     return shaNames.get(sha) ?? `evalsha:${sha.slice(0, 8)}`;

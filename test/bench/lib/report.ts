@@ -55,11 +55,11 @@ export function renderTerminal(table: ResultTable): string {
 }
 
 export function renderMarkdown(table: ResultTable): string {
-  const escape = (s: string) => s.replaceAll('|', '\\|');
+  const escapeCell = (s: string) => s.replaceAll('|', '\\|');
   const lines = [
-    `| ${table.columns.map(escape).join(' | ')} |`,
+    `| ${table.columns.map(escapeCell).join(' | ')} |`,
     `|${table.columns.map(() => '---').join('|')}|`,
-    ...table.rows.map((row) => `| ${row.map((c) => escape(show(c))).join(' | ')} |`),
+    ...table.rows.map((row) => `| ${row.map((c) => escapeCell(show(c))).join(' | ')} |`),
   ];
   return `**${table.title}**\n\n${lines.join('\n')}`;
 }
@@ -68,7 +68,12 @@ export function renderTargets(targets: TargetCheck[]): ResultTable {
   return {
     title: 'Targets',
     columns: ['check', 'target', 'actual', 'met'],
-    rows: targets.map((t) => [t.name, t.target, t.actual, t.met ? 'yes' : `NO${t.note ? ` (${t.note})` : ''}`]),
+    rows: targets.map((t) => [
+      t.name,
+      t.target,
+      t.actual,
+      t.met ? 'yes' : `NO${t.note ? ` (${t.note})` : ''}`,
+    ]),
   };
 }
 
@@ -80,10 +85,16 @@ export function writeRecord(outDir: string, record: ScenarioRecord): string {
 }
 
 /** A Markdown summary of a whole run: the machine and every table, ready for the README. */
-export function writeSummary(outDir: string, machine: Machine, records: ScenarioRecord[], quick: boolean): string {
+export function writeSummary(
+  outDir: string,
+  machine: Machine,
+  records: ScenarioRecord[],
+  quick: boolean,
+): string {
   mkdirSync(outDir, { recursive: true });
   const parts = [
-    `Run ${new Date().toISOString()}${quick ? ' (--quick)' : ''} on ${describeMachine(machine)}.`,
+    `Run ${new Date().toISOString()}${quick ? ' (--quick)' : ''} on ${describeMachine(machine)}; ` +
+      `${Math.round((machine.busyBeforeRun ?? Number.NaN) * 100)}% of the CPU was busy with other work just before it.`,
     ...records.flatMap((r) => [
       `### ${r.scenario}. ${r.title}`,
       ...r.tables.map(renderMarkdown),

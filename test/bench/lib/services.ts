@@ -30,7 +30,9 @@ function answers(url: string, fallbackPort: number, timeoutMs = 1500): Promise<b
 
 export async function findBenchServices(): Promise<BenchServices> {
   const adminDatabaseUrl =
-    process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+    process.env.TEST_DATABASE_URL ||
+    process.env.DATABASE_URL ||
+    'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.TEST_REDIS_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379';
   const missing: string[] = [];
   if (!(await answers(adminDatabaseUrl, 5432))) missing.push(`Postgres at ${new URL(adminDatabaseUrl).host}`);
@@ -77,7 +79,9 @@ export async function createScratchDatabase(
   return { url, name, drop };
 }
 
-export async function serverVersions(services: BenchServices): Promise<{ postgres?: string; redis?: string }> {
+export async function serverVersions(
+  services: BenchServices,
+): Promise<{ postgres?: string; redis?: string }> {
   const out: { postgres?: string; redis?: string } = {};
   const admin = postgres(services.adminDatabaseUrl, { max: 1, onnotice: () => {} });
   try {

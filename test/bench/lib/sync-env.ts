@@ -142,7 +142,9 @@ export async function openSyncBench(
 export function writesByTable(statements: LoggedStatement[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const { sql } of statements) {
-    const match = /^\s*(?:with\b[\s\S]*?\)\s*)?(insert\s+into|update|delete\s+from)\s+"?([a-z_]+)"?/i.exec(sql);
+    const match = /^\s*(?:with\b[\s\S]*?\)\s*)?(insert\s+into|update|delete\s+from)\s+"?([a-z_]+)"?/i.exec(
+      sql,
+    );
     if (!match) continue;
     const table = match[2]!.toLowerCase();
     out[table] = (out[table] ?? 0) + 1;

@@ -43,7 +43,8 @@ function changeOnePercent(sim: Simulator, appId: string, run: number): ChangePla
   const subscriptionIds = app.groups.flatMap((g) => g.subscriptions.map((s) => s.id));
   // Updates: mostly IAPs, every fourth a subscription; removals: IAPs from the other end.
   for (let i = 0; i < updated; i++) {
-    const id = i % 4 === 3 && subscriptionIds.length > 0 ? subscriptionIds[i % subscriptionIds.length]! : iapIds[i]!;
+    const id =
+      i % 4 === 3 && subscriptionIds.length > 0 ? subscriptionIds[i % subscriptionIds.length]! : iapIds[i]!;
     sim.mutate.updateProduct(id, { name: `Renamed ${run}-${i}` });
   }
   for (let i = 0; i < removed; i++) sim.mutate.removeProduct(iapIds[iapIds.length - 1 - i]!);
@@ -59,7 +60,8 @@ const TABLE_ABBREVIATIONS: Record<string, string> = {
   revenue_attribution_rules: 'rules',
 };
 
-const readCount = (s: MeasuredSync) => s.statements.length - Object.values(writesByTable(s.statements)).reduce((a, b) => a + b, 0);
+const readCount = (s: MeasuredSync) =>
+  s.statements.length - Object.values(writesByTable(s.statements)).reduce((a, b) => a + b, 0);
 
 export const databaseScenario: Scenario = {
   id: 3,
@@ -80,21 +82,32 @@ export const databaseScenario: Scenario = {
         const projectId = await bench.addProject(bench.appIds[i]!);
         add(shape.name, 'first sync', await bench.sync(projectId));
         const unchanged = await bench.sync(projectId);
-        if (!unchanged.summary.unchanged) throw new Error(`${shape.name}: an unchanged re-sync reported changes`);
+        if (!unchanged.summary.unchanged)
+          throw new Error(`${shape.name}: an unchanged re-sync reported changes`);
         add(shape.name, 'unchanged re-sync', unchanged);
         const plan = changeOnePercent(bench.sim, bench.appIds[i]!, run);
         const changed = await bench.sync(projectId);
         add(shape.name, '1% changed re-sync', changed);
         plans.push({ size: shape.name, plan, changes: changed.summary.changes });
         const c = changed.summary.changes;
-        if (c['product.added'] !== plan.added || c['product.updated'] !== plan.updated || c['product.removed'] !== plan.removed) {
-          throw new Error(`${shape.name}: expected ${JSON.stringify(plan)}, the sync recorded ${JSON.stringify(c)}`);
+        if (
+          c['product.added'] !== plan.added ||
+          c['product.updated'] !== plan.updated ||
+          c['product.removed'] !== plan.removed
+        ) {
+          throw new Error(
+            `${shape.name}: expected ${JSON.stringify(plan)}, the sync recorded ${JSON.stringify(c)}`,
+          );
         }
       }
     }
 
     const rows: ResultTable['rows'] = [];
-    const statementsBy: Record<Kind, number[]> = { 'first sync': [], 'unchanged re-sync': [], '1% changed re-sync': [] };
+    const statementsBy: Record<Kind, number[]> = {
+      'first sync': [],
+      'unchanged re-sync': [],
+      '1% changed re-sync': [],
+    };
     for (const shape of SIZES) {
       for (const kind of KINDS) {
         const list = results.get(`${shape.name}|${kind}`)!;

@@ -1,10 +1,454 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import { enqueueSync } from '../../../jobs/producer.ts';
+import { openQueue } from '../../../jobs/queue.ts';
+import { reconcileSchedules } from '../../../jobs/schedules.ts';
+import {
+  generateCatalog,
+  generateKeyPair,
+  randomIssuerId,
+  randomKeyId,
+  type SimCatalog,
+  saveCatalogFile,
+} from '../../../src/simulator/index.ts';
+import { type BenchChild, cpuDelta, cpuOfProcesses, jsonLine, procCpuMs, spawnNode } from '../lib/child.ts';
+import { benchConfig, benchEnv, openBenchDatabase, serviceContext } from '../lib/context.ts';
+import type { FromWorker, JobTiming, ToWorker } from '../lib/fleet-protocol.ts';
+import { machineCpu } from '../lib/machine.ts';
+import { type ProfileSummary, summariseProfile } from '../lib/profile.ts';
+import { type SeedProject, seedProjects } from '../lib/projects.ts';
+import { openBenchRedis, usedMemory } from '../lib/redis.ts';
+import type { ResultTable, ScenarioResult, TargetCheck } from '../lib/report.ts';
 import type { Scenario } from '../lib/scenario.ts';
+import { createScratchDatabase } from '../lib/services.ts';
+import { mean, median, msSince, percentile, round } from '../lib/stats.ts';
+
+/*
+ * Scenario 4: one worker process at concurrency 50 working through every project of a fleet,
+ * all enqueued at once through BullMQ, against a simulator in its own process adding 50 ms per
+ * request. Two passes: first syncs (everything inserted), then unchanged re-syncs.
+ *
+ * The bound a pass is compared with is min(concurrency ÷ per-sync latency, cores ÷ worker CPU
+ * per sync). Per-sync latency is measured in the same run on an idle system (calibration
+ * projects synced one at a time); CPU per sync is the worker's CPU over the pass ÷ syncs.
+ */
+
+const CONCURRENCY = 50;
+const LATENCY_MS = 50;
+const PRODUCTS = { iaps: 60, groups: 2, subscriptionsPerGroup: 20 } as const;
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+interface PassResult {
+  label: string;
+  syncs: number;
+  failed: number;
+  wallMs: number;
+  throughput: number;
+  jobs: JobTiming[];
+  workerCpuMs: number;
+  simulatorCpuMs: number;
+  postgresCpuMs: number;
+  redisCpuMs: number;
+  /** This process: enqueuing and polling. */
+  benchCpuMs: number;
+  machineBusyMs: number;
+  machineTotalMs: number;
+}
+
+function sendAndWait<T extends FromWorker['type']>(
+  worker: BenchChild,
+  message: ToWorker,
+  type: T,
+): Promise<Extract<FromWorker, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: FromWorker) => {
+      if (reply.type !== type) return;
+      worker.process.off('message', onMessage);
+      resolve(reply as Extract<FromWorker, { type: T }>);
+    };
+    worker.process.on('message', onMessage);
+    worker.process.send(message, (error) => {
+      if (error) {
+        worker.process.off('message', onMessage);
+        reject(error);
+      }
+    });
+  });
+}
+
+async function waitForCompleted(worker: BenchChild, target: number, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const progress = await sendAndWait(worker, { type: 'progress' }, 'progress');
+    if (progress.completed + progress.failed >= target) return progress;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what}: only ${progress.completed} done and ${progress.failed} failed of ${target} after ` +
+          `${timeoutMs / 1000}s (last error: ${progress.lastError ?? 'none'}).`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function buildFleet(count: number): { catalog: SimCatalog; projects: SeedProject[] } {
+  const catalog = generateCatalog({ seed: 4, apps: Array.from({ length: count }, () => ({ ...PRODUCTS })) });
+  const projects: SeedProject[] = [];
+  catalog.keys = catalog.apps.map((app, i) => {
+    const pair = generateKeyPair();
+    const keyId = randomKeyId();
+    const issuerId = randomIssuerId();
+    projects.push({
+      id: `fleet-${String(i + 1).padStart(5, '0')}`,
+      keyId,
+      issuerId,
+      privateKeyPem: pair.privateKeyPem,
+      app: { appStoreId: app.id, bundleId: app.bundleId, name: app.name },
+    });
+    return {
+      keyId,
+      issuerId,
+      publicKeyPem: pair.publicKeyPem,
+      role: 'APP_MANAGER',
+      appIds: [app.id],
+      agreementsMissing: false,
+    };
+  });
+  return { catalog, projects };
+}
 
 export const fleetScenario: Scenario = {
   id: 4,
   key: 'fleet',
-  title: 'fleet (not wired yet)',
-  async run() {
-    throw new Error('not wired yet');
+  title: `Fleet throughput: one worker at concurrency ${CONCURRENCY}, simulator latency ${LATENCY_MS} ms, its own process`,
+  async run(ctx) {
+    const fleetSize = ctx.quick ? 100 : 1000;
+    const calibration = ctx.quick ? 5 : 10;
+    const cores = ctx.machine.cores;
+    const prefix = `csbench-${ctx.services.runId}-fleet`;
+
+    const scratch = await createScratchDatabase(ctx.services, ctx.cleanup, 'fleet');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'csbench-fleet-'));
+    ctx.cleanup.defer('remove temp folder', () => rmSync(dir, { recursive: true, force: true }));
+
+    ctx.progress(`generating ${fleetSize + calibration} apps of 100 products and as many keys`);
+    const { catalog, projects } = buildFleet(fleetSize + calibration);
+    const catalogFile = path.join(dir, 'catalog.json');
+    await saveCatalogFile(catalogFile, catalog);
+
+    ctx.progress('starting the simulator process');
+    const simulator = spawnNode(
+      ctx.cleanup,
+      'simulator',
+      [
+        path.join(ROOT, 'bin/catalog-sync.js'),
+        'simulator',
+        '--catalog',
+        catalogFile,
+        '--port',
+        '0',
+        '--json',
+      ],
+      { env: { ...process.env, ...benchEnv({ DATA_DIR: dir }) } },
+    );
+    const ready = jsonLine(
+      await simulator.waitForLine((l) => jsonLine(l)?.baseUrl !== undefined, 60_000, 'base URL'),
+    );
+    const baseUrl = String(ready?.baseUrl);
+    const controlUrl = String(ready?.controlUrl ?? `${baseUrl}/_simulator`);
+    const settings = await fetch(`${controlUrl}/settings`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ latencyMs: LATENCY_MS }),
+    });
+    if (!settings.ok)
+      throw new Error(`setting the simulator latency failed: ${settings.status} ${await settings.text()}`);
+
+    const overrides = {
+      DATABASE_URL: scratch.url,
+      REDIS_URL: ctx.services.redisUrl,
+      REDIS_PREFIX: prefix,
+      APP_STORE_CONNECT_BASE_URL: baseUrl,
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+    };
+    const config = benchConfig(overrides);
+    const database = await openBenchDatabase(ctx.cleanup, scratch.url);
+    ctx.progress(`inserting ${projects.length} projects with their sealed keys`);
+    await seedProjects(database.db, config, projects);
+    const calibrationProjects = projects.slice(fleetSize);
+    const fleet = projects.slice(0, fleetSize);
+
+    const probe = openBenchRedis(ctx.services.redisUrl, prefix, ctx.cleanup);
+    const handle = await openQueue(config);
+    ctx.cleanup.defer('close queue', () => handle.close());
+
+    ctx.progress('starting the worker process');
+    const worker = spawnNode(ctx.cleanup, 'worker', [path.join(ROOT, 'test/bench/fleet-worker.ts')], {
+      env: { ...process.env, ...benchEnv(overrides) },
+      ipc: true,
+    });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the worker did not start within 30 s')), 30_000);
+      worker.process.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void worker.exited.then((code) => reject(new Error(`the worker exited (${code}) before it was ready`)));
+    });
+    let done = 0;
+
+    // Per-sync latency on an idle system: calibration projects one at a time, first and unchanged.
+    const solo = async (label: string) => {
+      await sendAndWait(worker, { type: 'mark' }, 'mark');
+      for (const project of calibrationProjects) {
+        await enqueueSync(handle.queue, project.id, 'manual');
+        await waitForCompleted(worker, ++done, 30_000, `calibration (${label})`);
+      }
+      const mark = await sendAndWait(worker, { type: 'mark' }, 'mark');
+      return mark.jobs.map((j) => j.finishedOn - j.processedOn);
+    };
+    ctx.progress(`calibrating per-sync latency with ${calibration} projects synced one at a time`);
+    const soloFirst = await solo('first syncs');
+    const soloAgain = await solo('unchanged re-syncs');
+
+    // CPU of everything else involved: our database's Postgres backends (and the server's helpers),
+    // the Redis server (shared with whatever else uses it), the simulator, and the whole machine.
+    const postgresPattern = new RegExp(
+      `^postgres: (.* ${scratch.name} |\\S+: (walwriter|background writer|checkpointer))`,
+    );
+    const snapshot = () => ({
+      postgres: cpuOfProcesses(postgresPattern),
+      redis: cpuOfProcesses(/^redis-server /),
+      simulator: procCpuMs(simulator.pid),
+      bench: process.cpuUsage(),
+      machine: machineCpu(),
+    });
+    const profiles: Record<string, ProfileSummary> = {};
+
+    const pass = async (label: string, slug: string): Promise<PassResult> => {
+      ctx.progress(`${label}: enqueuing ${fleetSize} projects at once`);
+      if (ctx.args.cpuProf) await sendAndWait(worker, { type: 'profile-start' }, 'profile-started');
+      const before = await sendAndWait(worker, { type: 'mark' }, 'mark');
+      const others = snapshot();
+      const start = process.hrtime.bigint();
+      await Promise.all(fleet.map((p) => enqueueSync(handle.queue, p.id, 'manual')));
+      done += fleetSize;
+      await waitForCompleted(worker, done, 300_000, label);
+      const wallMs = msSince(start);
+      const after = await sendAndWait(worker, { type: 'mark' }, 'mark');
+      const othersAfter = snapshot();
+      if (ctx.args.cpuProf) {
+        const file = path.resolve(ctx.args.outDir, `fleet-worker-${slug}.cpuprofile`);
+        await sendAndWait(worker, { type: 'profile-stop', file }, 'profile-stopped');
+        profiles[label] = summariseProfile(file);
+      }
+      return {
+        label,
+        syncs: after.jobs.length,
+        failed: after.failed - before.failed,
+        wallMs,
+        throughput: (after.jobs.length / wallMs) * 1000,
+        jobs: after.jobs,
+        workerCpuMs: (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000,
+        simulatorCpuMs: othersAfter.simulator - others.simulator,
+        postgresCpuMs: cpuDelta(others.postgres, othersAfter.postgres),
+        redisCpuMs: cpuDelta(others.redis, othersAfter.redis),
+        benchCpuMs:
+          (othersAfter.bench.user + othersAfter.bench.system - others.bench.user - others.bench.system) /
+          1000,
+        machineBusyMs: othersAfter.machine.busyMs - others.machine.busyMs,
+        machineTotalMs:
+          othersAfter.machine.busyMs +
+          othersAfter.machine.idleMs -
+          others.machine.busyMs -
+          others.machine.idleMs,
+      };
+    };
+    const first = await pass('first syncs', 'first');
+    const again = await pass('unchanged re-syncs', 'resync');
+    if (again.jobs.some((j) => !j.unchanged))
+      throw new Error('an unchanged re-sync of the fleet wrote changes');
+    const peak = await sendAndWait(worker, { type: 'mark' }, 'mark');
+    const peakRssMiB = peak.maxRssKiB / 1024;
+
+    // Redis memory per scheduled project: every fleet project gets a 6-hourly schedule.
+    ctx.progress('scheduling every project (6h) and measuring Redis memory');
+    const memoryBefore = await usedMemory(probe);
+    await database.db.execute(
+      sql`update projects set schedule_every_seconds = 21600, schedule_updated_at = now() where id like 'fleet-%'`,
+    );
+    const reconciled = await reconcileSchedules(serviceContext(database, config), handle);
+    const memoryPerProject = ((await usedMemory(probe)) - memoryBefore) / Math.max(1, reconciled.upserted);
+
+    ctx.progress('stopping the worker (SIGTERM)');
+    await worker.stop(30_000);
+    await simulator.stop();
+
+    const summarise = (p: PassResult, soloLatencies: number[]) => {
+      const processing = p.jobs.map((j) => j.finishedOn - j.processedOn);
+      const soloMs = median(soloLatencies);
+      const cpuPerSync = p.workerCpuMs / p.syncs;
+      const latencyBound = (CONCURRENCY / soloMs) * 1000;
+      const cpuBound = (cores / cpuPerSync) * 1000;
+      const bound = Math.min(latencyBound, cpuBound);
+      return {
+        ...p,
+        soloMs,
+        meanMs: mean(processing),
+        p50: percentile(processing, 50),
+        p95: percentile(processing, 95),
+        syncP50: percentile(
+          p.jobs.map((j) => j.syncMs),
+          50,
+        ),
+        cpuPerSync,
+        latencyBound,
+        cpuBound,
+        oneCoreBound: (1 / cpuPerSync) * 1000,
+        bound,
+        boundBy: latencyBound <= cpuBound ? 'latency' : 'CPU',
+        ratio: p.throughput / bound,
+        simCpuPerSync: p.simulatorCpuMs / p.syncs,
+        postgresCpuPerSync: p.postgresCpuMs / p.syncs,
+        redisCpuPerSync: p.redisCpuMs / p.syncs,
+        benchCpuPerSync: p.benchCpuMs / p.syncs,
+        otherCpuPerSync:
+          (p.machineBusyMs -
+            p.workerCpuMs -
+            p.simulatorCpuMs -
+            p.postgresCpuMs -
+            p.redisCpuMs -
+            p.benchCpuMs) /
+          p.syncs,
+        machineBusy: p.machineBusyMs / p.machineTotalMs,
+      };
+    };
+    const passes = [summarise(first, soloFirst), summarise(again, soloAgain)];
+    const table: ResultTable = {
+      title: `${fleetSize.toLocaleString('en-US')} projects × 100 products, all enqueued at once; worker concurrency ${CONCURRENCY}, ${cores} cores`,
+      columns: [
+        'pass',
+        'syncs',
+        'failed',
+        'wall s',
+        'syncs/s',
+        'solo latency ms',
+        'latency bound/s',
+        'CPU bound/s',
+        'bound/s',
+        '% of bound',
+        'p50 ms',
+        'p95 ms',
+      ],
+      rows: passes.map((p) => [
+        p.label,
+        p.syncs,
+        p.failed,
+        round(p.wallMs / 1000, 1),
+        round(p.throughput, 1),
+        round(p.soloMs, 0),
+        round(p.latencyBound, 0),
+        round(p.cpuBound, 0),
+        `${round(p.bound, 0)} (${p.boundBy})`,
+        `${round(p.ratio * 100, 0)}%`,
+        round(p.p50, 0),
+        round(p.p95, 0),
+      ]),
+    };
+    const cpuTable: ResultTable = {
+      title: 'CPU ms per sync, by process, over each pass (the machine has ' + `${cores} cores)`,
+      columns: ['pass', 'worker', 'simulator', 'postgres', 'redis', 'enqueuer', 'other', 'machine busy'],
+      rows: passes.map((p) => [
+        p.label,
+        round(p.cpuPerSync, 2),
+        round(p.simCpuPerSync, 2),
+        round(p.postgresCpuPerSync, 2),
+        round(p.redisCpuPerSync, 2),
+        round(p.benchCpuPerSync, 2),
+        round(p.otherCpuPerSync, 2),
+        `${round(p.machineBusy * 100, 0)}%`,
+      ]),
+    };
+    const [f, a] = passes as [(typeof passes)[0], (typeof passes)[0]];
+    const targets: TargetCheck[] = [
+      ...passes.map(
+        (p): TargetCheck => ({
+          name: `${p.label}: throughput ≥ 80% of the bound`,
+          target: `≥ ${round(0.8 * p.bound, 1)} syncs/s`,
+          actual: `${round(p.throughput, 1)} syncs/s (${round(p.ratio * 100, 0)}%)`,
+          met: p.ratio >= 0.8,
+          ...(p.ratio < 0.8
+            ? {
+                note: `short by ${round(0.8 * p.bound - p.throughput, 1)} syncs/s; bound set by ${p.boundBy}`,
+              }
+            : {}),
+        }),
+      ),
+      {
+        name: 'worker CPU per unchanged 100-product sync',
+        target: '< 10 ms',
+        actual: `${round(a.cpuPerSync, 2)} ms`,
+        met: a.cpuPerSync < 10,
+        ...(a.cpuPerSync >= 10 ? { note: `over by ${round(a.cpuPerSync - 10, 2)} ms` } : {}),
+      },
+      {
+        name: 'no failed syncs',
+        target: '0',
+        actual: String(f.failed + a.failed),
+        met: f.failed + a.failed === 0,
+      },
+    ];
+    const notes = [
+      `Worker peak RSS ${round(peakRssMiB, 0)} MiB. Redis memory per scheduled project ${round(memoryPerProject, 0)} bytes ` +
+        `(INFO used_memory before/after reconciling ${reconciled.upserted} schedules).`,
+      `"solo latency" = median job time (BullMQ processedOn → finishedOn) of ${calibration} projects synced one at a ` +
+        `time in this run; latency bound = ${CONCURRENCY} ÷ solo latency; CPU bound = ${cores} cores ÷ worker CPU per ` +
+        `sync (process.cpuUsage over the pass). One Node process runs its JavaScript on one core: the one-core ` +
+        `bounds are ${round(f.oneCoreBound, 0)} and ${round(a.oneCoreBound, 0)} syncs/s.`,
+      '"machine busy" = all processes on the machine during the pass (/proc/stat); "postgres" = the backends of this ' +
+        'run\'s database and the server\'s writers; "redis" = the whole Redis server; "other" = the rest of the ' +
+        "machine's busy time (this benchmark's own process, the kernel, anything else running).",
+    ];
+    for (const [label, profile] of Object.entries(profiles)) {
+      notes.push(
+        `Worker CPU profile of the ${label} (${round(profile.totalMs, 0)} ms sampled; profiling slows the run), ` +
+          'self time by area: ' +
+          profile.byArea
+            .slice(0, 8)
+            .map((x) => `${x.area} ${round(x.share * 100, 0)}%`)
+            .join(', ') +
+          '; top functions: ' +
+          profile.byFunction
+            .slice(0, 5)
+            .map((x) => `${x.fn} (${x.area}) ${round(x.share * 100, 0)}%`)
+            .join(', '),
+      );
+    }
+    return {
+      tables: [table, cpuTable],
+      targets,
+      notes,
+      data: {
+        fleetSize,
+        concurrency: CONCURRENCY,
+        latencyMs: LATENCY_MS,
+        cores,
+        passes: passes.map(({ jobs, ...rest }) => ({
+          ...rest,
+          processingMs: jobs.map((j) => j.finishedOn - j.processedOn),
+        })),
+        soloFirst,
+        soloAgain,
+        peakRssMiB,
+        memoryPerProject,
+        reconciled,
+        profiles,
+      },
+    } satisfies ScenarioResult;
   },
 };

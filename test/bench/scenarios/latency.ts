@@ -76,7 +76,9 @@ export const latencyScenario: Scenario = {
           target: `≤ ${round(limitMs, 0)} ms`,
           actual: `first ${round(firstMedian, 0)} ms, re-sync ${round(againMedian, 0)} ms`,
           met: worst <= limitMs,
-          ...(worst > limitMs ? { note: `over by ${round(worst - limitMs, 0)} ms (${round(worst / limitMs, 2)}×)` } : {}),
+          ...(worst > limitMs
+            ? { note: `over by ${round(worst - limitMs, 0)} ms (${round(worst / limitMs, 2)}×)` }
+            : {}),
         });
       }
     }

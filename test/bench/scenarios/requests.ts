@@ -44,7 +44,8 @@ export const requestsScenario: Scenario = {
       ctx.progress(`${shape.name}: first sync`);
       const first = await bench.sync(projectId);
       const again = await bench.sync(projectId);
-      if (!again.summary.unchanged) throw new Error(`${shape.name}: the re-sync of an unchanged catalog wrote changes`);
+      if (!again.summary.unchanged)
+        throw new Error(`${shape.name}: the re-sync of an unchanged catalog wrote changes`);
       rows.push([
         shape.name,
         products(shape),
@@ -69,10 +70,16 @@ export const requestsScenario: Scenario = {
           byCallSite: first.summary.requestsByCallSite,
           ms: round(first.ms),
         },
-        resync: { simRequests: again.simRequests, clientRequests: again.summary.requests, ms: round(again.ms) },
+        resync: {
+          simRequests: again.simRequests,
+          clientRequests: again.summary.requests,
+          ms: round(again.ms),
+        },
       });
     }
-    const misses = data.filter((d) => d.first.simRequests !== d.lowerBound || d.resync.simRequests !== d.lowerBound);
+    const misses = data.filter(
+      (d) => d.first.simRequests !== d.lowerBound || d.resync.simRequests !== d.lowerBound,
+    );
     const targets: TargetCheck[] = [
       {
         name: 'requests = lower bound, every shape',
@@ -82,7 +89,9 @@ export const requestsScenario: Scenario = {
         ...(misses.length > 0
           ? {
               note: misses
-                .map((m) => `${m.shape.name}: ${m.first.simRequests}/${m.resync.simRequests} vs ${m.lowerBound}`)
+                .map(
+                  (m) => `${m.shape.name}: ${m.first.simRequests}/${m.resync.simRequests} vs ${m.lowerBound}`,
+                )
                 .join('; '),
             }
           : {}),

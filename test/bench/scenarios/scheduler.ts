@@ -52,7 +52,9 @@ const WRITE_COMMANDS = new Set([
 
 function writesOf(tally: Record<string, number>): number {
   return Object.entries(tally)
-    .filter(([name]) => WRITE_COMMANDS.has(name) || (name.startsWith('script:') && !/^script:get/i.test(name)))
+    .filter(
+      ([name]) => WRITE_COMMANDS.has(name) || (name.startsWith('script:') && !/^script:get/i.test(name)),
+    )
     .reduce((sum, [, n]) => sum + n, 0);
 }
 
@@ -186,7 +188,11 @@ export const schedulerScenario: Scenario = {
           `${idleLast.result.upserted} upserts, ${idleWrites} write commands ` +
           `(lock set + release), ${Math.max(...idle.map((r) => r.keysChanged))} keys changed`,
         met: idle.every(
-          (r) => r.result.upserted === 0 && r.result.removed === 0 && r.keysChanged === 0 && r.writeCommandsSent <= 2,
+          (r) =>
+            r.result.upserted === 0 &&
+            r.result.removed === 0 &&
+            r.keysChanged === 0 &&
+            r.writeCommandsSent <= 2,
         ),
       },
       {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appStoreCredentials } from '../../../db/schema.ts';
 import { QUEUE_NAME, SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../jobs/contract.ts';
 import {
-  type AppError,
+  AppError,
   type CatalogSync,
   createCatalogSync,
   InvalidInputError,
@@ -14,6 +15,7 @@ import {
 } from '../../../src/index.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { databaseUrl } from '../../support/global-setup.ts';
 import { useTestRedis } from '../../support/redis.ts';
 
 /*
@@ -116,6 +118,41 @@ describe('createCatalogSync options', () => {
       await client.close();
     }
     await expect(client.getStatus('x')).rejects.toThrow(/closed/);
+  });
+});
+
+describe('an empty database', () => {
+  const adminUrl = inject('adminDatabaseUrl');
+  const name = `cst_${inject('runId')}_api_empty_${process.pid}`;
+
+  afterAll(async () => {
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  });
+
+  it('fails with advice (not the SQL) until migrate() creates the tables', async () => {
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database "${name}"`);
+    await admin.end();
+    const client = createCatalogSync({
+      databaseUrl: databaseUrl(adminUrl, name),
+      redisUrl: redis.url,
+      redisPrefix: redis.prefix,
+      encryptionKey,
+    });
+    try {
+      const error = await client.saveCredentials('fresh', credentials()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).kind).toBe('database');
+      expect((error as AppError).message).toMatch(/catalog-sync migrate/);
+      expect((error as AppError).message).not.toMatch(/insert into/i);
+      expect(await client.migrate()).toEqual({ applied: 1, total: 1 });
+      expect(await client.migrate()).toEqual({ applied: 0, total: 1 });
+      await expect(client.getStatus('fresh')).rejects.toBeInstanceOf(NotFoundError);
+    } finally {
+      await client.close();
+    }
   });
 });
 

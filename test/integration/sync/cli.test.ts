@@ -47,12 +47,6 @@ afterAll(async () => {
 });
 
 describe('the catalog commands', () => {
-  it('sync without --inline says how to run it inline, and exits 1', async () => {
-    const result = await cli('sync', 'ops');
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('catalog-sync sync ops --inline');
-  });
-
   it('sync --inline prints a summary (JSON and readable), then the queries show what it stored', async () => {
     const first = await cli('sync', 'ops', '--inline', '--json');
     expect(first.code).toBe(0);
@@ -71,23 +65,20 @@ describe('the catalog commands', () => {
     expect(again.stdout).toContain('60 in-app purchases, 1 subscription groups, 3 subscriptions');
     expect(again.stdout).toContain('App Store Connect requests: 3 (fewest possible for this catalog: 3)');
 
-    const [products, productsTable, changes, recent, rules, status, statusJson] = await Promise.all([
-      cli('products', 'ops', '--json'),
+    const [productsTable, recent, rules, status, statusJson] = await Promise.all([
       cli('products', 'ops'),
-      cli('changes', 'ops', '--json'),
-      cli('changes', 'ops', '--since', '1h'),
+      cli('changes', 'ops', '--since', '1h', '--json'),
       cli('rules', 'ops'),
       cli('status', 'ops'),
       cli('status', 'ops', '--json'),
     ]);
-    const productList = jsonOf(products).products as { productId: string; kind: string }[];
-    expect(productList).toHaveLength(63);
-    expect(productsTable.stdout).toContain(productList[0]!.productId);
+    const stored = sim.catalog.apps[0]!;
+    for (const iap of stored.iaps.slice(0, 5)) expect(productsTable.stdout).toContain(iap.productId);
     expect(productsTable.stdout).toContain('auto_renewable_subscription');
 
-    expect(jsonOf(changes).changes).toHaveLength(65);
-    expect(recent.code).toBe(0);
-    expect(recent.stdout).toContain('added');
+    const changes = jsonOf(recent).changes as { entity: string; action: string }[];
+    expect(changes).toHaveLength(65);
+    expect(new Set(changes.map((c) => c.action))).toEqual(new Set(['added']));
 
     expect(rules.stdout).toContain('paid_to_paid');
     expect(rules.stdout).toContain('original_due_date');
@@ -106,13 +97,11 @@ describe('the catalog commands', () => {
     expect(statusJson.stdout).not.toMatch(/BEGIN|privateKey|eyJ/);
   });
 
-  it('changes --since in the future lists nothing; a bad --since and an unknown project exit 1 with advice', async () => {
-    const [future, bad, unknown] = await Promise.all([
-      cli('changes', 'ops', '--since', '2999-01-01T00:00:00Z', '--json'),
+  it('a bad --since and an unknown project exit 1 with advice', async () => {
+    const [bad, unknown] = await Promise.all([
       cli('changes', 'ops', '--since', 'yesterday-ish'),
       cli('status', 'nobody', '--json'),
     ]);
-    expect(jsonOf(future).changes).toEqual([]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--since');
     expect(bad.stderr).toContain('24h');

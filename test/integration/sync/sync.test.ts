@@ -390,6 +390,61 @@ describe('a project synced again and again', () => {
   });
 });
 
+describe('a failure inside the transaction', () => {
+  it('rolls back every write of the sync (groups, products, grace, change log, rules) and records a failed run', async () => {
+    const db = getDb().db;
+    // The change log is written after the catalog tables: make that insert fail.
+    await db.execute(sql`
+      create function fail_changes() returns trigger language plpgsql as $$
+      begin raise exception 'change log unavailable (test)'; end $$`);
+    await db.execute(
+      sql`create trigger fail_changes before insert on catalog_changes for each row execute function fail_changes()`,
+    );
+    const before = await snapshotCatalog(db, 'shop');
+    sim.mutate.addProduct(APP, {});
+    sim.mutate.updateGroup(app().groups[0]!.id, { referenceName: 'Rolled back' });
+    sim.mutate.setGrace(APP, { duration: 'TWENTY_EIGHT_DAYS' });
+    try {
+      await expect(sync()).rejects.toMatchObject({
+        kind: 'database',
+        message: expect.stringContaining('change log unavailable'),
+      });
+    } finally {
+      await db.execute(sql`drop trigger fail_changes on catalog_changes`);
+      await db.execute(sql`drop function fail_changes()`);
+    }
+    expect(await snapshotCatalog(db, 'shop')).toEqual(before);
+    const run = await lastRun('shop');
+    expect(run).toMatchObject({ status: 'failed', error_kind: 'database', counts: null });
+    expect(run.error_message).toContain('change log unavailable');
+    // Postgres's reason, not drizzle's dump of the statement and the catalog in its parameters.
+    expect(run.error_message).not.toContain('insert into');
+    expect(run.error_message!.length).toBeLessThan(400);
+
+    const summary = await sync();
+    expect(summary.changes).toEqual({
+      'grace_period.updated': 1,
+      'product.added': 1,
+      'revenue_attribution_rule.opened': 4,
+      'subscription_group.updated': 1,
+    });
+  });
+
+  it('a new Apple id reusing a stored product id is refused with a clear message, nothing written', async () => {
+    const gone = structuredClone(app().iaps[5]!);
+    sim.mutate.removeProduct(gone.id);
+    await sync();
+    const before = await snapshotCatalog(getDb().db, 'shop');
+    const impostor = sim.mutate.addProduct(APP, { productId: gone.productId });
+    const error = await sync().catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'inconsistent_catalog' });
+    expect((error as Error).message).toContain(`Apple id ${impostor.id}`);
+    expect((error as Error).message).toContain(`Apple id ${gone.id} (since removed)`);
+    expect(await snapshotCatalog(getDb().db, 'shop')).toEqual(before);
+    sim.mutate.removeProduct(impostor.id);
+  });
+});
+
 describe('concurrent syncs of one project', () => {
   it('two syncs started at once produce one set of changes, not two', async () => {
     const a = sim.mutate.addProduct(APP, {});
