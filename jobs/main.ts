@@ -26,8 +26,6 @@ export interface WorkerService {
 export interface WorkerServiceOptions {
   /** Overrides config.metrics.port (0 = no server). */
   metricsPort?: number;
-  /** Install SIGTERM/SIGINT handlers that close the service (default false; the entry point sets it). */
-  handleSignals?: boolean;
   /** Run after everything else is closed (the entry point closes the database here). */
   onClosed?: () => Promise<void>;
 }
@@ -138,18 +136,6 @@ export async function startWorkerService(
     return closing;
   };
 
-  if (options.handleSignals) {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.on(signal, () => {
-        if (closing) {
-          logger.warn({ signal }, 'already shutting down');
-          return;
-        }
-        void close(signal);
-      });
-    }
-  }
-
   return {
     worker: running,
     queue: handle.queue,
@@ -165,25 +151,44 @@ export async function startWorkerService(
  * runs the worker until SIGTERM/SIGINT, and closes everything. Resolves with the exit code.
  */
 export async function runWorker(config: Config, logger: Logger): Promise<number> {
-  const database: Database = await openDatabase({
-    databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
-    // Jobs in flight plus reconcile and health checks.
-    max: config.worker.concurrency + 3,
-    // The worker's own shutdown closes it, after active syncs finish.
-    exitOnSignal: false,
-  });
-  let service: WorkerService;
+  // Installed first, so a signal during start-up stops the worker cleanly once it is up.
+  let service: WorkerService | undefined;
+  let stopRequested: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) {
+      logger.warn({ signal }, 'already shutting down');
+      return;
+    }
+    stopRequested = signal;
+    if (service) void service.close(signal);
+    else logger.info({ signal }, 'stop requested during start-up; stopping once started');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
-    service = await startWorkerService(
-      { db: database.db, config, logger },
-      { handleSignals: true, onClosed: () => database.close() },
-    );
-  } catch (error) {
-    await database.close();
-    throw error;
+    const database: Database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      // Jobs in flight plus reconcile and health checks.
+      max: config.worker.concurrency + 3,
+      // The worker's own shutdown closes it, after active syncs finish.
+      exitOnSignal: false,
+    });
+    try {
+      service = await startWorkerService(
+        { db: database.db, config, logger },
+        { onClosed: () => database.close() },
+      );
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+    logger.info({ database: database.location }, 'worker ready');
+    if (stopRequested) void service.close(stopRequested);
+    await service.closed;
+    return 0;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
   }
-  logger.info({ database: database.location }, 'worker ready');
-  await service.closed;
-  return 0;
 }

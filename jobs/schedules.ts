@@ -143,6 +143,17 @@ export function schedulerMatches(
   return existing.template?.opts?.attempts === attempts;
 }
 
+/**
+ * Whether `getJobScheduler` found a scheduler. For an id with a colon and no scheduler, bullmq
+ * 5.81 answers with a legacy repeatable-key parse instead of undefined; a stored one has an
+ * iteration count and a template.
+ */
+export function isStoredScheduler(scheduler: JobSchedulerJson | undefined): scheduler is JobSchedulerJson {
+  return (
+    scheduler !== undefined && (scheduler.iterationCount !== undefined || scheduler.template !== undefined)
+  );
+}
+
 export interface ReconcilePlan {
   upsert: DesiredScheduler[];
   remove: string[];
@@ -187,7 +198,7 @@ export interface SchedulesTarget {
   redis: Redis;
 }
 
-const WRITE_CONCURRENCY = 64;
+const WRITE_CONCURRENCY = 256;
 
 async function loadScheduleRows(ctx: ServiceContext, projectIds?: readonly string[]): Promise<ScheduleRow[]> {
   const columns = {
@@ -229,7 +240,7 @@ export async function reconcileSchedules(
     if (options.projectIds) {
       scope = new Set(options.projectIds.map(scheduleId));
       const found = await Promise.all([...scope].map((id) => queue.getJobScheduler(id)));
-      existing = found.filter((s): s is JobSchedulerJson<SyncCatalogPayload> => s !== undefined);
+      existing = found.filter((s): s is JobSchedulerJson<SyncCatalogPayload> => isStoredScheduler(s));
     } else {
       existing = await queue.getJobSchedulers();
     }
@@ -245,7 +256,14 @@ export async function reconcileSchedules(
         { name: SYNC_JOB, data: templateData(scheduler.projectId), opts },
       ),
     );
-    await mapPool(plan.remove, WRITE_CONCURRENCY, (id) => queue.removeJobScheduler(id));
+    const nextOf = new Map(existing.map((scheduler) => [scheduler.key, scheduler.next]));
+    await mapPool(plan.remove, WRITE_CONCURRENCY, async (id) => {
+      await queue.removeJobScheduler(id);
+      // BullMQ removes the scheduler's next job only while it is delayed; one already waiting
+      // (its time came) would still run after the schedule was removed.
+      const next = nextOf.get(id);
+      if (next) await queue.remove(`repeat:${id}:${next}`).catch(() => 0);
+    });
     return {
       total: desired.length,
       upserted: plan.upsert.length,

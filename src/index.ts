@@ -452,14 +452,29 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
       };
       if (!requestOptions.wait) return request;
       const events = await queueEvents.get();
-      const done = await waitForEnqueued<unknown, SyncSummary>(
-        jobs,
-        events,
-        enqueued,
-        syncDeduplicationId(id),
-        timeoutMs,
-      );
-      return { ...request, jobId: done.jobId, summary: done.result };
+      try {
+        const done = await waitForEnqueued<unknown, SyncSummary>(
+          jobs,
+          events,
+          enqueued,
+          syncDeduplicationId(id),
+          timeoutMs,
+        );
+        return { ...request, jobId: done.jobId, summary: done.result };
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        // BullMQ reports both a timeout and the job's failure as a plain Error.
+        const message = scrubSecrets(errorMessage(error));
+        if (/timed out before finishing/.test(message)) {
+          throw new AppError(
+            'timeout',
+            `The sync of ${id} did not finish within ${timeoutMs} ms; it goes on in the worker ` +
+              '(is one running?). Follow it with getStatus().',
+            { retryable: true, cause: error },
+          );
+        }
+        throw new AppError('sync_failed', `The sync of ${id} failed: ${message}`, { cause: error });
+      }
     },
 
     async schedule(projectId, input) {

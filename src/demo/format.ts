@@ -29,7 +29,7 @@ export function appsTable(apps: DiscoveredApp[], selectedId?: string): string {
 
 export function productsTable(rows: ProductRow[], groupNames: ReadonlyMap<string, string>): string {
   return renderTable(
-    ['Product ID', 'Kind', 'Reference name', 'State', 'Subscription group', 'Period'],
+    ['Product ID', 'Kind', 'Reference name', 'State', 'Group (level)', 'Period'],
     rows.map((row): Cell[] => [
       row.productId,
       KIND_LABELS[row.kind] ?? row.kind,
@@ -101,11 +101,11 @@ export function rulesTable(rows: RuleRow[]): string {
     [
       'Environment',
       'Renewal',
-      'Grace days',
-      'Recovered revenue dated to',
-      'Access during grace',
-      'Unrecovered churns at',
-      'In force since',
+      'Grace\ndays',
+      'Recovered revenue\ndated to',
+      'Access\nin grace',
+      'Unrecovered\nchurns at',
+      'In force since\n(UTC)',
     ],
     rows.map((row) => [
       row.environment,
@@ -114,7 +114,8 @@ export function rulesTable(rows: RuleRow[]): string {
       READABLE[row.recoveredRevenueDatedTo] ?? row.recoveredRevenueDatedTo,
       row.accessDuringGrace ? 'yes' : 'no',
       READABLE[row.unrecoveredChurnAt] ?? row.unrecoveredChurnAt,
-      row.effectiveFrom.toISOString().replace('T', ' ').slice(0, 19),
+      // Time of day to the millisecond: the demo's two versions are seconds apart.
+      row.effectiveFrom.toISOString().slice(11, 23),
     ]),
   );
 }

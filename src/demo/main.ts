@@ -26,6 +26,7 @@ import { startDemoWorker } from './worker.ts';
  */
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const indent = (text: string) =>
   text
     .split('\n')
@@ -47,15 +48,22 @@ class Cleanup {
   add(name: string, run: () => Promise<unknown>): void {
     this.tasks.push({ name, run });
   }
-  async run(): Promise<void> {
+  get size(): number {
+    return this.tasks.length;
+  }
+  /** Resolves with the number of tasks that failed (each is reported on stderr). */
+  async run(): Promise<number> {
+    let failures = 0;
     while (this.tasks.length > 0) {
       const task = this.tasks.pop()!;
       try {
         await task.run();
       } catch (error) {
+        failures++;
         process.stderr.write(`warning: could not ${task.name}: ${scrubSecrets(errorMessage(error))}\n`);
       }
     }
+    return failures;
   }
 }
 
@@ -79,7 +87,6 @@ async function deleteKeys(redis: ReturnType<typeof createRedis>, pattern: string
 }
 
 async function run(cleanup: Cleanup): Promise<void> {
-  const started = performance.now();
   const env = { ...process.env };
   out('catalog-sync demo: keep an app’s App Store catalog true in Postgres, end to end.');
   out('An App Store Connect simulator stands in for Apple; the rest is what runs in production.');
@@ -89,12 +96,6 @@ async function run(cleanup: Cleanup): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL ?? 'warn', destination: pino.destination(2) });
   setLogger(logger);
 
-  if (!env.CREDENTIALS_ENCRYPTION_KEY) {
-    env.CREDENTIALS_ENCRYPTION_KEY = randomBytes(32).toString('base64');
-    out(
-      '• CREDENTIALS_ENCRYPTION_KEY is not set: using a throwaway key for this run (it seals the .p8 at rest).',
-    );
-  }
   // A prefix of its own, so the demo never touches other data on this Redis, and cleans up after.
   const prefix = `catalog-sync-demo-${randomBytes(3).toString('hex')}`;
   env.REDIS_PREFIX = prefix;
@@ -115,6 +116,12 @@ async function run(cleanup: Cleanup): Promise<void> {
     `• Redis at ${redactUrl(redisUrl)} answers; this run's keys live under the prefix ${prefix} (deleted at the end).`,
   );
 
+  if (!env.CREDENTIALS_ENCRYPTION_KEY) {
+    env.CREDENTIALS_ENCRYPTION_KEY = randomBytes(32).toString('base64');
+    out(
+      '• CREDENTIALS_ENCRYPTION_KEY is not set: using a throwaway key for this run (it seals the .p8 at rest).',
+    );
+  }
   const tmp = await mkdtemp(path.join(tmpdir(), 'catalog-sync-demo-'));
   cleanup.add(`remove ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
 
@@ -144,7 +151,7 @@ async function run(cleanup: Cleanup): Promise<void> {
       const database: Database = await openDatabase({
         databaseUrl: config.databaseUrl,
         dataDir: config.dataDir,
-        embeddedOpenTimeoutMs: 20_000,
+        embeddedOpenTimeoutMs: 60_000,
         // The demo's own cleanup closes it on Ctrl-C, after the worker.
         exitOnSignal: false,
       });
@@ -170,8 +177,9 @@ async function run(cleanup: Cleanup): Promise<void> {
 
   out();
   out(`The platform onboards project ${projectId} (src/index.ts, the typed API):`);
-  const p8 = key.p8Path ?? path.join(tmp, 'AuthKey.p8');
-  const saved = await step(
+  const p8 = key.p8Path;
+  if (!p8) throw new Error('The simulator did not write the .p8 file.');
+  await step(
     `saveCredentials('${projectId}', { keyId, issuerId, privateKey: <contents of ${path.basename(p8)}> })`,
     async () =>
       api.saveCredentials(projectId, {
@@ -183,7 +191,6 @@ async function run(cleanup: Cleanup): Promise<void> {
     (saved) =>
       `key checked, sealed (JWE, A256GCM) and stored as ${saved.status}; verification job ${saved.verification.jobId} queued`,
   );
-  void saved;
 
   const verified = await step(
     `verifyCredentials('${projectId}'): Verify & Fetch Apps`,
@@ -209,17 +216,16 @@ async function run(cleanup: Cleanup): Promise<void> {
       cleanup.add('stop the worker', () => worker.close());
       return worker;
     },
-    (worker) => `worker ${worker.name} listening on queue catalog-sync`,
+    (worker) => `worker running jobs of queue catalog-sync, ${worker.concurrency} at a time`,
   );
 
-  const first = await step(
+  await step(
     `requestSync('${projectId}') and wait for the worker to finish it`,
     () => api.requestSync(projectId, { wait: true, timeoutMs: 60_000 }),
     (request) =>
       `job ${request.jobId}: ${describeCounts(request.summary?.changes ?? {})}; ` +
       `${request.summary?.requests ?? '?'} App Store Connect requests in ${request.summary?.durationMs ?? '?'} ms`,
   );
-  void first;
   await printCatalog(ctx, projectId, app.name);
   out(`  Revenue-attribution rules in force (from the grace period settings):`);
   out(indent(rulesTable(await rulesInForce(ctx, projectId))));
@@ -249,12 +255,8 @@ async function run(cleanup: Cleanup): Promise<void> {
   out();
   out(
     `getStatus('${projectId}'): credentials ${status.credentials?.status}, ${status.catalog.products} products ` +
-      `(${status.catalog.removedProducts} removed), ${status.catalog.groups} subscription group, ` +
-      `${status.lastRuns.length} runs, all ${status.lastRuns.every((r) => r.status === 'succeeded') ? 'succeeded' : 'finished'}.`,
-  );
-  out();
-  out(
-    `Done in ${seconds(performance.now() - started)}. Next: README.md (integrating the platform, scheduling, deploying).`,
+      `(${status.catalog.removedProducts} removed), ${plural(status.catalog.groups, 'subscription group')}, ` +
+      `${status.lastRuns.length} runs, ${status.lastRuns.filter((r) => r.status === 'succeeded').length} succeeded.`,
   );
 }
 
@@ -286,17 +288,33 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const started = performance.now();
   let code = 0;
   try {
     await run(cleanup);
   } catch (error) {
     code = 1;
-    if (error instanceof DemoStop) process.stderr.write(`\n${error.message}\n`);
+    if (interrupted) {
+      // After Ctrl-C the steps in flight fail as their resources close: not worth reporting.
+    } else if (error instanceof DemoStop) process.stderr.write(`\n${error.message}\n`);
     else process.stderr.write(`\nThe demo failed: ${scrubSecrets(errorMessage(error))}\n`);
   } finally {
-    await cleanup.run();
+    const count = cleanup.size;
+    const cleaning = performance.now();
+    const failures = await cleanup.run();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    if (code === 0) {
+      out();
+      out(
+        failures === 0
+          ? `✓ Cleaned up (${count} steps, ${seconds(performance.now() - cleaning)}): worker stopped, connections closed, simulator stopped, temporary folder and this run's Redis keys removed.`
+          : `Cleaned up with ${failures} problem(s), see the warnings above.`,
+      );
+      out(
+        `Done in ${seconds(performance.now() - started)}. Next: README.md (integrating the platform, scheduling, deploying).`,
+      );
+    }
   }
   return code;
 }

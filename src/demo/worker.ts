@@ -7,7 +7,7 @@ import type { ServiceContext } from '../context.ts';
  */
 export async function startDemoWorker(
   ctx: ServiceContext,
-): Promise<{ name: string; close(): Promise<void> }> {
+): Promise<{ concurrency: number; close(): Promise<void> }> {
   const service = await startWorkerService(ctx, { metricsPort: 0 });
-  return { name: service.worker.name, close: () => service.close('demo finished') };
+  return { concurrency: service.worker.concurrency, close: () => service.close('demo finished') };
 }

@@ -1,15 +1,15 @@
 /**
- * The worker process of the fleet benchmark (scenario 4): the production `createWorker` with the
- * environment's config, plus a Node IPC channel through which the benchmark reads this process's
- * CPU time, peak RSS and the timing of every finished job. Stops cleanly on SIGTERM (so that a
- * --cpu-prof profile is written).
+ * The worker process of the fleet benchmark (scenario 4): what `catalog-sync worker` runs
+ * (runWorker in jobs/main.ts: the same database pool size and startWorkerService, metrics
+ * included), plus a Node IPC channel through which the benchmark reads this process's CPU time,
+ * peak RSS and the timing of every finished job, and starts and stops CPU profiles.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import { openDatabase } from '../../db/client.ts';
-import { closeRedis, connectRedis, createRedis } from '../../jobs/redis.ts';
-import { createWorker } from '../../jobs/worker.ts';
+import { startWorkerService } from '../../jobs/main.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { SyncSummary } from '../../src/sync/run.ts';
@@ -21,10 +21,14 @@ const send = (message: FromWorker) => process.send?.(message);
 
 const config = loadConfig();
 const logger = createLogger({ level: config.log.level, format: 'json' });
-const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-const connection = createRedis(config.redis.url, 'worker');
-await connectRedis(connection, config.redis.url);
-const worker = createWorker({ db: database.db, config, logger }, { connection, prefix: config.redis.prefix });
+// As runWorker does: jobs in flight plus reconcile and health checks.
+const database = await openDatabase({
+  databaseUrl: config.databaseUrl,
+  dataDir: config.dataDir,
+  max: config.worker.concurrency + 3,
+});
+const service = await startWorkerService({ db: database.db, config, logger }, { metricsPort: 0 });
+const worker = service.worker;
 
 let completed = 0;
 let failed = 0;
@@ -72,6 +76,7 @@ process.on('message', async (message: ToWorker) => {
     send({
       type: 'mark',
       cpu: { user: cpu.user, system: cpu.system },
+      elu: (({ idle, active }) => ({ idle, active }))(performance.eventLoopUtilization()),
       maxRssKiB: process.resourceUsage().maxRSS,
       completed,
       failed,
@@ -85,8 +90,7 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await worker.close();
-  await closeRedis(connection);
+  await service.close('SIGTERM');
   await database.close();
   process.disconnect?.();
   process.exit(0);
@@ -96,5 +100,4 @@ process.on('SIGINT', () => void stop());
 // The benchmark went away without stopping us: stop anyway.
 process.on('disconnect', () => void stop());
 
-await worker.waitUntilReady();
 send({ type: 'ready', concurrency: worker.concurrency });

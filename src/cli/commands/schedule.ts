@@ -4,6 +4,7 @@ import { openQueue } from '../../../jobs/queue.ts';
 import {
   clearSchedule,
   formatEvery,
+  isStoredScheduler,
   listSchedules,
   parseEvery,
   reconcileSchedules,
@@ -23,7 +24,7 @@ async function reconcileProject(ctx: ServiceContext, projectId: string) {
   try {
     await reconcileSchedules(ctx, handle, { projectIds: [projectId] });
     const scheduler = await handle.queue.getJobScheduler(scheduleId(projectId));
-    return scheduler?.next ? new Date(scheduler.next).toISOString() : null;
+    return isStoredScheduler(scheduler) && scheduler.next ? new Date(scheduler.next).toISOString() : null;
   } finally {
     await handle.close();
   }

@@ -26,6 +26,8 @@ export type FromWorker =
       type: 'mark';
       /** process.cpuUsage() so far, µs. */
       cpu: { user: number; system: number };
+      /** performance.eventLoopUtilization() so far: how busy the one JavaScript thread was. */
+      elu: { idle: number; active: number };
       /** Peak resident set size so far, KiB (process.resourceUsage().maxRSS). */
       maxRssKiB: number;
       completed: number;

@@ -2,13 +2,21 @@ import { randomBytes } from 'node:crypto';
 import type { Database } from '../../../db/client.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import type { SimCatalog } from '../../../src/simulator/catalog.ts';
-import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
+import {
+  generateCatalog,
+  generateKeyPair,
+  randomIssuerId,
+  randomKeyId,
+  type Simulator,
+  startSimulator,
+} from '../../../src/simulator/index.ts';
 import { type SyncSummary, syncProject } from '../../../src/sync/run.ts';
 import { benchConfig, openBenchDatabase, serviceContext } from './context.ts';
 import { type SeedProject, seedProjects } from './projects.ts';
 import type { ScenarioContext } from './scenario.ts';
 import { createScratchDatabase } from './services.ts';
 import type { NamedShape } from './shapes.ts';
+import { type SimulatorProcess, startSimulatorProcess } from './sim-process.ts';
 import { msSince } from './stats.ts';
 
 /*
@@ -41,7 +49,9 @@ export interface MeasuredSync {
 }
 
 export interface SyncBench {
-  sim: Simulator;
+  /** The in-process simulator (for mutations); undefined when it runs in its own process. */
+  sim: Simulator | undefined;
+  baseUrl: string;
   database: Database;
   service: ServiceContext;
   catalog: SimCatalog;
@@ -58,7 +68,12 @@ export async function openSyncBench(
   ctx: ScenarioContext,
   label: string,
   shapes: NamedShape[],
-  options: { latencyMs?: number; seed?: number } = {},
+  options: {
+    latencyMs?: number;
+    seed?: number;
+    /** Run the simulator in its own process, so its CPU does not share the sync's event loop. */
+    ownProcess?: boolean;
+  } = {},
 ): Promise<SyncBench> {
   const catalog = generateCatalog({
     seed: options.seed ?? 7,
@@ -69,15 +84,41 @@ export async function openSyncBench(
       ...(s.grace ? {} : { grace: null }),
     })),
   });
-  const sim = await startSimulator({
-    catalog,
-    port: 0,
-    ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
-    // The hourly budget is not what these scenarios measure.
-    rateLimit: { perHour: 10_000_000 },
-  });
-  ctx.cleanup.defer('close simulator', () => sim.close());
-  const key = await sim.createKey({ role: 'ADMIN', appIds: 'all' });
+  // The hourly budget is not what these scenarios measure.
+  const perHour = 10_000_000;
+  let sim: Simulator | undefined;
+  let processSim: SimulatorProcess | undefined;
+  let key: { keyId: string; issuerId: string; privateKeyPem: string };
+  if (options.ownProcess) {
+    const pair = generateKeyPair();
+    key = { keyId: randomKeyId(), issuerId: randomIssuerId(), privateKeyPem: pair.privateKeyPem };
+    catalog.keys = [
+      {
+        keyId: key.keyId,
+        issuerId: key.issuerId,
+        publicKeyPem: pair.publicKeyPem,
+        role: 'ADMIN',
+        appIds: 'all',
+        agreementsMissing: false,
+      },
+    ];
+    processSim = await startSimulatorProcess(ctx.cleanup, catalog, {
+      latencyMs: options.latencyMs ?? 0,
+      perHour,
+    });
+  } else {
+    const started = await startSimulator({
+      catalog,
+      port: 0,
+      ...(options.latencyMs ? { latencyMs: options.latencyMs } : {}),
+      rateLimit: { perHour },
+    });
+    sim = started;
+    ctx.cleanup.defer('close simulator', () => started.close());
+    key = await started.createKey({ role: 'ADMIN', appIds: 'all' });
+  }
+  const baseUrl = sim?.baseUrl ?? processSim!.baseUrl;
+  const apps = catalog.apps;
 
   const scratch = await createScratchDatabase(ctx.services, ctx.cleanup, label);
   let log: LoggedStatement[] | undefined;
@@ -86,16 +127,16 @@ export async function openSyncBench(
   });
   const config = benchConfig({
     DATABASE_URL: scratch.url,
-    APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
+    APP_STORE_CONNECT_BASE_URL: baseUrl,
     // A benchmark must not hide a retry behind a long backoff: fail fast instead.
     APP_STORE_CONNECT_MAX_RETRIES: '0',
   });
   const service = serviceContext(database, config);
-  const appIds = sim.catalog.apps.map((app) => app.id);
+  const appIds = apps.map((app) => app.id);
 
   let counter = 0;
   const addProject = async (appId: string) => {
-    const app = sim.catalog.apps.find((a) => a.id === appId);
+    const app = (sim?.catalog.apps ?? apps).find((a) => a.id === appId);
     if (!app) throw new Error(`no simulator app ${appId}`);
     const id = `bench-${label}-${++counter}-${randomBytes(2).toString('hex')}`;
     const project: SeedProject = {
@@ -110,7 +151,8 @@ export async function openSyncBench(
   };
 
   const sync = async (projectId: string): Promise<MeasuredSync> => {
-    sim.resetRequests();
+    if (sim) sim.resetRequests();
+    else await processSim!.resetRequests();
     const statements: LoggedStatement[] = [];
     log = statements;
     const start = performance.now();
@@ -124,18 +166,19 @@ export async function openSyncBench(
     const ms = msSince(started);
     const end = start + ms;
     const applyStart = statements.find((s) => APPLY_START.test(s.sql))?.at ?? Number.NaN;
+    const byEndpoint = sim ? sim.requestCounts() : await processSim!.counts();
     return {
       summary,
       ms,
-      simRequests: sim.requests.length,
-      simRequestsByEndpoint: sim.requestCounts(),
+      simRequests: Object.values(byEndpoint).reduce((a, b) => a + b, 0),
+      simRequestsByEndpoint: byEndpoint,
       statements,
       applyMs: end - applyStart,
       fetchMs: applyStart - start,
     };
   };
 
-  return { sim, database, service, catalog, appIds, addProject, sync };
+  return { sim, baseUrl, database, service, catalog, appIds, addProject, sync };
 }
 
 /** Statements that write, by table (`insert into "products"` → products). */

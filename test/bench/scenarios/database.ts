@@ -48,7 +48,10 @@ function changeOnePercent(sim: Simulator, appId: string, run: number): ChangePla
     sim.mutate.updateProduct(id, { name: `Renamed ${run}-${i}` });
   }
   for (let i = 0; i < removed; i++) sim.mutate.removeProduct(iapIds[iapIds.length - 1 - i]!);
-  for (let i = 0; i < added; i++) sim.mutate.addProduct(appId, {});
+  // Explicit product ids: the simulator's default may reuse the id of a product removed earlier,
+  // which Apple never does (and the sync rightly refuses).
+  for (let i = 0; i < added; i++)
+    sim.mutate.addProduct(appId, { productId: `${app.bundleId}.bench.${run}.${i}` });
   return { added, updated, removed };
 }
 
@@ -85,7 +88,7 @@ export const databaseScenario: Scenario = {
         if (!unchanged.summary.unchanged)
           throw new Error(`${shape.name}: an unchanged re-sync reported changes`);
         add(shape.name, 'unchanged re-sync', unchanged);
-        const plan = changeOnePercent(bench.sim, bench.appIds[i]!, run);
+        const plan = changeOnePercent(bench.sim!, bench.appIds[i]!, run);
         const changed = await bench.sync(projectId);
         add(shape.name, '1% changed re-sync', changed);
         plans.push({ size: shape.name, plan, changes: changed.summary.changes });

@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
@@ -12,9 +10,8 @@ import {
   randomIssuerId,
   randomKeyId,
   type SimCatalog,
-  saveCatalogFile,
 } from '../../../src/simulator/index.ts';
-import { type BenchChild, cpuDelta, cpuOfProcesses, jsonLine, procCpuMs, spawnNode } from '../lib/child.ts';
+import { type BenchChild, cpuDelta, cpuOfProcesses, procCpuMs, spawnNode } from '../lib/child.ts';
 import { benchConfig, benchEnv, openBenchDatabase, serviceContext } from '../lib/context.ts';
 import type { FromWorker, JobTiming, ToWorker } from '../lib/fleet-protocol.ts';
 import { machineCpu } from '../lib/machine.ts';
@@ -24,6 +21,7 @@ import { openBenchRedis, usedMemory } from '../lib/redis.ts';
 import type { ResultTable, ScenarioResult, TargetCheck } from '../lib/report.ts';
 import type { Scenario } from '../lib/scenario.ts';
 import { createScratchDatabase } from '../lib/services.ts';
+import { startSimulatorProcess } from '../lib/sim-process.ts';
 import { mean, median, msSince, percentile, round } from '../lib/stats.ts';
 
 /*
@@ -49,6 +47,8 @@ interface PassResult {
   throughput: number;
   jobs: JobTiming[];
   workerCpuMs: number;
+  /** Share of the pass the worker's JavaScript thread was running (event loop utilisation). */
+  workerEventLoopBusy: number;
   simulatorCpuMs: number;
   postgresCpuMs: number;
   redisCpuMs: number;
@@ -131,41 +131,12 @@ export const fleetScenario: Scenario = {
     const prefix = `csbench-${ctx.services.runId}-fleet`;
 
     const scratch = await createScratchDatabase(ctx.services, ctx.cleanup, 'fleet');
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'csbench-fleet-'));
-    ctx.cleanup.defer('remove temp folder', () => rmSync(dir, { recursive: true, force: true }));
 
     ctx.progress(`generating ${fleetSize + calibration} apps of 100 products and as many keys`);
     const { catalog, projects } = buildFleet(fleetSize + calibration);
-    const catalogFile = path.join(dir, 'catalog.json');
-    await saveCatalogFile(catalogFile, catalog);
-
     ctx.progress('starting the simulator process');
-    const simulator = spawnNode(
-      ctx.cleanup,
-      'simulator',
-      [
-        path.join(ROOT, 'bin/catalog-sync.js'),
-        'simulator',
-        '--catalog',
-        catalogFile,
-        '--port',
-        '0',
-        '--json',
-      ],
-      { env: { ...process.env, ...benchEnv({ DATA_DIR: dir }) } },
-    );
-    const ready = jsonLine(
-      await simulator.waitForLine((l) => jsonLine(l)?.baseUrl !== undefined, 60_000, 'base URL'),
-    );
-    const baseUrl = String(ready?.baseUrl);
-    const controlUrl = String(ready?.controlUrl ?? `${baseUrl}/_simulator`);
-    const settings = await fetch(`${controlUrl}/settings`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ latencyMs: LATENCY_MS }),
-    });
-    if (!settings.ok)
-      throw new Error(`setting the simulator latency failed: ${settings.status} ${await settings.text()}`);
+    const simulator = await startSimulatorProcess(ctx.cleanup, catalog, { latencyMs: LATENCY_MS });
+    const baseUrl = simulator.baseUrl;
 
     const overrides = {
       DATABASE_URL: scratch.url,
@@ -224,7 +195,7 @@ export const fleetScenario: Scenario = {
     const snapshot = () => ({
       postgres: cpuOfProcesses(postgresPattern),
       redis: cpuOfProcesses(/^redis-server /),
-      simulator: procCpuMs(simulator.pid),
+      simulator: procCpuMs(simulator.child.pid),
       bench: process.cpuUsage(),
       machine: machineCpu(),
     });
@@ -254,6 +225,9 @@ export const fleetScenario: Scenario = {
         wallMs,
         throughput: (after.jobs.length / wallMs) * 1000,
         jobs: after.jobs,
+        workerEventLoopBusy:
+          (after.elu.active - before.elu.active) /
+          (after.elu.active + after.elu.idle - before.elu.active - before.elu.idle),
         workerCpuMs: (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000,
         simulatorCpuMs: othersAfter.simulator - others.simulator,
         postgresCpuMs: cpuDelta(others.postgres, othersAfter.postgres),
@@ -287,7 +261,7 @@ export const fleetScenario: Scenario = {
 
     ctx.progress('stopping the worker (SIGTERM)');
     await worker.stop(30_000);
-    await simulator.stop();
+    await simulator.child.stop();
 
     const summarise = (p: PassResult, soloLatencies: number[]) => {
       const processing = p.jobs.map((j) => j.finishedOn - j.processedOn);
@@ -326,6 +300,10 @@ export const fleetScenario: Scenario = {
             p.benchCpuMs) /
           p.syncs,
         machineBusy: p.machineBusyMs / p.machineTotalMs,
+        /** The ceiling when every core goes to this workload: cores ÷ CPU per sync of all its processes. */
+        machineBound:
+          (cores * 1000 * p.syncs) /
+          (p.workerCpuMs + p.simulatorCpuMs + p.postgresCpuMs + p.redisCpuMs + p.benchCpuMs),
       };
     };
     const passes = [summarise(first, soloFirst), summarise(again, soloAgain)];
@@ -362,7 +340,19 @@ export const fleetScenario: Scenario = {
     };
     const cpuTable: ResultTable = {
       title: 'CPU ms per sync, by process, over each pass (the machine has ' + `${cores} cores)`,
-      columns: ['pass', 'worker', 'simulator', 'postgres', 'redis', 'enqueuer', 'other', 'machine busy'],
+      columns: [
+        'pass',
+        'worker',
+        'simulator',
+        'postgres',
+        'redis',
+        'enqueuer',
+        'other',
+        'worker JS thread busy',
+        'machine busy',
+        'machine bound/s',
+        '% of it',
+      ],
       rows: passes.map((p) => [
         p.label,
         round(p.cpuPerSync, 2),
@@ -371,7 +361,10 @@ export const fleetScenario: Scenario = {
         round(p.redisCpuPerSync, 2),
         round(p.benchCpuPerSync, 2),
         round(p.otherCpuPerSync, 2),
+        `${round(p.workerEventLoopBusy * 100, 0)}%`,
         `${round(p.machineBusy * 100, 0)}%`,
+        round(p.machineBound, 0),
+        `${round((p.throughput / p.machineBound) * 100, 0)}%`,
       ]),
     };
     const [f, a] = passes as [(typeof passes)[0], (typeof passes)[0]];
@@ -411,8 +404,11 @@ export const fleetScenario: Scenario = {
         `sync (process.cpuUsage over the pass). One Node process runs its JavaScript on one core: the one-core ` +
         `bounds are ${round(f.oneCoreBound, 0)} and ${round(a.oneCoreBound, 0)} syncs/s.`,
       '"machine busy" = all processes on the machine during the pass (/proc/stat); "postgres" = the backends of this ' +
-        'run\'s database and the server\'s writers; "redis" = the whole Redis server; "other" = the rest of the ' +
-        "machine's busy time (this benchmark's own process, the kernel, anything else running).",
+        'run’s database and the server’s writers; "redis" = the whole Redis server; "enqueuer" = this benchmark’s ' +
+        'process (enqueuing, polling); "other" = the rest of the machine’s busy time (kernel, anything else running). ' +
+        '"machine bound" = cores ÷ CPU per sync of worker + simulator + Postgres + Redis + enqueuer: the ceiling ' +
+        'when they all share this machine. "worker JS thread busy" = event-loop utilisation of the worker ' +
+        '(near 100%: its one JavaScript thread is the bottleneck).',
     ];
     for (const [label, profile] of Object.entries(profiles)) {
       notes.push(

@@ -225,7 +225,10 @@ void client.deleteEverything();
     const result = await timed('tsc', () =>
       run(process.execPath, [tsc, '-p', scratch, '--listFiles'], { cwd: scratch, timeout: 120_000 }).then(
         ({ stdout }) => ({ ok: true, output: stdout }),
-        (error: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${error.stdout}${error.stderr}` }),
+        (error: { stdout?: string; stderr?: string }) => ({
+          ok: false,
+          output: `${error.stdout}${error.stderr}`,
+        }),
       ),
     );
     expect(result.output).not.toMatch(/error TS/);

@@ -26,7 +26,9 @@ describe('queue contract', () => {
     expect(() => parseJobPayload(SYNC_JOB, { projectId: '', trigger: 'manual' })).toThrow(/projectId/);
     expect(() => parseJobPayload(VERIFY_JOB, { projectId: 'p1', privateKey: 'x' })).toThrow(/privateKey/);
     expect(() => parseJobPayload(VERIFY_JOB, 'p1')).toThrow(UnrecoverableError);
-    expect(syncCatalogPayloadSchema.safeParse({ projectId: 'has space', trigger: 'manual' }).success).toBe(false);
+    expect(syncCatalogPayloadSchema.safeParse({ projectId: 'has space', trigger: 'manual' }).success).toBe(
+      false,
+    );
   });
 
   it('default job options retry with exponential backoff and remove finished jobs', () => {
@@ -75,7 +77,8 @@ describe('schedules (pure parts)', () => {
     expect(parseEvery('1d')).toBe(86_400);
     expect(parseEvery('1h30m')).toBe(5_400);
     expect(parseEvery('1s')).toBe(1);
-    for (const bad of ['', '6', 'h', '6x', '-1h', '0s', '400d']) expect(() => parseEvery(bad)).toThrow(/--every/);
+    for (const bad of ['', '6', 'h', '6x', '-1h', '0s', '400d'])
+      expect(() => parseEvery(bad)).toThrow(/--every/);
     expect(formatEvery(5_400)).toBe('1h30m');
     expect(formatEvery(86_400)).toBe('1d');
   });
@@ -116,6 +119,10 @@ describe('schedules (pure parts)', () => {
     ];
     expect(planReconcile([a, b], inRedis, 5)).toEqual({ upsert: [b], remove: ['sync:gone'], unchanged: 1 });
     expect(planReconcile([a, b], inRedis, 3).upsert).toEqual([a, b]);
-    expect(planReconcile([a], inRedis, 5, new Set(['sync:a']))).toEqual({ upsert: [], remove: [], unchanged: 1 });
+    expect(planReconcile([a], inRedis, 5, new Set(['sync:a']))).toEqual({
+      upsert: [],
+      remove: [],
+      unchanged: 1,
+    });
   });
 });
