@@ -15,6 +15,7 @@ export {
   type ProjectClient,
   parseProjectId,
   recordCredentialFailure,
+  recordCredentialSuccess,
   saveCredentials,
   statusForFailure,
 } from './store.ts';

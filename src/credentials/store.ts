@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import { appStoreCredentials, type CredentialStatus, discoveredApps, projects } from '../../db/schema.ts';
 import {
   type AppStoreClient,
@@ -256,4 +256,30 @@ export async function recordCredentialFailure(
     status,
   );
   return status;
+}
+
+/**
+ * A sync that read the catalog proves the key works: a key marked invalid or forbidden earlier
+ * (an agreement since accepted, a role since raised) becomes valid again. Only for the key that
+ * was used (a key saved meanwhile stays unverified), and a no-op when already valid.
+ */
+export async function recordCredentialSuccess(
+  ctx: ServiceContext,
+  projectId: string,
+  keyId: string,
+): Promise<void> {
+  const now = new Date();
+  const updated = await ctx.db
+    .update(appStoreCredentials)
+    .set({ status: 'valid', statusDetail: null, verifiedAt: now, updatedAt: now })
+    .where(
+      and(
+        eq(appStoreCredentials.projectId, parseProjectId(projectId)),
+        eq(appStoreCredentials.keyId, keyId),
+        ne(appStoreCredentials.status, 'valid'),
+      ),
+    )
+    .returning({ projectId: appStoreCredentials.projectId });
+  if (updated.length > 0)
+    ctx.logger.info({ projectId }, 'App Store Connect credentials marked valid by a successful sync');
 }

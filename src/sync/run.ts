@@ -8,6 +8,7 @@ import {
   loadClientForProject,
   parseProjectId,
   recordCredentialFailure,
+  recordCredentialSuccess,
 } from '../credentials/index.ts';
 import { projectNotFound } from '../credentials/store.ts';
 import { AppError, errorKind, errorMessage, PreconditionError } from '../errors.ts';
@@ -89,7 +90,8 @@ export async function syncProject(
   let client: AppStoreClient | undefined;
   try {
     if (!project.appStoreId) throw noAppSelected(projectId);
-    ({ client } = await loadClientForProject(ctx, projectId, options.client ?? {}));
+    let credentials: { keyId: string };
+    ({ client, credentials } = await loadClientForProject(ctx, projectId, options.client ?? {}));
     let fetched: Awaited<ReturnType<typeof fetchCatalog>>;
     try {
       fetched = await fetchCatalog(client, project.appStoreId);
@@ -119,6 +121,7 @@ export async function syncProject(
         .where(eq(syncRuns.id, runId));
       return applied;
     });
+    await recordCredentialSuccess(ctx, projectId, credentials.keyId);
 
     const summary: SyncSummary = {
       runId,

@@ -543,6 +543,16 @@ describe('what stops a sync', () => {
     expect(await lastRun('sales')).toMatchObject({ status: 'failed', error_kind: 'forbidden' });
   });
 
+  it('an agreement accepted since: the next successful sync marks the credentials valid again', async () => {
+    const { keyId } = await createProject(ctx, sim, 'agreements', OTHER_APP, { agreementsMissing: true });
+    await expect(sync('agreements')).rejects.toMatchObject({ kind: 'forbidden', forbiddenReason: 'agreements' });
+    expect(await loadCredentials(ctx, 'agreements')).toMatchObject({ status: 'forbidden' });
+
+    sim.keys.update(keyId, { agreementsMissing: false });
+    await sync('agreements');
+    expect(await loadCredentials(ctx, 'agreements')).toMatchObject({ status: 'valid', statusDetail: null });
+  });
+
   it('an app without subscriptions or grace settings is a normal catalog', async () => {
     await createProject(ctx, sim, 'plain', OTHER_APP);
     const summary = await sync('plain');
