@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rowsOf } from '../../db/client.ts';
+import { runCli } from '../support/cli.ts';
 import { databaseUrl } from '../support/global-setup.ts';
-
-const run = promisify(execFile);
-const CLI = path.resolve('bin/catalog-sync.js');
 
 const TABLES = [
   'app_store_credentials',
@@ -23,12 +19,6 @@ const TABLES = [
   'subscription_groups',
   'sync_runs',
 ];
-
-function cli(args: string[], env: Record<string, string | undefined>) {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete childEnv[key];
-  return run(process.execPath, [CLI, ...args], { env: childEnv, timeout: 60_000 });
-}
 
 describe('catalog-sync migrate', () => {
   const adminUrl = inject('adminDatabaseUrl');
@@ -56,11 +46,11 @@ describe('catalog-sync migrate', () => {
   }
 
   it('creates every table in DESIGN.md on an empty database, and a second run changes nothing', async () => {
-    const first = await cli(['migrate', '--json'], { DATABASE_URL: url });
+    const first = await runCli(['migrate', '--json'], { DATABASE_URL: url });
     expect(JSON.parse(first.stdout)).toMatchObject({ ok: true, applied: 1 });
     expect(await tables()).toEqual(TABLES);
 
-    const second = await cli(['migrate', '--json'], { DATABASE_URL: url });
+    const second = await runCli(['migrate', '--json'], { DATABASE_URL: url });
     expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, applied: 0 });
     expect(await tables()).toEqual(TABLES);
   });
@@ -71,8 +61,8 @@ describe('catalog-sync migrate', () => {
     await admin.unsafe(`create database "${other}"`);
     try {
       const results = await Promise.all([
-        cli(['migrate', '--json'], { DATABASE_URL: otherUrl }),
-        cli(['migrate', '--json'], { DATABASE_URL: otherUrl }),
+        runCli(['migrate', '--json'], { DATABASE_URL: otherUrl }),
+        runCli(['migrate', '--json'], { DATABASE_URL: otherUrl }),
       ]);
       const applied = results.map((r) => JSON.parse(r.stdout).applied as number).sort();
       expect(applied).toEqual([0, 1]);
@@ -84,9 +74,9 @@ describe('catalog-sync migrate', () => {
   it('works on the embedded database when DATABASE_URL is unset', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'catalog-sync-embedded-'));
     try {
-      const first = await cli(['migrate', '--json'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
+      const first = await runCli(['migrate', '--json'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
       expect(JSON.parse(first.stdout)).toMatchObject({ ok: true, applied: 1 });
-      const second = await cli(['migrate', '--json'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
+      const second = await runCli(['migrate', '--json'], { DATABASE_URL: undefined, DATA_DIR: dataDir });
       expect(JSON.parse(second.stdout)).toMatchObject({ ok: true, applied: 0 });
 
       const { openDatabase } = await import('../../db/client.ts');

@@ -1,63 +1,40 @@
-import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appStoreCredentials } from '../../../db/schema.ts';
-import { QUEUE_NAME, SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../jobs/contract.ts';
+import { SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../jobs/contract.ts';
 import {
   AppError,
-  type CatalogSync,
   createCatalogSync,
   InvalidInputError,
   NotFoundError,
   PreconditionError,
 } from '../../../src/index.ts';
-import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
-import { useTestDatabase } from '../../support/db.ts';
 import { databaseUrl } from '../../support/global-setup.ts';
-import { useTestRedis } from '../../support/redis.ts';
+import { ENCRYPTION_KEY, useJobsHarness } from '../jobs/support.ts';
 
 /*
  * The public API in-process against real Postgres and Redis (no worker: the jobs it enqueues are
  * read back from BullMQ). The worker side of the flow is platform-flow.test.ts.
  */
 
-const getDb = useTestDatabase();
-const redis = useTestRedis();
-const encryptionKey = randomBytes(32).toString('base64');
-let sim: Simulator;
-let api: CatalogSync;
-let queue: Queue;
+const APP_ID = '1000000001';
+const harness = useJobsHarness({
+  catalog: {
+    seed: 3,
+    apps: [
+      { id: APP_ID, iaps: 2, groups: 1, subscriptionsPerGroup: 2 },
+      { id: '1000000002', iaps: 1, groups: 0, subscriptionsPerGroup: 0 },
+    ],
+  },
+  queue: 'plain',
+  api: true,
+});
+const { db: getDb, redis, sim, api, producer } = harness;
 let key: { keyId: string; issuerId: string; privateKeyPem: string };
 
-const APP_ID = '1000000001';
-
 beforeAll(async () => {
-  sim = await startSimulator({
-    catalog: generateCatalog({
-      seed: 3,
-      apps: [
-        { id: APP_ID, iaps: 2, groups: 1, subscriptionsPerGroup: 2 },
-        { id: '1000000002', iaps: 1, groups: 0, subscriptionsPerGroup: 0 },
-      ],
-    }),
-  });
-  key = await sim.createKey({ role: 'ADMIN' });
-  api = createCatalogSync({
-    databaseUrl: getDb().url,
-    redisUrl: redis.url,
-    redisPrefix: redis.prefix,
-    encryptionKey,
-    appStoreBaseUrl: sim.baseUrl,
-  });
-  queue = new Queue(QUEUE_NAME, { connection: { url: redis.url }, prefix: redis.prefix });
-});
-
-afterAll(async () => {
-  await api?.close();
-  await queue?.close();
-  await sim?.close();
+  key = await sim().createKey({ role: 'ADMIN' });
 });
 
 const credentials = () => ({ keyId: key.keyId, issuerId: key.issuerId, privateKey: key.privateKeyPem });
@@ -83,7 +60,7 @@ function expectNoSecret(value: unknown): void {
   const body = key.privateKeyPem.split('\n')[1]!;
   expect(text).not.toContain('PRIVATE KEY');
   expect(text).not.toContain(body.slice(0, 24));
-  expect(text).not.toContain(encryptionKey);
+  expect(text).not.toContain(ENCRYPTION_KEY);
   expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./); // no JWE/JWT
 }
 
@@ -110,7 +87,7 @@ describe('createCatalogSync options', () => {
       redisUrl: redis.url,
       redisPrefix: redis.prefix,
       databaseUrl: getDb().url,
-      encryptionKey,
+      encryptionKey: ENCRYPTION_KEY,
     });
     try {
       await expect(client.getStatus('nobody-here')).rejects.toBeInstanceOf(NotFoundError);
@@ -139,7 +116,7 @@ describe('an empty database', () => {
       databaseUrl: databaseUrl(adminUrl, name),
       redisUrl: redis.url,
       redisPrefix: redis.prefix,
-      encryptionKey,
+      encryptionKey: ENCRYPTION_KEY,
     });
     try {
       const error = await client.saveCredentials('fresh', credentials()).catch((e: unknown) => e);
@@ -158,23 +135,26 @@ describe('an empty database', () => {
 
 describe('the platform API', () => {
   it('rejects bad input with InvalidInputError naming the field', async () => {
-    await expectInvalid(api.saveCredentials('', credentials()), 'projectId');
-    await expectInvalid(api.saveCredentials('has space', credentials()), 'projectId');
-    await expectInvalid(api.saveCredentials('p1', { ...credentials(), keyId: 'nope' }), 'keyId');
-    await expectInvalid(api.saveCredentials('p1', { ...credentials(), issuerId: 'nope' }), 'issuerId');
-    await expectInvalid(api.saveCredentials('p1', { ...credentials(), privateKey: 'garbage' }), 'privateKey');
-    await expectInvalid(api.requestSync('p1', { trigger: 'sometimes' as never }), 'trigger');
-    await expectInvalid(api.schedule('p1', { every: '5 parsecs' }), 'every');
-    await expectInvalid(api.schedule('p1', { every: 0 }), 'every');
-    await expectInvalid(api.schedule('p1', { cron: 'every day' }), 'cron');
-    await expectInvalid(api.schedule('p1', { every: '1h', cron: '0 * * * *' } as never), 'schedule');
-    await expectInvalid(api.selectApp('p1', ''), 'appStoreId');
+    await expectInvalid(api().saveCredentials('', credentials()), 'projectId');
+    await expectInvalid(api().saveCredentials('has space', credentials()), 'projectId');
+    await expectInvalid(api().saveCredentials('p1', { ...credentials(), keyId: 'nope' }), 'keyId');
+    await expectInvalid(api().saveCredentials('p1', { ...credentials(), issuerId: 'nope' }), 'issuerId');
+    await expectInvalid(
+      api().saveCredentials('p1', { ...credentials(), privateKey: 'garbage' }),
+      'privateKey',
+    );
+    await expectInvalid(api().requestSync('p1', { trigger: 'sometimes' as never }), 'trigger');
+    await expectInvalid(api().schedule('p1', { every: '5 parsecs' }), 'every');
+    await expectInvalid(api().schedule('p1', { every: 0 }), 'every');
+    await expectInvalid(api().schedule('p1', { cron: 'every day' }), 'cron');
+    await expectInvalid(api().schedule('p1', { every: '1h', cron: '0 * * * *' } as never), 'schedule');
+    await expectInvalid(api().selectApp('p1', ''), 'appStoreId');
     // Nothing was stored by the refused calls.
-    await expect(api.getStatus('p1')).rejects.toBeInstanceOf(NotFoundError);
+    await expect(api().getStatus('p1')).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('saveCredentials stores the key sealed and queues a verification (no sync before an app is selected)', async () => {
-    const saved = await api.saveCredentials('shop', {
+    const saved = await api().saveCredentials('shop', {
       ...credentials(),
       fileName: `AuthKey_${key.keyId}.p8`,
     });
@@ -194,32 +174,37 @@ describe('the platform API', () => {
     expect(row?.privateKeyEncrypted).toBeDefined();
     expect(row?.privateKeyEncrypted).not.toContain('PRIVATE KEY');
 
-    const waiting = await queue.getJobs(['waiting']);
+    const waiting = await producer().queue.getJobs(['waiting']);
     expect(waiting.map((job) => [job.name, job.data])).toEqual([[VERIFY_JOB, { projectId: 'shop' }]]);
     expect(waiting[0]?.id).toBe(saved.verification.jobId);
 
     // Saving again while that verification waits does not queue a second one.
-    const again = await api.saveCredentials('shop', credentials());
+    const again = await api().saveCredentials('shop', credentials());
     expect(again.verification).toEqual({ jobId: saved.verification.jobId, outcome: 'deduplicated' });
   });
 
   it('requestSync refuses a project that cannot be synced yet, saying what to do', async () => {
-    await expect(api.requestSync('unknown-project')).rejects.toBeInstanceOf(NotFoundError);
-    const error = await api.requestSync('shop').catch((e: unknown) => e);
+    await expect(api().requestSync('unknown-project')).rejects.toBeInstanceOf(NotFoundError);
+    const error = await api()
+      .requestSync('shop')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PreconditionError);
     expect((error as AppError).message).toMatch(/selectApp/);
   });
 
   it('verifyCredentials runs inline and lists the apps; selectApp binds one', async () => {
-    const result = await api.verifyCredentials('shop');
+    const result = await api().verifyCredentials('shop');
     expectNoSecret(result);
     expect(result.status).toBe('valid');
     expect(result.apps.map((app) => app.appStoreId).sort()).toEqual([APP_ID, '1000000002']);
-    expect((await api.listApps('shop')).map((app) => app.appStoreId).sort()).toEqual([APP_ID, '1000000002']);
-    await expectInvalid(api.selectApp('shop', '999'), 'appStoreId');
-    const app = await api.selectApp('shop', APP_ID);
+    expect((await api().listApps('shop')).map((app) => app.appStoreId).sort()).toEqual([
+      APP_ID,
+      '1000000002',
+    ]);
+    await expectInvalid(api().selectApp('shop', '999'), 'appStoreId');
+    const app = await api().selectApp('shop', APP_ID);
     expect(app.appStoreId).toBe(APP_ID);
-    const status = await api.getStatus('shop');
+    const status = await api().getStatus('shop');
     expectNoSecret(status);
     expect(status).toMatchObject({
       projectId: 'shop',
@@ -231,42 +216,46 @@ describe('the platform API', () => {
   });
 
   it('requestSync enqueues one sync per project (deduplicated while it waits)', async () => {
-    const first = await api.requestSync('shop');
-    const second = await api.requestSync('shop', { trigger: 'manual' });
+    const first = await api().requestSync('shop');
+    const second = await api().requestSync('shop', { trigger: 'manual' });
     expect(first).toMatchObject({ projectId: 'shop', trigger: 'manual', outcome: 'added' });
     expect(second).toMatchObject({ jobId: first.jobId, outcome: 'deduplicated' });
-    const syncs = (await queue.getJobs(['waiting'])).filter((job) => job.name === SYNC_JOB);
+    const syncs = (await producer().queue.getJobs(['waiting'])).filter((job) => job.name === SYNC_JOB);
     expect(syncs.map((job) => job.data)).toEqual([{ projectId: 'shop', trigger: 'manual' }]);
   });
 
   it('saveCredentials on a project with an app also queues a sync with trigger credentials-saved', async () => {
-    await queue.obliterate({ force: true });
-    const saved = await api.saveCredentials('shop', credentials());
+    await producer().queue.obliterate({ force: true });
+    const saved = await api().saveCredentials('shop', credentials());
     expect(saved.sync).toMatchObject({ outcome: 'added' });
-    const syncs = (await queue.getJobs(['waiting'])).filter((job) => job.name === SYNC_JOB);
+    const syncs = (await producer().queue.getJobs(['waiting'])).filter((job) => job.name === SYNC_JOB);
     expect(syncs.map((job) => [job.id, job.data])).toEqual([
       [saved.sync?.jobId, { projectId: 'shop', trigger: 'credentials-saved' }],
     ]);
   });
 
   it('schedule mirrors the schedule to a BullMQ job scheduler; unschedule removes it', async () => {
-    const info = await api.schedule('shop', { every: '6h' });
+    const info = await api().schedule('shop', { every: '6h' });
     expect(info).toMatchObject({ projectId: 'shop', every: '6h', everySeconds: 21_600, cron: null });
     expect(info.offsetMs).toBeGreaterThan(0);
     expect(info.offsetMs).toBeLessThan(21_600_000);
     expect(info.nextRunAt).toBeInstanceOf(Date);
-    const scheduler = await queue.getJobScheduler(scheduleId('shop'));
+    const scheduler = await producer().queue.getJobScheduler(scheduleId('shop'));
     expect(scheduler?.every).toBe(21_600_000);
-    expect((await api.getStatus('shop')).schedule).toEqual({ every: '6h', everySeconds: 21_600, cron: null });
+    expect((await api().getStatus('shop')).schedule).toEqual({
+      every: '6h',
+      everySeconds: 21_600,
+      cron: null,
+    });
 
-    const cron = await api.schedule('shop', { cron: '0 */4 * * *' });
+    const cron = await api().schedule('shop', { cron: '0 */4 * * *' });
     expect(cron).toMatchObject({ every: null, cron: '0 */4 * * *' });
-    expect((await queue.getJobScheduler(scheduleId('shop')))?.pattern).toBe('0 */4 * * *');
+    expect((await producer().queue.getJobScheduler(scheduleId('shop')))?.pattern).toBe('0 */4 * * *');
 
-    expect(await api.unschedule('shop')).toEqual({ projectId: 'shop', removed: true });
-    expect((await queue.getJobSchedulers()).map((s) => s.key)).not.toContain(scheduleId('shop'));
-    expect(await api.unschedule('shop')).toEqual({ projectId: 'shop', removed: false });
-    expect((await api.getStatus('shop')).schedule).toBeNull();
-    await expect(api.schedule('no-such-project', { every: 3600 })).rejects.toBeInstanceOf(NotFoundError);
+    expect(await api().unschedule('shop')).toEqual({ projectId: 'shop', removed: true });
+    expect((await producer().queue.getJobSchedulers()).map((s) => s.key)).not.toContain(scheduleId('shop'));
+    expect(await api().unschedule('shop')).toEqual({ projectId: 'shop', removed: false });
+    expect((await api().getStatus('shop')).schedule).toBeNull();
+    await expect(api().schedule('no-such-project', { every: 3600 })).rejects.toBeInstanceOf(NotFoundError);
   });
 });

@@ -1,20 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { products, syncRuns } from '../../../db/schema.ts';
-import { AppError, type CatalogSync, createCatalogSync } from '../../../src/index.ts';
-import {
-  countProducts,
-  generateCatalog,
-  type Simulator,
-  startSimulator,
-} from '../../../src/simulator/index.ts';
-import { useTestDatabase } from '../../support/db.ts';
-import { useTestRedis } from '../../support/redis.ts';
+import { AppError } from '../../../src/index.ts';
+import { countProducts } from '../../../src/simulator/index.ts';
+import { ENCRYPTION_KEY, useJobsHarness } from '../jobs/support.ts';
 
 /*
  * The main platform's onboarding, end to end: the platform calls the public API in this
@@ -23,34 +16,32 @@ import { useTestRedis } from '../../support/redis.ts';
  * requestSync → the catalog is in Postgres; then a key rotation queues a sync by itself.
  */
 
-const getDb = useTestDatabase();
-const redis = useTestRedis();
-const encryptionKey = randomBytes(32).toString('base64');
 const APP_ID = '1000000001';
 const PROJECT = 'acme-meditation';
+// The platform's side (api) is configured by options, not by this process's environment.
+const harness = useJobsHarness({
+  catalog: {
+    seed: 11,
+    apps: [
+      { id: APP_ID, iaps: 4, groups: 2, subscriptionsPerGroup: [3, 2] },
+      { id: '1000000002', iaps: 2, groups: 1, subscriptionsPerGroup: 1 },
+    ],
+  },
+  api: true,
+});
+const { db: getDb, redis, sim, api } = harness;
 
-let sim: Simulator;
-let api: CatalogSync;
 let worker: ChildProcess | undefined;
 let workerOutput = '';
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    catalog: generateCatalog({
-      seed: 11,
-      apps: [
-        { id: APP_ID, iaps: 4, groups: 2, subscriptionsPerGroup: [3, 2] },
-        { id: '1000000002', iaps: 2, groups: 1, subscriptionsPerGroup: 1 },
-      ],
-    }),
-  });
   const env = {
     ...process.env,
     DATABASE_URL: getDb().url,
     REDIS_URL: redis.url,
     REDIS_PREFIX: redis.prefix,
-    CREDENTIALS_ENCRYPTION_KEY: encryptionKey,
-    APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
+    CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
+    APP_STORE_CONNECT_BASE_URL: sim().baseUrl,
     METRICS_PORT: '0',
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
@@ -65,25 +56,15 @@ beforeAll(async () => {
       workerOutput += chunk;
     });
   }
-  // The platform's side: configured by options, not by this process's environment.
-  api = createCatalogSync({
-    databaseUrl: getDb().url,
-    redisUrl: redis.url,
-    redisPrefix: redis.prefix,
-    encryptionKey,
-    appStoreBaseUrl: sim.baseUrl,
-  });
 });
 
 afterAll(async () => {
-  await api?.close();
   if (worker && worker.exitCode === null && worker.signalCode === null) {
     const exited = once(worker, 'exit');
     worker.kill('SIGTERM');
     const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
     if (!stopped) worker.kill('SIGKILL');
   }
-  await sim?.close();
 });
 
 /** Polls until `check` returns a value (not undefined), or fails with the worker's output. */
@@ -113,7 +94,7 @@ async function storedProductIds(): Promise<string[]> {
 }
 
 function simulatorProductIds(appId: string): string[] {
-  const app = sim.catalog.apps.find((a) => a.id === appId)!;
+  const app = sim().catalog.apps.find((a) => a.id === appId)!;
   return [
     ...app.iaps.map((iap) => iap.productId),
     ...app.groups.flatMap((group) => group.subscriptions.map((s) => s.productId)),
@@ -122,8 +103,8 @@ function simulatorProductIds(appId: string): string[] {
 
 describe('the platform flow through a real worker process', () => {
   it('saveCredentials → verification → selectApp → requestSync → products in Postgres', async () => {
-    const key = await sim.createKey({ role: 'APP_MANAGER', appIds: 'all' });
-    const saved = await api.saveCredentials(PROJECT, {
+    const key = await sim().createKey({ role: 'APP_MANAGER', appIds: 'all' });
+    const saved = await api().saveCredentials(PROJECT, {
       keyId: key.keyId,
       issuerId: key.issuerId,
       privateKey: key.privateKeyPem,
@@ -133,26 +114,31 @@ describe('the platform flow through a real worker process', () => {
 
     // The worker process runs the verification job: the status turns valid, the apps are known.
     const verified = await eventually('the verification job', async () => {
-      const status = await api.getStatus(PROJECT);
+      const status = await api().getStatus(PROJECT);
       return status.credentials?.status === 'unverified' ? undefined : status;
     });
     expect(verified.credentials).toMatchObject({ keyId: key.keyId, status: 'valid', statusDetail: null });
     expect(verified.credentials?.verifiedAt).toBeInstanceOf(Date);
-    expect((await api.listApps(PROJECT)).map((app) => app.appStoreId).sort()).toEqual([APP_ID, '1000000002']);
+    expect((await api().listApps(PROJECT)).map((app) => app.appStoreId).sort()).toEqual([
+      APP_ID,
+      '1000000002',
+    ]);
 
-    expect(await api.selectApp(PROJECT, APP_ID)).toMatchObject({ appStoreId: APP_ID });
-    const request = await api.requestSync(PROJECT);
+    expect(await api().selectApp(PROJECT, APP_ID)).toMatchObject({ appStoreId: APP_ID });
+    const request = await api().requestSync(PROJECT);
     expect(request).toMatchObject({ projectId: PROJECT, trigger: 'manual', outcome: 'added' });
 
     const expected = simulatorProductIds(APP_ID);
-    expect(expected).toHaveLength(countProducts({ apps: [sim.catalog.apps.find((a) => a.id === APP_ID)!] }));
+    expect(expected).toHaveLength(
+      countProducts({ apps: [sim().catalog.apps.find((a) => a.id === APP_ID)!] }),
+    );
     const stored = await eventually('the sync job', async () => {
       const ids = await storedProductIds();
       return ids.length === expected.length ? ids : undefined;
     });
     expect(stored).toEqual(expected);
 
-    const status = await api.getStatus(PROJECT);
+    const status = await api().getStatus(PROJECT);
     expect(status.app).toMatchObject({ appStoreId: APP_ID });
     expect(status.catalog.products).toBe(expected.length);
     expect(status.lastRuns[0]).toMatchObject({ trigger: 'manual', status: 'succeeded', error: null });
@@ -160,9 +146,9 @@ describe('the platform flow through a real worker process', () => {
   });
 
   it('saving a new key for a project with an app queues a sync (trigger credentials-saved) the worker runs', async () => {
-    const rotated = await sim.createKey({ role: 'ADMIN' });
-    sim.mutate.addProduct(APP_ID, { productId: 'com.example.rotation.coins', name: 'Rotation Coins' });
-    const saved = await api.saveCredentials(PROJECT, {
+    const rotated = await sim().createKey({ role: 'ADMIN' });
+    sim().mutate.addProduct(APP_ID, { productId: 'com.example.rotation.coins', name: 'Rotation Coins' });
+    const saved = await api().saveCredentials(PROJECT, {
       keyId: rotated.keyId,
       issuerId: rotated.issuerId,
       privateKey: rotated.privateKeyPem,
@@ -180,7 +166,7 @@ describe('the platform flow through a real worker process', () => {
     expect(await storedProductIds()).toContain('com.example.rotation.coins');
     // The worker verified the new key too (its own job, queued by saveCredentials).
     const status = await eventually('the second verification', async () => {
-      const current = await api.getStatus(PROJECT);
+      const current = await api().getStatus(PROJECT);
       return current.credentials?.keyId === rotated.keyId && current.credentials.status === 'valid'
         ? current
         : undefined;
@@ -189,17 +175,19 @@ describe('the platform flow through a real worker process', () => {
   });
 
   it('requestSync with wait returns the summary, or the reason the worker gave up', async () => {
-    const waited = await api.requestSync(PROJECT, { wait: true, timeoutMs: 20_000 });
+    const waited = await api().requestSync(PROJECT, { wait: true, timeoutMs: 20_000 });
     expect(waited.summary).toMatchObject({ projectId: PROJECT, status: 'succeeded', unchanged: true });
     expect(waited.summary?.requests).toBeGreaterThan(0);
 
     // Agreements expired: the worker fails the job without retrying, and says what to do.
-    const { credentials } = await api.getStatus(PROJECT);
-    sim.keys.update(credentials!.keyId, { agreementsMissing: true });
-    const error = await api.requestSync(PROJECT, { wait: true, timeoutMs: 20_000 }).catch((e: unknown) => e);
+    const { credentials } = await api().getStatus(PROJECT);
+    sim().keys.update(credentials!.keyId, { agreementsMissing: true });
+    const error = await api()
+      .requestSync(PROJECT, { wait: true, timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).kind).toBe('sync_failed');
     expect((error as AppError).message).toMatch(/agreement/);
-    expect((await api.getStatus(PROJECT)).credentials?.status).toBe('forbidden');
+    expect((await api().getStatus(PROJECT)).credentials?.status).toBe('forbidden');
   });
 });

@@ -1,20 +1,8 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import type { ServiceContext } from '../../../src/context.ts';
-import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
-import { useTestDatabase } from '../../support/db.ts';
-import { useTestRedis } from '../../support/redis.ts';
-import {
-  createProject,
-  plainQueue,
-  type Services,
-  serviceEnv,
-  spawnWorker,
-  started,
-  syncRuns,
-  testContext,
-} from './support.ts';
+import { createProject } from '../../support/context.ts';
+import { serviceEnv, spawnWorker, started, syncRuns, useJobsHarness } from './support.ts';
 
 /*
  * Worker processes stopped politely (SIGTERM: the active sync finishes, exit 0) and rudely
@@ -22,13 +10,13 @@ import {
  * one set of changes).
  */
 
-const getDb = useTestDatabase();
-const redis = useTestRedis();
-let sim: Simulator;
-let services: Services;
-let ctx: ServiceContext;
-let producer: ReturnType<typeof plainQueue>;
 const APP = '3000000001';
+const harness = useJobsHarness({
+  catalog: { seed: 3, apps: [{ id: APP, iaps: 5, groups: 1, subscriptionsPerGroup: 2, grace: null }] },
+  queue: 'plain',
+});
+const { db: getDb, sim, services, ctx, producer } = harness;
+
 /*
  * Short locks so a killed worker's job is recovered within a couple of seconds. Every worker of
  * the queue gets them: BullMQ runs one stalled check per interval for the whole queue (a key with
@@ -37,27 +25,8 @@ const APP = '3000000001';
 const FAST_RECOVERY = { WORKER_LOCK_DURATION_MS: '1500', WORKER_STALLED_INTERVAL_MS: '500' };
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    catalog: generateCatalog({
-      seed: 3,
-      apps: [{ id: APP, iaps: 5, groups: 1, subscriptionsPerGroup: 2, grace: null }],
-    }),
-  });
-  services = {
-    databaseUrl: getDb().url,
-    redisUrl: redis.url,
-    prefix: redis.prefix,
-    simulatorUrl: sim.baseUrl,
-  };
-  ctx = testContext(getDb().db, services);
-  producer = plainQueue(services);
-  await createProject(ctx, sim, 'term', APP);
-  await createProject(ctx, sim, 'kill', APP);
-});
-
-afterAll(async () => {
-  await producer?.close();
-  await sim?.close();
+  await createProject(ctx(), sim(), 'term', APP);
+  await createProject(ctx(), sim(), 'kill', APP);
 });
 
 const syncStarted = (jobId: string | undefined) => (line: Record<string, unknown>) =>
@@ -65,38 +34,38 @@ const syncStarted = (jobId: string | undefined) => (line: Record<string, unknown
 
 describe('stopping a worker', () => {
   it('SIGTERM during a sync lets it finish, then the process exits 0', async () => {
-    const worker = spawnWorker(serviceEnv(services, { ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '20000' }));
+    const worker = spawnWorker(serviceEnv(services(), { ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '20000' }));
     await worker.waitForLog(started);
-    sim.setLatency(400);
+    sim().setLatency(400);
     try {
-      const job = await producer.queue.add('sync-catalog', { projectId: 'term', trigger: 'manual' });
+      const job = await producer().queue.add('sync-catalog', { projectId: 'term', trigger: 'manual' });
       await worker.waitForLog(syncStarted(job.id));
       worker.child.kill('SIGTERM');
       const exit = await worker.exited;
       expect(exit).toEqual({ code: 0, signal: null });
-      expect(await (await producer.queue.getJob(job.id!))!.getState()).toBe('completed');
+      expect(await (await producer().queue.getJob(job.id!))!.getState()).toBe('completed');
       expect((await syncRuns(getDb().db, 'term')).map((r) => r.status)).toEqual(['succeeded']);
       expect(worker.logs.some((l) => l.msg === 'worker stopped')).toBe(true);
     } finally {
-      sim.setLatency(0);
+      sim().setLatency(0);
     }
   });
 
   it('a worker killed with SIGKILL mid-sync: another worker finishes the job, with one set of changes', async () => {
-    const first = spawnWorker(serviceEnv(services, FAST_RECOVERY));
+    const first = spawnWorker(serviceEnv(services(), FAST_RECOVERY));
     await first.waitForLog(started);
-    sim.setLatency(1_500);
-    const job = await producer.queue.add('sync-catalog', { projectId: 'kill', trigger: 'manual' });
+    sim().setLatency(1_500);
+    const job = await producer().queue.add('sync-catalog', { projectId: 'kill', trigger: 'manual' });
     await first.waitForLog(syncStarted(job.id));
     first.child.kill('SIGKILL');
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    sim.setLatency(0);
+    sim().setLatency(0);
 
-    const second = spawnWorker(serviceEnv(services, FAST_RECOVERY));
+    const second = spawnWorker(serviceEnv(services(), FAST_RECOVERY));
     await second.waitForLog(started);
-    const result = (await job.waitUntilFinished(producer.events, 30_000)) as { runId: string };
+    const result = (await job.waitUntilFinished(producer().events, 30_000)) as { runId: string };
     await second.waitForLog(syncStarted(job.id));
-    expect(await (await producer.queue.getJob(job.id!))!.getState()).toBe('completed');
+    expect(await (await producer().queue.getJob(job.id!))!.getState()).toBe('completed');
 
     // The killed run stays as it was left (running); the second one succeeded and wrote the catalog.
     const runs = await syncRuns(getDb().db, 'kill');
@@ -121,7 +90,7 @@ describe('stopping a worker', () => {
 
 describe('starting a worker', () => {
   it('a SIGTERM during start-up stops it cleanly once it is up', async () => {
-    const worker = spawnWorker(serviceEnv(services, FAST_RECOVERY));
+    const worker = spawnWorker(serviceEnv(services(), FAST_RECOVERY));
     // The first log line comes before the worker takes jobs.
     await worker.waitForLog(() => true);
     worker.child.kill('SIGTERM');
@@ -131,12 +100,12 @@ describe('starting a worker', () => {
 
 describe('a sync longer than the shutdown timeout', () => {
   it('does not hold the worker: it exits 0 after SHUTDOWN_TIMEOUT_MS and leaves the job to recovery', async () => {
-    await createProject(ctx, sim, 'slow', APP);
-    const worker = spawnWorker(serviceEnv(services, { ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '300' }));
+    await createProject(ctx(), sim(), 'slow', APP);
+    const worker = spawnWorker(serviceEnv(services(), { ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '300' }));
     await worker.waitForLog(started);
-    sim.setLatency(5_000);
+    sim().setLatency(5_000);
     try {
-      const job = await producer.queue.add('sync-catalog', { projectId: 'slow', trigger: 'manual' });
+      const job = await producer().queue.add('sync-catalog', { projectId: 'slow', trigger: 'manual' });
       await worker.waitForLog(syncStarted(job.id));
       const stopAt = Date.now();
       worker.child.kill('SIGTERM');
@@ -144,9 +113,9 @@ describe('a sync longer than the shutdown timeout', () => {
       // Well before the sync could finish (three rounds of 5 s requests).
       expect(Date.now() - stopAt).toBeLessThan(8_000);
       expect(worker.logs.some((l) => /did not finish in time/.test(String(l.msg)))).toBe(true);
-      expect(await (await producer.queue.getJob(job.id!))!.getState()).toBe('active');
+      expect(await (await producer().queue.getJob(job.id!))!.getState()).toBe('active');
     } finally {
-      sim.setLatency(0);
+      sim().setLatency(0);
     }
   });
 });

@@ -1,75 +1,42 @@
 import type { JobSchedulerJson } from 'bullmq';
 import { inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { projects } from '../../../db/schema.ts';
 import { scheduleId } from '../../../jobs/contract.ts';
-import { openQueue, type QueueHandle } from '../../../jobs/queue.ts';
 import {
   isStoredScheduler,
   reconcileSchedules,
   scheduleOffsetMs,
   setSchedule,
 } from '../../../jobs/schedules.ts';
-import type { ServiceContext } from '../../../src/context.ts';
-import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
-import { useTestDatabase } from '../../support/db.ts';
-import { deleteKeys, useTestRedis } from '../../support/redis.ts';
-import {
-  createProject,
-  runCli,
-  type Services,
-  serviceEnv,
-  spawnWorker,
-  started,
-  syncRuns,
-  testContext,
-  until,
-} from './support.ts';
+import { createProject } from '../../support/context.ts';
+import { deleteKeys } from '../../support/redis.ts';
+import { serviceEnv, spawnWorker, started, syncRuns, until, useJobsHarness } from './support.ts';
 
 /*
  * Schedules live in Postgres and are mirrored to BullMQ job schedulers by reconciling, which is
  * idempotent, safe from several workers at once, and restores everything after Redis lost its data.
  */
 
-const getDb = useTestDatabase();
-const redis = useTestRedis();
-let sim: Simulator;
-let services: Services;
-let ctx: ServiceContext;
-let handle: QueueHandle;
 const APP = '5000000001';
 const MANY = Array.from({ length: 40 }, (_, i) => `fleet-${String(i).padStart(2, '0')}`);
+const harness = useJobsHarness({
+  catalog: { seed: 5, apps: [{ id: APP, iaps: 2, groups: 0, subscriptionsPerGroup: 0, grace: null }] },
+  queue: 'client',
+});
+const { db: getDb, redis, sim, services, ctx, handle, cli: runCli } = harness;
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    catalog: generateCatalog({
-      seed: 5,
-      apps: [{ id: APP, iaps: 2, groups: 0, subscriptionsPerGroup: 0, grace: null }],
-    }),
-  });
-  services = {
-    databaseUrl: getDb().url,
-    redisUrl: redis.url,
-    prefix: redis.prefix,
-    simulatorUrl: sim.baseUrl,
-  };
-  ctx = testContext(getDb().db, services);
-  handle = await openQueue(ctx.config, 'client');
   await getDb()
     .db.insert(projects)
     .values(MANY.map((id) => ({ id })));
 });
 
-afterAll(async () => {
-  await handle?.close();
-  await sim?.close();
-});
-
-const schedulers = () => handle.queue.getJobSchedulers(0, -1, true);
+const schedulers = () => handle().queue.getJobSchedulers(0, -1, true);
 
 /** Pending jobs (delayed or waiting) made by each scheduler: exactly one each when healthy. */
 async function pendingPerScheduler(): Promise<Map<string, number>> {
-  const jobs = await handle.queue.getJobs(['delayed', 'waiting', 'prioritized']);
+  const jobs = await handle().queue.getJobs(['delayed', 'waiting', 'prioritized']);
   const counts = new Map<string, number>();
   for (const job of jobs) {
     const key = job.repeatJobKey;
@@ -85,9 +52,9 @@ function bySchedule(list: JobSchedulerJson[]) {
 describe('reconciling schedules', () => {
   it('mirrors Postgres, spreads one interval across projects, and writes nothing when already in sync', async () => {
     for (const [i, id] of MANY.entries()) {
-      await setSchedule(ctx, id, i % 4 === 3 ? { cron: '0 */6 * * *' } : { every: 3600 });
+      await setSchedule(ctx(), id, i % 4 === 3 ? { cron: '0 */6 * * *' } : { every: 3600 });
     }
-    const first = await reconcileSchedules(ctx, handle);
+    const first = await reconcileSchedules(ctx(), handle());
     expect(first).toMatchObject({ total: 40, upserted: 40, removed: 0, unchanged: 0 });
     const mirrored = await schedulers();
     expect(mirrored).toHaveLength(40);
@@ -106,36 +73,36 @@ describe('reconciling schedules', () => {
       tz: 'UTC',
     });
 
-    const again = await reconcileSchedules(ctx, handle);
+    const again = await reconcileSchedules(ctx(), handle());
     expect(again).toMatchObject({ total: 40, upserted: 0, removed: 0, unchanged: 40 });
     expect(bySchedule(await schedulers())).toEqual(bySchedule(mirrored));
     expect([...(await pendingPerScheduler()).values()]).toEqual(new Array(40).fill(1));
   });
 
   it('updates what changed, removes what Postgres no longer has, leaves the rest', async () => {
-    await setSchedule(ctx, 'fleet-00', { every: 1800 });
+    await setSchedule(ctx(), 'fleet-00', { every: 1800 });
     await getDb()
       .db.update(projects)
       .set({ scheduleEverySeconds: null })
       .where(inArray(projects.id, ['fleet-01', 'fleet-02']));
-    await handle.queue.upsertJobScheduler(
+    await handle().queue.upsertJobScheduler(
       scheduleId('ghost') as 'sync-catalog',
       { every: 60_000 },
       { name: 'sync-catalog', data: { projectId: 'ghost', trigger: 'schedule' } },
     );
-    const result = await reconcileSchedules(ctx, handle);
+    const result = await reconcileSchedules(ctx(), handle());
     expect(result).toMatchObject({ total: 38, upserted: 1, removed: 3, unchanged: 37 });
     const keys = (await schedulers()).map((s) => s.key);
     expect(keys).toHaveLength(38);
     expect(keys).not.toContain('sync:ghost');
     expect(keys).not.toContain('sync:fleet-01');
-    expect((await handle.queue.getJobScheduler('sync:fleet-00'))?.every).toBe(1_800_000);
+    expect((await handle().queue.getJobScheduler('sync:fleet-00'))?.every).toBe(1_800_000);
     expect([...(await pendingPerScheduler()).values()]).toEqual(new Array(38).fill(1));
   });
 
   it('two workers starting together leave one scheduler per project', async () => {
     await deleteKeys(redis.client, `${redis.prefix}:*`);
-    const env = serviceEnv(services);
+    const env = serviceEnv(services());
     const workers = [spawnWorker(env), spawnWorker(env)];
     await Promise.all(workers.map((w) => w.waitForLog(started)));
     const reconciled = workers.map((w) => w.logs.find((l) => l.msg === 'schedules in Redis mirror Postgres'));
@@ -154,7 +121,7 @@ describe('reconciling schedules', () => {
     // FLUSHALL itself would wipe the other test files' keys on this shared Redis: drop our prefix.
     await deleteKeys(redis.client, `${redis.prefix}:*`);
     expect(await schedulers()).toHaveLength(0);
-    const worker = spawnWorker(serviceEnv(services));
+    const worker = spawnWorker(serviceEnv(services()));
     const line = await worker.waitForLog((l) => l.msg === 'schedules in Redis mirror Postgres');
     expect(line).toMatchObject({ total: 38, upserted: 38, removed: 0 });
     const restored = await schedulers();
@@ -171,12 +138,11 @@ describe('reconciling schedules', () => {
 
 describe('a scheduled project', () => {
   it('is synced on its schedule by a worker; schedule, schedules and unschedule from the CLI', async () => {
-    await createProject(ctx, sim, 'ticking', APP);
-    const env = serviceEnv(services);
-    const worker = spawnWorker(env);
+    await createProject(ctx(), sim(), 'ticking', APP);
+    const worker = spawnWorker(serviceEnv(services()));
     await worker.waitForLog(started);
 
-    const scheduled = await runCli(['schedule', 'ticking', '--every', '1s', '--json'], env);
+    const scheduled = await runCli(['schedule', 'ticking', '--every', '1s', '--json']);
     expect(scheduled.code).toBe(0);
     expect(JSON.parse(scheduled.stdout)).toMatchObject({ ok: true, projectId: 'ticking', every: '1s' });
     await until(
@@ -186,9 +152,9 @@ describe('a scheduled project', () => {
     expect((await syncRuns(getDb().db, 'ticking')).every((r) => r.trigger === 'schedule')).toBe(true);
 
     const [listed, human, bad] = await Promise.all([
-      runCli(['schedules', '--json'], env),
-      runCli(['schedules'], env),
-      runCli(['schedule', 'ticking', '--every', '6h', '--cron', '0 * * * *'], env),
+      runCli(['schedules', '--json']),
+      runCli(['schedules']),
+      runCli(['schedule', 'ticking', '--every', '6h', '--cron', '0 * * * *']),
     ]);
     const ticking = JSON.parse(listed.stdout).schedules.find(
       (s: { projectId: string }) => s.projectId === 'ticking',
@@ -198,10 +164,10 @@ describe('a scheduled project', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/exactly one of --every/);
 
-    const removed = await runCli(['unschedule', 'ticking', '--json'], env);
+    const removed = await runCli(['unschedule', 'ticking', '--json']);
     expect(JSON.parse(removed.stdout)).toEqual({ ok: true, projectId: 'ticking', removed: true });
     expect((await schedulers()).map((s) => s.key)).not.toContain(scheduleId('ticking'));
-    expect(isStoredScheduler(await handle.queue.getJobScheduler(scheduleId('ticking')))).toBe(false);
+    expect(isStoredScheduler(await handle().queue.getJobScheduler(scheduleId('ticking')))).toBe(false);
     const settled = (await syncRuns(getDb().db, 'ticking')).length;
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     // At most the one already queued may still run.

@@ -1,23 +1,26 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
-import { eq, sql } from 'drizzle-orm';
-import { afterAll } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll } from 'vitest';
 import { type Db, rowsOf } from '../../../db/client.ts';
-import { projects } from '../../../db/schema.ts';
 import { QUEUE_NAME } from '../../../jobs/contract.ts';
-import { loadConfig } from '../../../src/config/env.ts';
-import type { ServiceContext } from '../../../src/context.ts';
-import { saveCredentials } from '../../../src/credentials/index.ts';
-import { createLogger } from '../../../src/log/logger.ts';
-import type { Simulator } from '../../../src/simulator/index.ts';
+import { openQueue, type QueueHandle } from '../../../jobs/queue.ts';
+import { type CatalogSync, createCatalogSync } from '../../../src/index.ts';
+import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
+import { type CliResult, runCli } from '../../support/cli.ts';
+import { newEncryptionKey, type TestContext, testContext } from '../../support/context.ts';
+import { type TestDatabase, useTestDatabase } from '../../support/db.ts';
+import { type TestRedis, useTestRedis } from '../../support/redis.ts';
 
-/* Shared by the queue/worker integration tests: real worker processes, plain BullMQ clients. */
+/*
+ * Shared by the queue/worker and public-API integration tests: one simulator, database and Redis
+ * prefix per file, real worker processes, plain BullMQ clients.
+ */
 
-export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
+export const ENCRYPTION_KEY = newEncryptionKey();
 
 export interface Services {
   databaseUrl: string;
@@ -41,37 +44,6 @@ export function serviceEnv(services: Services, extra: Record<string, string> = {
     LOG_FORMAT: 'json',
     ...extra,
   };
-}
-
-export function testContext(db: Db, services: Services, env: Record<string, string> = {}): ServiceContext {
-  return {
-    db,
-    config: loadConfig({ ...serviceEnv(services), LOG_LEVEL: 'silent', ...env }),
-    logger: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-  };
-}
-
-/** A project with a simulator key and (unless null) an app bound to it. */
-export async function createProject(
-  ctx: ServiceContext,
-  sim: Simulator,
-  projectId: string,
-  appId: string | null,
-  keyOptions: Parameters<Simulator['createKey']>[0] = {},
-): Promise<{ keyId: string }> {
-  const key = await sim.createKey(keyOptions);
-  await saveCredentials(ctx, projectId, {
-    keyId: key.keyId,
-    issuerId: key.issuerId,
-    privateKey: key.privateKeyPem,
-  });
-  if (appId !== null) {
-    await ctx.db
-      .update(projects)
-      .set({ appStoreId: appId, bundleId: `bundle.${appId}`, appName: `App ${appId}` })
-      .where(eq(projects.id, projectId));
-  }
-  return { keyId: key.keyId };
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string };
@@ -231,23 +203,93 @@ export async function syncRuns(db: Db, projectId: string) {
   );
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
+export type PlainQueue = ReturnType<typeof plainQueue>;
+
+export interface JobsHarness {
+  db: () => TestDatabase;
+  redis: TestRedis;
+  sim: () => Simulator;
+  services: () => Services;
+  /** In-process context with the workers' settings (serviceEnv), logging silently. */
+  ctx: () => TestContext;
+  /** The product's queue client (jobs/queue.ts); only with `queue: 'client'`. */
+  handle: () => QueueHandle;
+  /** Plain BullMQ, as the platform would use it; only with `queue: 'plain'`. */
+  producer: () => PlainQueue;
+  /** The public API on this file's services; only with `api: true`. */
+  api: () => CatalogSync;
+  /** The CLI with this file's services, at LOG_LEVEL warn so its --json output stands alone. */
+  cli: (args: string[]) => Promise<CliResult>;
 }
 
-/** Runs the real CLI in a child process; never throws on a non-zero exit. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [path.resolve('bin/catalog-sync.js'), ...args],
-      { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
+function ready<T>(value: T | undefined, what: string): T {
+  if (value === undefined) {
+    throw new Error(
+      `useJobsHarness(): ${what} is ready only inside tests and hooks, and only when asked for`,
     );
+  }
+  return value;
+}
+
+/**
+ * The setup every queue/API test file repeats, as hooks: a fresh database and Redis prefix, a
+ * simulator serving `catalog`, a context, and optionally a queue client and the public API; all
+ * closed after the file. The file's own beforeAll (registered later) runs after this one, and its
+ * afterAll before this one's, so it may use and stop what it started (workers) first.
+ */
+export function useJobsHarness(options: {
+  catalog: Parameters<typeof generateCatalog>[0];
+  queue?: 'client' | 'plain';
+  api?: boolean;
+}): JobsHarness {
+  const db = useTestDatabase();
+  const redis = useTestRedis();
+  let sim: Simulator | undefined;
+  let services: Services | undefined;
+  let ctx: TestContext | undefined;
+  let handle: QueueHandle | undefined;
+  let producer: PlainQueue | undefined;
+  let api: CatalogSync | undefined;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ catalog: generateCatalog(options.catalog) });
+    services = {
+      databaseUrl: db().url,
+      redisUrl: redis.url,
+      prefix: redis.prefix,
+      simulatorUrl: sim.baseUrl,
+    };
+    ctx = testContext(db().db, { ...serviceEnv(services), LOG_LEVEL: 'silent' });
+    if (options.queue === 'client') handle = await openQueue(ctx.config, 'client');
+    if (options.queue === 'plain') producer = plainQueue(services);
+    if (options.api) {
+      api = createCatalogSync({
+        databaseUrl: services.databaseUrl,
+        redisUrl: services.redisUrl,
+        redisPrefix: services.prefix,
+        encryptionKey: ENCRYPTION_KEY,
+        appStoreBaseUrl: services.simulatorUrl,
+      });
+    }
   });
+
+  afterAll(async () => {
+    await api?.close();
+    await handle?.close();
+    await producer?.close();
+    await sim?.close();
+  });
+
+  const getServices = () => ready(services, 'services');
+  return {
+    db,
+    redis,
+    sim: () => ready(sim, 'the simulator'),
+    services: getServices,
+    ctx: () => ready(ctx, 'the context'),
+    handle: () => ready(handle, "the queue client (queue: 'client')"),
+    producer: () => ready(producer, "the plain queue (queue: 'plain')"),
+    api: () => ready(api, 'the API (api: true)'),
+    cli: (args) => runCli(args, serviceEnv(getServices(), { LOG_LEVEL: 'warn' })),
+  };
 }

@@ -1,21 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import type { ServiceContext } from '../../../src/context.ts';
 import { loadCredentials } from '../../../src/credentials/index.ts';
-import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
-import { useTestDatabase } from '../../support/db.ts';
-import { useTestRedis } from '../../support/redis.ts';
+import { createProject } from '../../support/context.ts';
 import {
-  createProject,
   freePort,
-  plainQueue,
-  type Services,
   serviceEnv,
   spawnWorker,
   started,
   syncRuns,
-  testContext,
+  useJobsHarness,
   type WorkerProcess,
 } from './support.ts';
 
@@ -24,51 +18,37 @@ import {
  * jobs are added with plain BullMQ, using only the documented payload, as any producer would.
  */
 
-const getDb = useTestDatabase();
-const redis = useTestRedis();
-let sim: Simulator;
-let services: Services;
-let ctx: ServiceContext;
+const APP = '2000000001';
+const harness = useJobsHarness({
+  catalog: {
+    seed: 11,
+    apps: [
+      {
+        id: APP,
+        iaps: 6,
+        groups: 1,
+        subscriptionsPerGroup: 3,
+        grace: { optIn: true, sandboxOptIn: true, duration: 'SIXTEEN_DAYS', renewalType: 'ALL_RENEWALS' },
+      },
+    ],
+  },
+  queue: 'plain',
+});
+const { db: getDb, sim, services, ctx, producer } = harness;
 let worker: WorkerProcess;
 let metricsPort: number;
-let producer: ReturnType<typeof plainQueue>;
-const APP = '2000000001';
 
 beforeAll(async () => {
-  sim = await startSimulator({
-    catalog: generateCatalog({
-      seed: 11,
-      apps: [
-        {
-          id: APP,
-          iaps: 6,
-          groups: 1,
-          subscriptionsPerGroup: 3,
-          grace: { optIn: true, sandboxOptIn: true, duration: 'SIXTEEN_DAYS', renewalType: 'ALL_RENEWALS' },
-        },
-      ],
-    }),
-  });
-  services = {
-    databaseUrl: getDb().url,
-    redisUrl: redis.url,
-    prefix: redis.prefix,
-    simulatorUrl: sim.baseUrl,
-  };
-  ctx = testContext(getDb().db, services);
   metricsPort = await freePort();
   worker = spawnWorker(
-    serviceEnv(services, { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' }),
+    serviceEnv(services(), { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' }),
   );
-  producer = plainQueue(services);
   await worker.waitForLog(started);
 });
 
 afterAll(async () => {
-  await producer?.close();
   worker?.child.kill('SIGTERM');
   await worker?.exited;
-  await sim?.close();
 });
 
 async function productCount(projectId: string): Promise<number> {
@@ -80,9 +60,9 @@ async function productCount(projectId: string): Promise<number> {
 
 describe('a worker process', () => {
   it('processes a sync-catalog job added with plain BullMQ and only the documented payload', async () => {
-    await createProject(ctx, sim, 'plain', APP);
-    const job = await producer.queue.add('sync-catalog', { projectId: 'plain', trigger: 'manual' });
-    const result = (await job.waitUntilFinished(producer.events, 20_000)) as Record<string, unknown>;
+    await createProject(ctx(), sim(), 'plain', APP);
+    const job = await producer().queue.add('sync-catalog', { projectId: 'plain', trigger: 'manual' });
+    const result = (await job.waitUntilFinished(producer().events, 20_000)) as Record<string, unknown>;
     expect(result).toMatchObject({ projectId: 'plain', status: 'succeeded', unchanged: false });
     expect(await productCount('plain')).toBe(9);
     const runs = await syncRuns(getDb().db, 'plain');
@@ -95,84 +75,88 @@ describe('a worker process', () => {
   });
 
   it('processes a verify-credentials job and records the status', async () => {
-    await createProject(ctx, sim, 'verify-me', null);
-    const job = await producer.queue.add('verify-credentials', { projectId: 'verify-me' });
-    const result = (await job.waitUntilFinished(producer.events, 20_000)) as {
+    await createProject(ctx(), sim(), 'verify-me', null);
+    const job = await producer().queue.add('verify-credentials', { projectId: 'verify-me' });
+    const result = (await job.waitUntilFinished(producer().events, 20_000)) as {
       status: string;
       apps: unknown[];
     };
     expect(result.status).toBe('valid');
     expect(result.apps).toHaveLength(1);
-    expect((await loadCredentials(ctx, 'verify-me')).status).toBe('valid');
+    expect((await loadCredentials(ctx(), 'verify-me')).status).toBe('valid');
   });
 
   it('fails a bad payload at once, without retries, with a clear reason', async () => {
     const options = { attempts: 5, backoff: { type: 'fixed', delay: 10 } };
-    const bad = await producer.queue.add('sync-catalog', { projectId: 'plain', trigger: 'hourly' }, options);
-    await expect(bad.waitUntilFinished(producer.events, 20_000)).rejects.toThrow(
+    const bad = await producer().queue.add(
+      'sync-catalog',
+      { projectId: 'plain', trigger: 'hourly' },
+      options,
+    );
+    await expect(bad.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(
       /Invalid sync-catalog payload \(trigger: trigger must be one of schedule, credentials-saved, manual\)/,
     );
-    const unknown = await producer.queue.add('sync-everything', { projectId: 'plain' }, options);
-    await expect(unknown.waitUntilFinished(producer.events, 20_000)).rejects.toThrow(/Unknown job name/);
-    const missing = await producer.queue.add('verify-credentials', {}, options);
-    await expect(missing.waitUntilFinished(producer.events, 20_000)).rejects.toThrow(/projectId/);
+    const unknown = await producer().queue.add('sync-everything', { projectId: 'plain' }, options);
+    await expect(unknown.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/Unknown job name/);
+    const missing = await producer().queue.add('verify-credentials', {}, options);
+    await expect(missing.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/projectId/);
     for (const job of [bad, unknown, missing]) {
-      const reloaded = await producer.queue.getJob(job.id!);
+      const reloaded = await producer().queue.getJob(job.id!);
       expect(await reloaded!.getState()).toBe('failed');
       expect(reloaded!.attemptsMade).toBe(1);
     }
   });
 
   it('does not retry a sync whose key App Store Connect rejects, and marks the credentials invalid', async () => {
-    const { keyId } = await createProject(ctx, sim, 'revoked', APP);
-    sim.keys.remove(keyId);
-    const job = await producer.queue.add(
+    const { keyId } = await createProject(ctx(), sim(), 'revoked', APP);
+    sim().keys.remove(keyId);
+    const job = await producer().queue.add(
       'sync-catalog',
       { projectId: 'revoked', trigger: 'schedule' },
       { attempts: 5, backoff: { type: 'fixed', delay: 10 } },
     );
-    await expect(job.waitUntilFinished(producer.events, 20_000)).rejects.toThrow(/rejected the API key/);
-    expect((await producer.queue.getJob(job.id!))!.attemptsMade).toBe(1);
-    expect((await loadCredentials(ctx, 'revoked')).status).toBe('invalid');
+    await expect(job.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/rejected the API key/);
+    expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(1);
+    expect((await loadCredentials(ctx(), 'revoked')).status).toBe('invalid');
   });
 
   it('does not retry a project with no app selected', async () => {
-    await createProject(ctx, sim, 'no-app', null);
-    const job = await producer.queue.add(
+    await createProject(ctx(), sim(), 'no-app', null);
+    const job = await producer().queue.add(
       'sync-catalog',
       { projectId: 'no-app', trigger: 'manual' },
       { attempts: 5, backoff: { type: 'fixed', delay: 10 } },
     );
-    await expect(job.waitUntilFinished(producer.events, 20_000)).rejects.toThrow(/no app selected/);
-    expect((await producer.queue.getJob(job.id!))!.attemptsMade).toBe(1);
+    await expect(job.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/no app selected/);
+    expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(1);
   });
 
   it('retries a transient failure with backoff, then succeeds', async () => {
-    await createProject(ctx, sim, 'flaky', APP);
-    sim.faults.add({ path: /inAppPurchasesV2/, status: 503, times: 1 });
-    const job = await producer.queue.add(
+    await createProject(ctx(), sim(), 'flaky', APP);
+    sim().faults.add({ path: /inAppPurchasesV2/, status: 503, times: 1 });
+    const job = await producer().queue.add(
       'sync-catalog',
       { projectId: 'flaky', trigger: 'manual' },
       { attempts: 3, backoff: { type: 'fixed', delay: 50 } },
     );
-    await job.waitUntilFinished(producer.events, 20_000);
-    expect((await producer.queue.getJob(job.id!))!.attemptsMade).toBe(2);
+    await job.waitUntilFinished(producer().events, 20_000);
+    expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(2);
     expect((await syncRuns(getDb().db, 'flaky')).map((r) => r.status)).toEqual(['failed', 'succeeded']);
   });
 
   it('puts a rate-limited job back until Retry-After without using an attempt', async () => {
-    await createProject(ctx, sim, 'limited', APP);
-    sim.faults.add({ path: /subscriptionGroups/, status: 429, retryAfterSeconds: 1, times: 1 });
-    const job = await producer.queue.add(
+    await createProject(ctx(), sim(), 'limited', APP);
+    sim().faults.add({ path: /subscriptionGroups/, status: 429, retryAfterSeconds: 1, times: 1 });
+    const job = await producer().queue.add(
       'sync-catalog',
       { projectId: 'limited', trigger: 'manual' },
       { attempts: 1 },
     );
     const began = Date.now();
-    await job.waitUntilFinished(producer.events, 20_000);
+    await job.waitUntilFinished(producer().events, 20_000);
     expect(Date.now() - began).toBeGreaterThanOrEqual(900);
     // One attempt allowed, one used: the 429 did not count.
-    expect((await producer.queue.getJob(job.id!))!.attemptsMade).toBe(1);
+    expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(1);
     await worker.waitForLog((l) => l.jobId === job.id && /rate limited/.test(String(l.msg)));
   });
 

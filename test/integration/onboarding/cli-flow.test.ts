@@ -5,9 +5,11 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectApp, verifyCredentials } from '../../../src/onboarding/index.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
+import { type CliResult, jsonOf, runCli } from '../../support/cli.ts';
+import { newEncryptionKey, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { p256Pem, p384Pem, pemBody } from '../../unit/credentials/fixtures/keys.ts';
-import { type CliResult, newEncryptionKey, runCli, snapshotTables, testContext } from './support.ts';
+import { snapshotTables } from './support.ts';
 
 /*
  * The onboarding commands end to end (child processes, real Postgres, the simulator over HTTP),
@@ -34,15 +36,6 @@ async function cli(...args: string[]): Promise<CliResult> {
   const result = await runCli(args, env());
   outputs.push(result);
   return result;
-}
-
-/** The command's JSON result (log lines, one JSON object each, may share stdout). */
-function jsonOf(result: CliResult): Record<string, unknown> {
-  const text = result.stdout
-    .split('\n')
-    .filter((line) => !/^\{"level":/.test(line))
-    .join('\n');
-  return JSON.parse(text);
 }
 
 async function key(options: Parameters<Simulator['createKey']>[0] = {}) {
@@ -191,21 +184,25 @@ describe('onboarding through the CLI', () => {
 describe('secrets', () => {
   it('no table, command output or log line holds a .p8 body, a bearer token or the encryption key', async () => {
     // In-process runs too, with a logger that keeps every line at trace level.
-    const { ctx, logs } = testContext(getDb().db, {
-      DATABASE_URL: getDb().url,
-      APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
-      CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
-    });
+    const ctx = testContext(
+      getDb().db,
+      {
+        DATABASE_URL: getDb().url,
+        APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
+        CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
+      },
+      { captureLogs: true },
+    );
     expect((await verifyCredentials(ctx, 'shop')).status).toBe('valid');
     expect((await verifyCredentials(ctx, 'impostor')).status).toBe('invalid');
     await selectApp(ctx, 'shop', sim.catalog.apps[0]!.id);
-    expect(logs()).toContain('credentials verified');
+    expect(ctx.logs()).toContain('credentials verified');
 
     const tables = await snapshotTables(getDb().db);
     const tableText = JSON.stringify(tables);
     const haystacks: [string, string][] = [
       ['tables', tableText],
-      ['in-process logs', logs()],
+      ['in-process logs', ctx.logs()],
       ...outputs.flatMap((o, i): [string, string][] => [
         [`command ${i} stdout`, o.stdout],
         [`command ${i} stderr`, o.stderr],

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appStoreCredentials, discoveredApps, projects } from '../../../db/schema.ts';
 import { loadConfig } from '../../../src/config/env.ts';
 import { decryptSecret } from '../../../src/credentials/crypto.ts';
+import { runCli } from '../../support/cli.ts';
+import { newEncryptionKey } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import {
   CERTIFICATE_PEM,
@@ -17,7 +19,7 @@ import {
   pemBody,
   rsaPkcs8Pem,
 } from '../../unit/credentials/fixtures/keys.ts';
-import { newEncryptionKey, runCli, snapshotTables } from './support.ts';
+import { snapshotTables } from './support.ts';
 
 const getDb = useTestDatabase();
 const ENCRYPTION_KEY = newEncryptionKey();

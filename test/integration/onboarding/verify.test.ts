@@ -13,9 +13,9 @@ import {
 import { AppError, InvalidInputError, NotFoundError, PreconditionError } from '../../../src/errors.ts';
 import { listDiscoveredApps, selectApp, verifyCredentials } from '../../../src/onboarding/index.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
+import { newEncryptionKey, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { p256Pem } from '../../unit/credentials/fixtures/keys.ts';
-import { newEncryptionKey, testContext } from './support.ts';
 
 const getDb = useTestDatabase();
 const APP_COUNT = 205; // more than one page of 200
@@ -31,6 +31,9 @@ const envFor = (extra: Record<string, string | undefined> = {}) => ({
   APP_STORE_CONNECT_RETRY_CAP_MS: '20',
   ...extra,
 });
+// Logging at trace level (kept in memory), so every log call on these paths runs too.
+const contextFor = (extra: Record<string, string | undefined> = {}) =>
+  testContext(getDb().db, envFor(extra), { captureLogs: true });
 
 beforeAll(async () => {
   sim = await startSimulator({
@@ -44,7 +47,7 @@ beforeAll(async () => {
       })),
     }),
   });
-  ctx = testContext(getDb().db, envFor()).ctx;
+  ctx = contextFor();
 });
 afterAll(async () => {
   await sim?.close();
@@ -201,15 +204,12 @@ describe('verifyCredentials (Verify & Fetch Apps)', () => {
 
   it('works after a rotation of the encryption key (old key in CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS)', async () => {
     await project('rotated');
-    const rotated = testContext(
-      getDb().db,
-      envFor({
-        CREDENTIALS_ENCRYPTION_KEY: newEncryptionKey(),
-        CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: ENCRYPTION_KEY,
-      }),
-    ).ctx;
+    const rotated = contextFor({
+      CREDENTIALS_ENCRYPTION_KEY: newEncryptionKey(),
+      CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: ENCRYPTION_KEY,
+    });
     expect((await verifyCredentials(rotated, 'rotated')).status).toBe('valid');
-    const lost = testContext(getDb().db, envFor({ CREDENTIALS_ENCRYPTION_KEY: newEncryptionKey() })).ctx;
+    const lost = contextFor({ CREDENTIALS_ENCRYPTION_KEY: newEncryptionKey() });
     const error = await verifyCredentials(lost, 'rotated').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).kind).toBe('config');
@@ -238,7 +238,7 @@ describe('loadClientForProject', () => {
   it('decrypts the .p8 only when a token is minted', async () => {
     await project('lazy');
     // Without any encryption key the client is still built: nothing was decrypted yet.
-    const noKey = testContext(getDb().db, envFor({ CREDENTIALS_ENCRYPTION_KEY: undefined })).ctx;
+    const noKey = contextFor({ CREDENTIALS_ENCRYPTION_KEY: undefined });
     const { client, credentials } = await loadClientForProject(noKey, 'lazy');
     expect(credentials).toMatchObject({ projectId: 'lazy', status: 'unverified' });
     expect(credentials).not.toHaveProperty('privateKeyEncrypted');

@@ -7,7 +7,8 @@ import { migrateDatabase } from '../../../db/migrate.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import { rulesInForce, syncProject } from '../../../src/sync/index.ts';
-import { changeRows, countRows, createProject, snapshotCatalog, testContext } from './support.ts';
+import { createProject, testContext } from '../../support/context.ts';
+import { changeRows, countRows, snapshotCatalog, syncEnv } from './support.ts';
 
 /* The same pipeline on the embedded database (PGlite), the CLI's default without DATABASE_URL. */
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
       apps: [{ id: APP, iaps: 120, groups: 2, subscriptionsPerGroup: [55, 2], grace: { optIn: true } }],
     }),
   });
-  ctx = testContext(database.db, sim);
+  ctx = testContext(database.db, syncEnv(sim));
   await createProject(ctx, sim, 'embedded', APP);
 });
 afterAll(async () => {

@@ -3,8 +3,9 @@ import { type Database, openDatabase } from '../../../db/client.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import { type CatalogShape, requestLowerBound, syncProject } from '../../../src/sync/index.ts';
+import { createProject, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { createProject, testContext } from './support.ts';
+import { syncEnv } from './support.ts';
 
 /*
  * The fetch makes exactly the fewest requests the catalog's shape allows (counted by the
@@ -73,7 +74,7 @@ describe('requests per sync', () => {
   it.each(CASES.map((c, index) => [c.name, c, index] as const))(
     '%s: exactly the lower bound',
     async (_name, c, index) => {
-      const ctx = testContext(getDb().db, sim);
+      const ctx = testContext(getDb().db, syncEnv(sim));
       const projectId = `shape-${index}`;
       const { keyId } = await createProject(ctx, sim, projectId, appId(index));
       const summary = await syncProject(ctx, projectId, { trigger: 'manual' });
@@ -123,7 +124,7 @@ describe('SQL statements per sync', () => {
   }
 
   it('is the same for 8 products as for 470, on a first, an unchanged and a changing sync', async () => {
-    const ctx = testContext(counted.db, sim);
+    const ctx = testContext(counted.db, syncEnv(sim));
     await createProject(ctx, sim, 'small', appId(100));
     await createProject(ctx, sim, 'large', appId(101));
 

@@ -21,8 +21,9 @@ import {
   SYNC_LOCK_NAMESPACE,
   syncProject,
 } from '../../../src/sync/index.ts';
+import { createProject, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { changeRows, countRows, createProject, snapshotCatalog, testContext } from './support.ts';
+import { changeRows, countRows, snapshotCatalog, syncEnv } from './support.ts';
 
 /*
  * The sync against real Postgres and the simulator over HTTP. The tests of the first
@@ -83,7 +84,7 @@ beforeAll(async () => {
       ],
     }),
   });
-  ctx = testContext(getDb().db, sim);
+  ctx = testContext(getDb().db, syncEnv(sim));
   await createProject(ctx, sim, 'shop', APP);
 });
 afterAll(async () => {
@@ -545,7 +546,10 @@ describe('what stops a sync', () => {
 
   it('an agreement accepted since: the next successful sync marks the credentials valid again', async () => {
     const { keyId } = await createProject(ctx, sim, 'agreements', OTHER_APP, { agreementsMissing: true });
-    await expect(sync('agreements')).rejects.toMatchObject({ kind: 'forbidden', forbiddenReason: 'agreements' });
+    await expect(sync('agreements')).rejects.toMatchObject({
+      kind: 'forbidden',
+      forbiddenReason: 'agreements',
+    });
     expect(await loadCredentials(ctx, 'agreements')).toMatchObject({ status: 'forbidden' });
 
     sim.keys.update(keyId, { agreementsMissing: false });

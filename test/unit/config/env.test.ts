@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, decodeEncryptionKey, loadConfig } from '../../../src/config/env.ts';
+import { runCli } from '../../support/cli.ts';
 
-const run = promisify(execFile);
 const KEY = Buffer.alloc(32, 7).toString('base64');
 
 describe('loadConfig', () => {
@@ -72,13 +69,7 @@ describe('loadConfig', () => {
   });
 
   it('exits the CLI non-zero with a message naming the variable', async () => {
-    const cli = path.resolve('bin/catalog-sync.js');
-    const result = await run(process.execPath, [cli, 'migrate'], {
-      env: { ...process.env, REDIS_URL: 'notaurl' },
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await runCli(['migrate'], { REDIS_URL: 'notaurl' });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('REDIS_URL: must be a redis:// or rediss:// URL');
   });
