@@ -56,7 +56,15 @@ worker.on('failed', (job, error) => {
 
 let profiler: Session | undefined;
 
-process.on('message', async (message: ToWorker) => {
+process.on('message', (message: ToWorker) => {
+  handle(message).catch((error: unknown) => {
+    // The benchmark is waiting for an answer: say what went wrong on stderr, then stop.
+    process.stderr.write(`fleet worker: ${error instanceof Error ? error.message : String(error)}\n`);
+    void stop();
+  });
+});
+
+async function handle(message: ToWorker): Promise<void> {
   if (message.type === 'profile-start') {
     profiler = new Session();
     profiler.connect();
@@ -73,18 +81,20 @@ process.on('message', async (message: ToWorker) => {
     send({ type: 'progress', completed, failed, lastError });
   } else if (message.type === 'mark') {
     const cpu = process.cpuUsage();
+    const usage = process.resourceUsage();
     send({
       type: 'mark',
       cpu: { user: cpu.user, system: cpu.system },
       elu: (({ idle, active }) => ({ idle, active }))(performance.eventLoopUtilization()),
-      maxRssKiB: process.resourceUsage().maxRSS,
+      maxRssKiB: usage.maxRSS,
+      switches: { voluntary: usage.voluntaryContextSwitches, involuntary: usage.involuntaryContextSwitches },
       completed,
       failed,
       jobs,
     });
     jobs = [];
   }
-});
+}
 
 let stopping = false;
 const stop = async () => {

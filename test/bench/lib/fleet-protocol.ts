@@ -28,6 +28,8 @@ export type FromWorker =
       cpu: { user: number; system: number };
       /** performance.eventLoopUtilization() so far: how busy the one JavaScript thread was. */
       elu: { idle: number; active: number };
+      /** Context switches so far (process.resourceUsage()): involuntary = preempted while runnable. */
+      switches: { voluntary: number; involuntary: number };
       /** Peak resident set size so far, KiB (process.resourceUsage().maxRSS). */
       maxRssKiB: number;
       completed: number;

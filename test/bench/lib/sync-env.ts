@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Database } from '../../../db/client.ts';
+import { sql } from 'drizzle-orm';
+import { type Database, type Db, rowsOf } from '../../../db/client.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import type { SimCatalog } from '../../../src/simulator/catalog.ts';
 import {
@@ -193,4 +194,39 @@ export function writesByTable(statements: LoggedStatement[]): Record<string, num
     out[table] = (out[table] ?? 0) + 1;
   }
   return out;
+}
+
+const PROJECT_TABLES = [
+  'projects',
+  'app_store_credentials',
+  'discovered_apps',
+  'sync_runs',
+  'subscription_groups',
+  'products',
+  'grace_period_settings',
+  'catalog_changes',
+  'revenue_attribution_rules',
+] as const;
+
+/**
+ * A digest of every row of a project in each table, row versions included (`xmin` changes on any
+ * write, even one that stores the same values): equal digests mean no row was written.
+ */
+export async function projectRowDigests(db: Db, projectId: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const table of PROJECT_TABLES) {
+    const column = table === 'projects' ? 'id' : 'project_id';
+    const [row] = rowsOf<{ digest: string | null; n: number | string }>(
+      await db.execute(
+        sql`select count(*) as n, md5(string_agg(t.xmin::text || ':' || t::text, ',' order by t::text)) as digest
+              from ${sql.identifier(table)} t where ${sql.identifier(column)} = ${projectId}`,
+      ),
+    );
+    out[table] = `${row?.n ?? 0}:${row?.digest ?? ''}`;
+  }
+  return out;
+}
+
+export function changedTables(before: Record<string, string>, after: Record<string, string>): string[] {
+  return Object.keys(after).filter((table) => before[table] !== after[table]);
 }

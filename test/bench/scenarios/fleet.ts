@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
@@ -47,6 +48,11 @@ interface PassResult {
   throughput: number;
   jobs: JobTiming[];
   workerCpuMs: number;
+  /** Of which in the kernel (socket writes to Postgres, Redis and the simulator over loopback). */
+  workerSystemCpuMs: number;
+  /** Times the worker was preempted while it could run, and times it gave up the CPU to wait. */
+  workerInvoluntarySwitches: number;
+  workerVoluntarySwitches: number;
   /** Share of the pass the worker's JavaScript thread was running (event loop utilisation). */
   workerEventLoopBusy: number;
   simulatorCpuMs: number;
@@ -58,21 +64,37 @@ interface PassResult {
   machineTotalMs: number;
 }
 
+/** Sends a request to the worker process and waits for its reply; fails if the worker exits or stays silent. */
 function sendAndWait<T extends FromWorker['type']>(
   worker: BenchChild,
   message: ToWorker,
   type: T,
+  timeoutMs = 60_000,
 ): Promise<Extract<FromWorker, { type: T }>> {
   return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      worker.process.off('message', onMessage);
+      worker.process.off('exit', onExit);
+    };
     const onMessage = (reply: FromWorker) => {
       if (reply.type !== type) return;
-      worker.process.off('message', onMessage);
+      done();
       resolve(reply as Extract<FromWorker, { type: T }>);
     };
+    const onExit = (code: number | null) => {
+      done();
+      reject(new Error(`the worker process exited (${code}) while the benchmark waited for "${type}"`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`the worker process did not answer "${message.type}" within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
     worker.process.on('message', onMessage);
+    worker.process.once('exit', onExit);
     worker.process.send(message, (error) => {
       if (error) {
-        worker.process.off('message', onMessage);
+        done();
         reject(error);
       }
     });
@@ -214,6 +236,7 @@ export const fleetScenario: Scenario = {
       const after = await sendAndWait(worker, { type: 'mark' }, 'mark');
       const othersAfter = snapshot();
       if (ctx.args.cpuProf) {
+        mkdirSync(ctx.args.outDir, { recursive: true });
         const file = path.resolve(ctx.args.outDir, `fleet-worker-${slug}.cpuprofile`);
         await sendAndWait(worker, { type: 'profile-stop', file }, 'profile-stopped');
         profiles[label] = summariseProfile(file);
@@ -228,6 +251,9 @@ export const fleetScenario: Scenario = {
         workerEventLoopBusy:
           (after.elu.active - before.elu.active) /
           (after.elu.active + after.elu.idle - before.elu.active - before.elu.idle),
+        workerSystemCpuMs: (after.cpu.system - before.cpu.system) / 1000,
+        workerInvoluntarySwitches: after.switches.involuntary - before.switches.involuntary,
+        workerVoluntarySwitches: after.switches.voluntary - before.switches.voluntary,
         workerCpuMs: (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / 1000,
         simulatorCpuMs: othersAfter.simulator - others.simulator,
         postgresCpuMs: cpuDelta(others.postgres, othersAfter.postgres),
@@ -291,14 +317,17 @@ export const fleetScenario: Scenario = {
         postgresCpuPerSync: p.postgresCpuMs / p.syncs,
         redisCpuPerSync: p.redisCpuMs / p.syncs,
         benchCpuPerSync: p.benchCpuMs / p.syncs,
-        otherCpuPerSync:
+        // Clamped: /proc counts in 10 ms ticks, so on a quiet machine the remainder can dip below 0.
+        otherCpuPerSync: Math.max(
+          0,
           (p.machineBusyMs -
             p.workerCpuMs -
             p.simulatorCpuMs -
             p.postgresCpuMs -
             p.redisCpuMs -
             p.benchCpuMs) /
-          p.syncs,
+            p.syncs,
+        ),
         machineBusy: p.machineBusyMs / p.machineTotalMs,
         /** The ceiling when every core goes to this workload: cores ÷ CPU per sync of all its processes. */
         machineBound:
@@ -342,7 +371,7 @@ export const fleetScenario: Scenario = {
       title: 'CPU ms per sync, by process, over each pass (the machine has ' + `${cores} cores)`,
       columns: [
         'pass',
-        'worker',
+        'worker (of which kernel)',
         'simulator',
         'postgres',
         'redis',
@@ -355,7 +384,7 @@ export const fleetScenario: Scenario = {
       ],
       rows: passes.map((p) => [
         p.label,
-        round(p.cpuPerSync, 2),
+        `${round(p.cpuPerSync, 2)} (${round(p.workerSystemCpuMs / p.syncs, 2)})`,
         round(p.simCpuPerSync, 2),
         round(p.postgresCpuPerSync, 2),
         round(p.redisCpuPerSync, 2),
@@ -398,7 +427,16 @@ export const fleetScenario: Scenario = {
     ];
     const notes = [
       `Worker peak RSS ${round(peakRssMiB, 0)} MiB. Redis memory per scheduled project ${round(memoryPerProject, 0)} bytes ` +
-        `(INFO used_memory before/after reconciling ${reconciled.upserted} schedules).`,
+        `(INFO used_memory before/after reconciling ${reconciled.upserted} schedules). Worker context switches ` +
+        `per sync (voluntary / involuntary, i.e. preempted while runnable): ` +
+        passes
+          .map(
+            (p) =>
+              `${p.label} ${round(p.workerVoluntarySwitches / p.syncs, 1)} / ` +
+              `${round(p.workerInvoluntarySwitches / p.syncs, 1)}`,
+          )
+          .join(', ') +
+        '.',
       `"solo latency" = median job time (BullMQ processedOn → finishedOn) of ${calibration} projects synced one at a ` +
         `time in this run; latency bound = ${CONCURRENCY} ÷ solo latency; CPU bound = ${cores} cores ÷ worker CPU per ` +
         `sync (process.cpuUsage over the pass). One Node process runs its JavaScript on one core: the one-core ` +
