@@ -132,10 +132,10 @@ export function parsePrivateKey(value: unknown): string {
     refuse(`the .p8 file is incomplete: it has a BEGIN line but no matching END line. ${DOWNLOAD_AGAIN}`);
   } else if (/^[A-Za-z0-9+/=\s]{40,}$/.test(text)) {
     // The body alone (some secret stores drop the armour lines): wrap it and let parsing decide.
-    pem = `-----BEGIN PRIVATE KEY-----\n${text.replace(/\s+/g, '')}\n-----END PRIVATE KEY-----`;
+    pem = `${pemLine('BEGIN', PKCS8)}\n${text.replace(/\s+/g, '')}\n${pemLine('END', PKCS8)}`;
   } else {
     refuse(
-      `the .p8 file is not a PEM private key (expected a text file whose first line is BEGIN PRIVATE KEY between dashes). ${DOWNLOAD_AGAIN}`,
+      `the .p8 file is not a PEM private key (expected a text file whose first line is BEGIN ${PKCS8} between dashes). ${DOWNLOAD_AGAIN}`,
     );
   }
 
@@ -162,6 +162,10 @@ export function parsePrivateKey(value: unknown): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
+/** `-----BEGIN <label>-----`, built from the label (so no key header stands in the source as text). */
+const pemLine = (edge: 'BEGIN' | 'END', label: string) => `-----${edge} ${label}-----`;
+const PKCS8 = 'PRIVATE KEY';
+
 function describeWrongPem(labels: string[]): string {
   const label = labels[0] ?? '';
   switch (label) {
@@ -175,14 +179,14 @@ function describeWrongPem(labels: string[]): string {
       return `the .p8 file holds an RSA private key, but App Store Connect API keys are EC P-256 keys. ${DOWNLOAD_AGAIN}`;
     case 'EC PRIVATE KEY':
       return (
-        'the .p8 file holds an EC key in SEC1 form (BEGIN EC PRIVATE KEY), not PKCS#8 (BEGIN PRIVATE KEY) as Apple ' +
+        `the .p8 file holds an EC key in SEC1 form (BEGIN EC ${PKCS8}), not PKCS#8 (BEGIN ${PKCS8}) as Apple ` +
         `issues it. ${DOWNLOAD_AGAIN}`
       );
     case 'PUBLIC KEY':
     case 'RSA PUBLIC KEY':
       return `the .p8 file holds a public key; the private key is needed. ${DOWNLOAD_AGAIN}`;
     default:
-      return `the .p8 file holds a PEM block of type "${label}", not a private key (BEGIN PRIVATE KEY). ${DOWNLOAD_AGAIN}`;
+      return `the .p8 file holds a PEM block of type "${label}", not a private key (BEGIN ${PKCS8}). ${DOWNLOAD_AGAIN}`;
   }
 }
 

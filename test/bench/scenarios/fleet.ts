@@ -270,9 +270,18 @@ export const fleetScenario: Scenario = {
       };
     };
     const first = await pass('first syncs', 'first');
-    const again = await pass('unchanged re-syncs', 'resync');
-    if (again.jobs.some((j) => !j.unchanged))
-      throw new Error('an unchanged re-sync of the fleet wrote changes');
+    // A first sync happens once per project; the unchanged pass can be repeated, and its median taken.
+    const resyncPasses = ctx.quick ? 1 : 3;
+    const agains: PassResult[] = [];
+    for (let i = 0; i < resyncPasses; i++) {
+      const again = await pass(
+        `unchanged re-syncs${resyncPasses > 1 ? ` (run ${i + 1}/${resyncPasses})` : ''}`,
+        i === 0 ? 'resync' : `resync-${i + 1}`,
+      );
+      if (again.jobs.some((j) => !j.unchanged))
+        throw new Error('an unchanged re-sync of the fleet wrote changes');
+      agains.push(again);
+    }
     const peak = await sendAndWait(worker, { type: 'mark' }, 'mark');
     const peakRssMiB = peak.maxRssKiB / 1024;
 
@@ -335,7 +344,19 @@ export const fleetScenario: Scenario = {
           (p.workerCpuMs + p.simulatorCpuMs + p.postgresCpuMs + p.redisCpuMs + p.benchCpuMs),
       };
     };
-    const passes = [summarise(first, soloFirst), summarise(again, soloAgain)];
+    const againRuns = agains.map((p) => summarise(p, soloAgain));
+    const medianRun = [...againRuns].sort((x, y) => x.throughput - y.throughput)[
+      Math.floor(againRuns.length / 2)
+    ]!;
+    const passes = [
+      summarise(first, soloFirst),
+      {
+        ...medianRun,
+        label:
+          againRuns.length > 1 ? `unchanged re-syncs (median of ${againRuns.length})` : 'unchanged re-syncs',
+      },
+    ];
+    const unchangedCpu = median(againRuns.map((p) => p.cpuPerSync));
     const table: ResultTable = {
       title: `${fleetSize.toLocaleString('en-US')} projects × 100 products, all enqueued at once; worker concurrency ${CONCURRENCY}, ${cores} cores`,
       columns: [
@@ -414,15 +435,19 @@ export const fleetScenario: Scenario = {
       {
         name: 'worker CPU per unchanged 100-product sync',
         target: '< 10 ms',
-        actual: `${round(a.cpuPerSync, 2)} ms`,
-        met: a.cpuPerSync < 10,
-        ...(a.cpuPerSync >= 10 ? { note: `over by ${round(a.cpuPerSync - 10, 2)} ms` } : {}),
+        actual:
+          `${round(unchangedCpu, 2)} ms` +
+          (againRuns.length > 1
+            ? ` (median; runs ${againRuns.map((p) => round(p.cpuPerSync, 2)).join(', ')})`
+            : ''),
+        met: unchangedCpu < 10,
+        ...(unchangedCpu >= 10 ? { note: `over by ${round(unchangedCpu - 10, 2)} ms` } : {}),
       },
       {
         name: 'no failed syncs',
         target: '0',
-        actual: String(f.failed + a.failed),
-        met: f.failed + a.failed === 0,
+        actual: String(f.failed + againRuns.reduce((sum, p) => sum + p.failed, 0)),
+        met: f.failed + againRuns.reduce((sum, p) => sum + p.failed, 0) === 0,
       },
     ];
     const notes = [
@@ -472,7 +497,7 @@ export const fleetScenario: Scenario = {
         concurrency: CONCURRENCY,
         latencyMs: LATENCY_MS,
         cores,
-        passes: passes.map(({ jobs, ...rest }) => ({
+        passes: [passes[0]!, ...againRuns].map(({ jobs, ...rest }) => ({
           ...rest,
           processingMs: jobs.map((j) => j.finishedOn - j.processedOn),
         })),
