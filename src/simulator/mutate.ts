@@ -109,12 +109,31 @@ export function createMutations(store: CatalogStore): SimMutations {
       throw new InvalidInputError('id', `${id} is already used in the simulator catalog; pick another.`);
     return id;
   };
+  // Apple never lets a product id be used again once its product is deleted; only the same
+  // product (same Apple id) may reappear with it. Per app: product id → Apple id that had it.
+  const retired = new Map<SimApp, Map<string, string>>();
+  const retiredOf = (target: SimApp) => {
+    let ids = retired.get(target);
+    if (!ids) retired.set(target, (ids = new Map()));
+    return ids;
+  };
+  const retire = (target: SimApp, products: readonly { id: string; productId: string }[]) => {
+    for (const p of products) retiredOf(target).set(p.productId, p.id);
+  };
   const productIdsOf = (target: SimApp) => {
     const ids = new Set(target.iaps.map((iap) => iap.productId));
+    for (const id of retiredOf(target).keys()) ids.add(id);
     for (const g of target.groups) for (const s of g.subscriptions) ids.add(s.productId);
     return ids;
   };
   const checkProductId = (target: SimApp, productId: string, except?: string) => {
+    const previousOwner = retiredOf(target).get(productId);
+    if (previousOwner !== undefined && previousOwner !== except) {
+      throw new InvalidInputError(
+        'productId',
+        `${productId} belonged to a deleted product (${previousOwner}); App Store Connect never reuses a product id.`,
+      );
+    }
     for (const iap of target.iaps) {
       if (iap.productId === productId && iap.id !== except) throw duplicateProductId(productId);
     }
@@ -150,7 +169,7 @@ export function createMutations(store: CatalogStore): SimMutations {
       },
       'subscription',
     );
-    checkProductId(target, subscription.productId);
+    checkProductId(target, subscription.productId, subscription.id);
     return subscription;
   };
   const changed = <T>(value: T): T => {
@@ -211,7 +230,7 @@ export function createMutations(store: CatalogStore): SimMutations {
         },
         'product',
       );
-      checkProductId(target, iap.productId);
+      checkProductId(target, iap.productId, iap.id);
       target.iaps.push(iap);
       return changed(iap);
     },
@@ -243,9 +262,12 @@ export function createMutations(store: CatalogStore): SimMutations {
 
     removeProduct(id) {
       const ref = product(id);
-      if (ref.iap) ref.app.iaps.splice(ref.app.iaps.indexOf(ref.iap), 1);
-      else if (ref.group && ref.subscription) {
+      if (ref.iap) {
+        ref.app.iaps.splice(ref.app.iaps.indexOf(ref.iap), 1);
+        retire(ref.app, [ref.iap]);
+      } else if (ref.group && ref.subscription) {
         ref.group.subscriptions.splice(ref.group.subscriptions.indexOf(ref.subscription), 1);
+        retire(ref.app, [ref.subscription]);
       }
       store.touch();
     },
@@ -285,6 +307,7 @@ export function createMutations(store: CatalogStore): SimMutations {
     removeGroup(groupId) {
       const owner = group(groupId);
       owner.app.groups.splice(owner.app.groups.indexOf(owner.group), 1);
+      retire(owner.app, owner.group.subscriptions);
       store.touch();
     },
 

@@ -436,13 +436,19 @@ describe('a failure inside the transaction', () => {
     sim.mutate.removeProduct(gone.id);
     await sync();
     const before = await snapshotCatalog(getDb().db, 'shop');
-    const impostor = sim.mutate.addProduct(APP, { productId: gone.productId });
+    // App Store Connect never does this (the simulator's mutation API refuses it as well), so the
+    // catalog is edited directly, to prove the sync's own guard against such an upstream.
+    const impostor = { ...structuredClone(gone), id: `${gone.id}9` };
+    app().iaps.push(impostor);
     const error = await sync().catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: 'inconsistent_catalog' });
     expect((error as Error).message).toContain(`Apple id ${impostor.id}`);
     expect((error as Error).message).toContain(`Apple id ${gone.id} (since removed)`);
     expect(await snapshotCatalog(getDb().db, 'shop')).toEqual(before);
-    sim.mutate.removeProduct(impostor.id);
+    app().iaps.splice(
+      app().iaps.findIndex((iap) => iap.id === impostor.id),
+      1,
+    );
   });
 });
 

@@ -42,6 +42,15 @@ describe('mutation API from code', async () => {
     );
     sim.mutate.removeProduct(added.id);
     expect(idsOf(await get(sim, iapPath, token))).not.toContain(added.id);
+
+    // As in App Store Connect, a deleted product's id is never given to another product…
+    expect(() => sim.mutate.addProduct(app.id, { productId: 'com.example.app.coins999' })).toThrow(
+      /never reuses a product id/,
+    );
+    expect(sim.mutate.addProduct(app.id).productId).not.toBe('com.example.app.coins999');
+    // …but the same product (same Apple id) may reappear with it.
+    const back = sim.mutate.addProduct(app.id, { id: added.id, productId: 'com.example.app.coins999' });
+    expect(back.id).toBe(added.id);
   });
 
   it('adds groups with subscriptions, moves a subscription, removes a group', async () => {
