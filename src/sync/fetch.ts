@@ -26,12 +26,16 @@ export { type CatalogShape, criticalPath, requestLowerBound } from './plan.ts';
 
 /*
  * The fetch plan (see requestLowerBound in plan.ts for why it is the fewest requests):
- *  (a) GET /v1/apps/{id} including inAppPurchasesV2 (≤ 50), subscriptionGroups and
- *      subscriptionGracePeriod, with sparse fieldsets: grace settings, up to 50 IAPs, and the
- *      totals of IAPs and groups (relationships.*.meta.paging.total) in one request;
+ *  (a) GET /v1/apps/{id} including inAppPurchasesV2 (≤ 50), subscriptionGroups (≤ 50, with
+ *      their referenceName) and subscriptionGracePeriod, with sparse fieldsets: grace settings,
+ *      up to 50 IAPs, and the totals of IAPs and groups (relationships.*.meta.paging.total) in
+ *      one request;
  *  (b) then side by side: the IAP collection (only when the include was capped), and the
- *      groups collection with subscriptions included; then, in parallel across groups, each
- *      capped group's own subscriptions collection.
+ *      subscriptions:
+ *      - exactly one group, included with its attributes: that group's subscriptions
+ *        collection directly (its id and referenceName are already known);
+ *      - otherwise the groups collection with subscriptions included; then, in parallel
+ *        across groups, each capped group's own subscriptions collection.
  * It returns a complete catalog or throws: every page is read or the whole fetch fails.
  */
 
@@ -157,10 +161,12 @@ export async function fetchCatalog(client: CatalogClient, appId: string): Promis
       .then((result) => result.data);
   })();
 
-  const groupsPromise =
-    relationshipSize(relationships.subscriptionGroups) > 0
-      ? fetchGroups(client, appPath)
-      : Promise.resolve([]);
+  const groupsPromise = ((): Promise<FetchedGroup[]> => {
+    const relationship = relationships.subscriptionGroups;
+    if (relationshipSize(relationship) === 0) return Promise.resolve([]);
+    const sole = soleIncludedGroup(relationship, included);
+    return sole ? fetchSoleGroup(client, sole) : fetchGroups(client, appPath);
+  })();
 
   // Apple handles `include` as a whole: when the to-many relationships came back with linkage,
   // the grace relationship was included too, and no linkage there means the app has none.
@@ -189,10 +195,49 @@ export async function fetchCatalog(client: CatalogClient, appId: string): Promis
   };
 }
 
-async function fetchGroups(
-  client: CatalogClient,
-  appPath: string,
-): Promise<{ group: SubscriptionGroup; subscriptions: Subscription[] }[]> {
+interface FetchedGroup {
+  group: SubscriptionGroup;
+  subscriptions: Subscription[];
+}
+
+/**
+ * The app's only group, when the app request says there is exactly one and included it with
+ * its attributes (fields[subscriptionGroups]=referenceName): then the groups listing would
+ * tell nothing new. Undefined (read the listing) for any other count, or when the group is
+ * not among the included resources or lacks its attributes (a server that ignored `include`
+ * or `fields`).
+ */
+function soleIncludedGroup(
+  relationship: ToManyRelationship | undefined,
+  included: readonly unknown[],
+): SubscriptionGroup | undefined {
+  if (relationship?.meta?.paging.total !== 1) return undefined;
+  const [link, ...more] = relationship.data ?? [];
+  if (link === undefined || more.length > 0) return undefined;
+  return includedById(included, subscriptionGroupSchema).get(link.id);
+}
+
+/** Every subscription of one group, from the group's own collection (⌈s/200⌉ pages, at least 1). */
+async function fetchGroupSubscriptions(client: CatalogClient, groupId: string): Promise<Subscription[]> {
+  const { data } = await client.paginate(
+    `/v1/subscriptionGroups/${encodeURIComponent(groupId)}/subscriptions`,
+    { limit: PAGE_LIMIT, 'fields[subscriptions]': SUBSCRIPTION_FIELDS },
+    subscriptionSchema,
+    CALL_SITES.groupSubscriptions,
+  );
+  return data;
+}
+
+/*
+ * The group resource (id, referenceName, raw attributes) comes from the app request, so
+ * normalisation sees the same group as from the listing; each subscription is paired with it
+ * here, so it needs no group linkage of its own (the sparse fieldset asks for none).
+ */
+async function fetchSoleGroup(client: CatalogClient, group: SubscriptionGroup): Promise<FetchedGroup[]> {
+  return [{ group, subscriptions: await fetchGroupSubscriptions(client, group.id) }];
+}
+
+async function fetchGroups(client: CatalogClient, appPath: string): Promise<FetchedGroup[]> {
   const groupsPath = `${appPath}/subscriptionGroups`;
   const { data: groups, included } = await client.paginate(
     groupsPath,
@@ -217,13 +262,7 @@ async function fetchGroups(
         };
       }
       // A capped include has no offset to continue from: read the group's whole collection.
-      const { data } = await client.paginate(
-        `/v1/subscriptionGroups/${encodeURIComponent(group.id)}/subscriptions`,
-        { limit: PAGE_LIMIT, 'fields[subscriptions]': SUBSCRIPTION_FIELDS },
-        subscriptionSchema,
-        CALL_SITES.groupSubscriptions,
-      );
-      return { group, subscriptions: data };
+      return { group, subscriptions: await fetchGroupSubscriptions(client, group.id) };
     }),
   );
 }

@@ -120,7 +120,8 @@ export const requestsScenario: Scenario = {
       targets,
       notes: [
         'Lower bound (src/sync/plan.ts): 1 app request (includes ≤ 50 IAPs, the groups and the grace settings) ' +
-          '+ ⌈IAPs/200⌉ when IAPs > 50 + ⌈groups/200⌉ when there are groups + ⌈subs/200⌉ for each group above 50 subscriptions.',
+          '+ ⌈IAPs/200⌉ when IAPs > 50; then for one group, max(1, ⌈subs/200⌉) (its subscriptions read directly); ' +
+          'for two or more, ⌈groups/200⌉ + ⌈subs/200⌉ for each group above 50 subscriptions.',
       ],
       data,
     } satisfies ScenarioResult;

@@ -68,7 +68,9 @@ describe('sync on PGlite', () => {
     expect(await snapshotCatalog(database.db, 'embedded')).toEqual(before);
     await syncProject(ctx, 'embedded', { trigger: 'manual' });
     const removed = await snapshotCatalog(database.db, 'embedded');
-    sim.mutate.addProduct(APP, { productId: added.productId });
+    // A new Apple id with a deleted product's id: App Store Connect never does this (the
+    // simulator's mutation API refuses it), so it is edited in directly to prove the guard.
+    sim.catalog.apps.find((a) => a.id === APP)!.iaps.push({ ...structuredClone(added), id: `${added.id}9` });
     sim.mutate.setGrace(APP, { duration: 'TWENTY_EIGHT_DAYS' });
     await expect(syncProject(ctx, 'embedded', { trigger: 'manual' })).rejects.toMatchObject({
       kind: 'inconsistent_catalog',

@@ -9,7 +9,7 @@ import { syncEnv } from './support.ts';
 
 /*
  * The fetch makes exactly the fewest requests the catalog's shape allows (counted by the
- * simulator, per key), and the apply issues the same number of SQL statements whatever
+ * simulator, per key; one group read directly, two or more through the groups listing), and the apply issues the same number of SQL statements whatever
  * the catalog's size (counted by openDatabase's onQuery hook).
  */
 
@@ -33,6 +33,21 @@ const CASES: Case[] = [
     name: '51 IAPs, one empty group',
     shape: { iaps: 51, groups: 1, subscriptionsPerGroup: [0] },
     grace: true,
+  },
+  {
+    name: 'one group of 50 (its collection directly, no listing)',
+    shape: { iaps: 7, groups: 1, subscriptionsPerGroup: [50] },
+    grace: true,
+  },
+  {
+    name: 'one group of 120 (app + one page of its collection: 2 requests)',
+    shape: { iaps: 0, groups: 1, subscriptionsPerGroup: [120] },
+    grace: true,
+  },
+  {
+    name: 'two groups, one capped (listing, then the capped group)',
+    shape: { iaps: 10, groups: 2, subscriptionsPerGroup: [120, 3] },
+    grace: false,
   },
   {
     name: '450 IAPs, groups of 50, 51, 200 and 201',
@@ -78,7 +93,8 @@ describe('requests per sync', () => {
       const projectId = `shape-${index}`;
       const { keyId } = await createProject(ctx, sim, projectId, appId(index));
       const summary = await syncProject(ctx, projectId, { trigger: 'manual' });
-      const seen = Object.values(sim.requestCounts({ keyId })).reduce((sum, n) => sum + n, 0);
+      const counts = sim.requestCounts({ keyId });
+      const seen = Object.values(counts).reduce((sum, n) => sum + n, 0);
       const bound = requestLowerBound(c.shape);
       expect(summary.shape).toEqual({
         iaps: c.shape.iaps,
@@ -88,6 +104,8 @@ describe('requests per sync', () => {
       expect(seen).toBe(bound);
       expect(summary.requests).toBe(bound);
       expect(summary.requestLowerBound).toBe(bound);
+      // One group is read through its own collection; only two or more need the groups listing.
+      expect('GET /v1/apps/{id}/subscriptionGroups' in counts).toBe(c.shape.groups >= 2);
       const products = c.shape.iaps + c.shape.subscriptionsPerGroup.reduce((sum, n) => sum + n, 0);
       expect(summary.changes['product.added'] ?? 0).toBe(products);
     },
