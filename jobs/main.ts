@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { type Database, openDatabase } from '../db/client.ts';
+import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
 import type { Logger } from '../src/log/logger.ts';
@@ -190,5 +191,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    // The process is done with Apple: close the keep-alive sockets all syncs shared.
+    closeSharedAgents();
   }
 }

@@ -20,6 +20,7 @@ import {
   setSchedule,
   validateCron,
 } from '../jobs/schedules.ts';
+import { closeSharedAgents } from './appstore/index.ts';
 import { type Config, envSchema, loadConfig } from './config/env.ts';
 import type { ServiceContext } from './context.ts';
 import {
@@ -215,7 +216,10 @@ export interface CatalogSync {
   getStatus(projectId: string, options?: { runs?: number }): Promise<ProjectStatus>;
   /** Applies pending database migrations (the CLI's `catalog-sync migrate`). */
   migrate(): Promise<{ applied: number; total: number }>;
-  /** Closes the database and Redis connections. The client cannot be used afterwards. */
+  /**
+   * Closes the database and Redis connections and the idle App Store Connect connections.
+   * The client cannot be used afterwards.
+   */
   close(): Promise<void>;
 }
 
@@ -579,6 +583,8 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
         handle?.then((h) => h.close()),
         db?.then((d) => d.close()),
       ]);
+      // The keep-alive sockets to Apple (shared by the process; requests in flight finish).
+      closeSharedAgents();
     },
   };
   return withPublicErrors(client);

@@ -127,7 +127,10 @@ export interface AppStoreClient {
   /** The app's grace period settings; null when Apple has none for the app (404). */
   getGracePeriod(appId: string): Promise<GracePeriodResource | null>;
   stats(): ClientStats;
-  /** Frees the keep-alive sockets. */
+  /**
+   * Stops this client: requests in flight are aborted, later ones fail (kind `client_closed`).
+   * The keep-alive sockets are shared by the process and stay open (see closeSharedAgents()).
+   */
   close(): void;
 }
 
@@ -181,7 +184,6 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
   const transport = createTransport({
     connectTimeoutMs: settings.connectTimeoutMs,
     responseTimeoutMs: settings.responseTimeoutMs,
-    maxSockets: settings.concurrency,
   });
   const semaphore = createSemaphore(settings.concurrency);
   const stats = createStatsRecorder();

@@ -1,4 +1,5 @@
 /** The App Store Connect client: the worker's only window on Apple. */
+export { closeSharedAgents, sharedAgentLimits } from './agents.ts';
 export {
   type AppStoreClient,
   type AppStoreClientOptions,

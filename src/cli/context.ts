@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type Database, openDatabase } from '../../db/client.ts';
+import { closeSharedAgents } from '../appstore/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config/env.ts';
 import { AppError, errorKind, errorMessage } from '../errors.ts';
 import { createLogger, type Logger, scrubSecrets, setLogger } from '../log/logger.ts';
@@ -44,6 +45,8 @@ export async function runCommand(
     reportError(options, error);
     process.exitCode = 1;
   } finally {
+    // One command per process: the keep-alive sockets to Apple go with it.
+    closeSharedAgents();
     await database?.close();
   }
 }

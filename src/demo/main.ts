@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { type Database, openDatabase, redactUrl } from '../../db/client.ts';
 import { closeRedis, connectRedis, createRedis } from '../../jobs/redis.ts';
+import { closeSharedAgents } from '../appstore/index.ts';
 import { loadConfig } from '../config/env.ts';
 import type { ServiceContext } from '../context.ts';
 import { errorMessage } from '../errors.ts';
@@ -131,6 +132,8 @@ async function run(cleanup: Cleanup): Promise<void> {
     async () => {
       const sim = await startSimulator({ catalog: demoCatalog() });
       cleanup.add('stop the simulator', () => sim.close());
+      // Runs before the simulator stops (newest first), once the worker and the API are closed.
+      cleanup.add('close the App Store Connect connections', async () => closeSharedAgents());
       const key = await sim.createKey({ role: 'APP_MANAGER', appIds: 'all', dir: path.join(tmp, 'keys') });
       return { sim, key };
     },

@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import type { Db } from '../../../db/client.ts';
 import { appStoreCredentials, projects } from '../../../db/schema.ts';
 import type { Config } from '../../../src/config/env.ts';
@@ -46,18 +45,4 @@ export async function seedProjects(db: Db, config: Config, list: SeedProject[]):
       );
     });
   }
-}
-
-/** `count` projects named `<prefix><n>` with an every-`everySeconds` schedule (no credentials needed). */
-export async function seedScheduledProjects(
-  db: Db,
-  prefix: string,
-  count: number,
-  everySeconds: number,
-): Promise<string[]> {
-  await db.execute(sql`
-    insert into projects (id, schedule_every_seconds, schedule_updated_at)
-    select ${prefix} || lpad(g::text, 5, '0'), ${everySeconds}, now()
-    from generate_series(1, ${count}) as g`);
-  return Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(5, '0')}`);
 }
