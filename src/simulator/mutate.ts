@@ -114,7 +114,10 @@ export function createMutations(store: CatalogStore): SimMutations {
   const retired = new Map<SimApp, Map<string, string>>();
   const retiredOf = (target: SimApp) => {
     let ids = retired.get(target);
-    if (!ids) retired.set(target, (ids = new Map()));
+    if (!ids) {
+      ids = new Map();
+      retired.set(target, ids);
+    }
     return ids;
   };
   const retire = (target: SimApp, products: readonly { id: string; productId: string }[]) => {
