@@ -4,7 +4,9 @@ import path from 'node:path';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase, migrationsFolder } from '../../db/migrate.ts';
-import { findServices } from './services.ts';
+import { databaseUrl, findServices } from './services.ts';
+
+export { databaseUrl };
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,12 +27,6 @@ function templateName(): string {
     hash.update(file).update(readFileSync(path.join(folder, file)));
   }
   return `catalog_sync_tpl_${hash.digest('hex').slice(0, 12)}`;
-}
-
-export function databaseUrl(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 export default async function setup(project: TestProject) {

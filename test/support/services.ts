@@ -17,9 +17,11 @@ export interface Services {
 const LOCAL_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
 
-function answers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+/** Whether something accepts TCP connections at the URL's host and port. */
+export function answers(url: string, fallbackPort: number, timeoutMs = 1000): Promise<boolean> {
+  const parsed = new URL(url);
   return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
+    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || fallbackPort) });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -28,6 +30,13 @@ function answers(host: string, port: number, timeoutMs = 1000): Promise<boolean>
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });
+}
+
+/** The same server's URL for another database. */
+export function databaseUrl(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
 }
 
 function dockerAvailable(): boolean {
@@ -43,8 +52,8 @@ function dockerAvailable(): boolean {
 export async function findServices(): Promise<Services> {
   let adminDatabaseUrl = process.env.TEST_DATABASE_URL;
   let redisUrl = process.env.TEST_REDIS_URL;
-  if (!adminDatabaseUrl && (await answers('127.0.0.1', 5432))) adminDatabaseUrl = LOCAL_POSTGRES;
-  if (!redisUrl && (await answers('127.0.0.1', 6379))) redisUrl = LOCAL_REDIS;
+  if (!adminDatabaseUrl && (await answers(LOCAL_POSTGRES, 5432))) adminDatabaseUrl = LOCAL_POSTGRES;
+  if (!redisUrl && (await answers(LOCAL_REDIS, 6379))) redisUrl = LOCAL_REDIS;
   if (adminDatabaseUrl && redisUrl) return { adminDatabaseUrl, redisUrl, stop: async () => {} };
 
   if (dockerAvailable()) {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { migrateDatabase } from '../../../db/migrate.ts';
+import { answers, databaseUrl } from '../../support/services.ts';
 import type { Cleanup } from './cleanup.ts';
 
 /** Where the benchmarks find Postgres and Redis (the same order as the integration tests). */
@@ -12,20 +12,6 @@ export interface BenchServices {
   redisUrl: string;
   /** Unique per run: scratch database names and Redis prefixes start with it. */
   runId: string;
-}
-
-function answers(url: string, fallbackPort: number, timeoutMs = 1500): Promise<boolean> {
-  const parsed = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: parsed.hostname, port: Number(parsed.port || fallbackPort) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 export async function findBenchServices(): Promise<BenchServices> {
@@ -44,12 +30,6 @@ export async function findBenchServices(): Promise<BenchServices> {
     );
   }
   return { adminDatabaseUrl, redisUrl, runId: randomBytes(3).toString('hex') };
-}
-
-export function databaseUrlFor(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 /** A migrated scratch database, dropped (with force) by the cleanup stack. */
@@ -74,7 +54,7 @@ export async function createScratchDatabase(
       await dropper.end();
     }
   });
-  const url = databaseUrlFor(services.adminDatabaseUrl, name);
+  const url = databaseUrl(services.adminDatabaseUrl, name);
   await migrateDatabase({ databaseUrl: url });
   return { url, name, drop };
 }
