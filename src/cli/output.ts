@@ -17,10 +17,26 @@ function formatCell(value: Cell): string {
   return String(value);
 }
 
-/** A readable table for a terminal. */
+/** Widest a column grows before its cells wrap (an error message would otherwise run off screen). */
+const MAX_COLUMN_WIDTH = 72;
+
+/** A readable table for a terminal: long cells wrap at word boundaries. */
 export function renderTable(head: string[], rows: Cell[][]): string {
-  const table = new Table({ head, style: { head: [], border: [] } });
-  for (const row of rows) table.push(row.map(formatCell));
+  const cells = rows.map((row) => row.map(formatCell));
+  const widest = (text: string) => Math.max(...text.split('\n').map((line) => line.length));
+  const colWidths = head.map(
+    (title, column) =>
+      Math.min(MAX_COLUMN_WIDTH, Math.max(widest(title), ...cells.map((row) => widest(row[column] ?? '')))) +
+      2,
+  );
+  const table = new Table({
+    head,
+    colWidths,
+    wordWrap: true,
+    wrapOnWordBoundary: true,
+    style: { head: [], border: [] },
+  });
+  for (const row of cells) table.push(row);
   return table.toString();
 }
 
