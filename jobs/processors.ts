@@ -1,9 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import { eq } from 'drizzle-orm';
 import type { z } from 'zod';
-import { appStoreCredentials } from '../db/schema.ts';
-import { AppStoreError } from '../src/appstore/index.ts';
+import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
@@ -72,18 +70,6 @@ export interface ProcessorDeps {
 
 type AnyJob = Job<unknown, unknown, string>;
 
-async function keyIdOf(ctx: ServiceContext, projectId: string): Promise<string | undefined> {
-  try {
-    const [row] = await ctx.db
-      .select({ keyId: appStoreCredentials.keyId })
-      .from(appStoreCredentials)
-      .where(eq(appStoreCredentials.projectId, projectId));
-    return row?.keyId;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Rate-limit deferrals so far: activations that neither failed nor are this one (stalls aside). */
 function deferralsOf(job: AnyJob): number {
   return Math.max(0, (job.attemptsStarted ?? 0) - (job.attemptsMade ?? 0) - 1);
@@ -116,11 +102,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const { projectId } = payload;
     const logger = ctx.logger.child({ jobId: job.id, jobName: name, projectId });
     const attempt = { attempt: (job.attemptsMade ?? 0) + 1, attempts: job.opts.attempts ?? 1 };
-    const keyId = await keyIdOf(ctx, projectId);
-    const onResponse = (event: {
-      status: number | undefined;
-      rateLimit: Record<string, number> | undefined;
-    }) => metrics?.appStoreResponse(event.status, keyId, event.rateLimit);
+    const onResponse = (event: ResponseEvent) =>
+      metrics?.appStoreResponse(event.status, event.keyId, event.rateLimit);
     const started = performance.now();
     try {
       let result: unknown;

@@ -31,6 +31,8 @@ import { createTransport, NetworkFailure, type RawResponse } from './transport.t
 
 /** Emitted after every HTTP attempt (retries included); never carries a header or token. */
 export interface ResponseEvent {
+  /** The key that made the request (a Key ID is not a secret): rate limits are per key. */
+  keyId: string;
   callSite: string;
   method: 'GET';
   /** Path without query string. */
@@ -201,10 +203,10 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
     }
   };
 
-  const emit = (event: ResponseEvent) => {
+  const emit = (event: Omit<ResponseEvent, 'keyId'>) => {
     if (!options.onResponse) return;
     try {
-      options.onResponse(event);
+      options.onResponse({ ...event, keyId: options.keyId });
     } catch (error) {
       logger.warn({ err: error, callSite: event.callSite }, 'onResponse hook failed');
     }
