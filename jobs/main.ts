@@ -8,8 +8,8 @@ import type { ServiceContext } from '../src/context.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
-import { type CatalogQueue, openQueue, type QueueHandle } from './queue.ts';
-import { reconcileSchedules } from './schedules.ts';
+import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
+import { reconcileSchedules } from '../src/queue/schedules.ts';
 import { createWorker } from './worker.ts';
 
 export interface WorkerService {

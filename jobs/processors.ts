@@ -7,7 +7,7 @@ import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import { verifyCredentials } from '../src/onboarding/index.ts';
 import { syncProject } from '../src/sync/index.ts';
-import { JOB_NAMES, type JobName, payloadSchemas, SYNC_JOB, SYNC_TRIGGERS, VERIFY_JOB } from './contract.ts';
+import { JOB_NAMES, type JobName, payloadSchemas, SYNC_JOB, SYNC_TRIGGERS, VERIFY_JOB } from '../src/queue/contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /*

@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ServiceContext } from '../src/context.ts';
-import { defaultJobOptions, QUEUE_NAME } from './contract.ts';
+import { defaultJobOptions, QUEUE_NAME } from '../src/queue/contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createProcessor } from './processors.ts';
 

@@ -8,9 +8,9 @@ import {
   type SyncTrigger,
   scheduleId,
   syncDeduplicationId,
-} from '../jobs/contract.ts';
-import { type EnqueueOutcome, enqueueSync, enqueueVerify, waitForEnqueued } from '../jobs/producer.ts';
-import { type CatalogQueue, openQueue, openQueueEvents, type QueueHandle } from '../jobs/queue.ts';
+} from './queue/contract.ts';
+import { type EnqueueOutcome, enqueueSync, enqueueVerify, waitForEnqueued } from './queue/producer.ts';
+import { type CatalogQueue, openQueue, openQueueEvents, type QueueHandle } from './queue/queue.ts';
 import {
   clearSchedule,
   formatEvery,
@@ -19,7 +19,7 @@ import {
   scheduleOffsetMs,
   setSchedule,
   validateCron,
-} from '../jobs/schedules.ts';
+} from './queue/schedules.ts';
 import { closeSharedAgents } from './appstore/index.ts';
 import { type Config, envSchema, loadConfig } from './config/env.ts';
 import type { ServiceContext } from './context.ts';
@@ -71,9 +71,9 @@ export {
   type VerifyCredentialsPayload,
   verifyCredentialsPayloadSchema,
   verifyDeduplicationId,
-} from '../jobs/contract.ts';
-export type { EnqueueOutcome } from '../jobs/producer.ts';
-export { RedisUnavailableError } from '../jobs/redis.ts';
+} from './queue/contract.ts';
+export type { EnqueueOutcome } from './queue/producer.ts';
+export { RedisUnavailableError } from './queue/redis.ts';
 export {
   type AppleErrorInfo,
   AppStoreError,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { type Database, openDatabase, redactUrl } from '../../db/client.ts';
-import { closeRedis, connectRedis, createRedis } from '../../jobs/redis.ts';
+import { closeRedis, connectRedis, createRedis } from '../queue/redis.ts';
 import { closeSharedAgents } from '../appstore/index.ts';
 import { loadConfig } from '../config/env.ts';
 import type { ServiceContext } from '../context.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { scheduleId } from '../../../jobs/contract.ts';
-import { openQueue } from '../../../jobs/queue.ts';
+import { scheduleId } from '../../queue/contract.ts';
+import { openQueue } from '../../queue/queue.ts';
 import {
   clearSchedule,
   formatEvery,
@@ -11,7 +11,7 @@ import {
   type ScheduleSpec,
   scheduleOffsetMs,
   setSchedule,
-} from '../../../jobs/schedules.ts';
+} from '../../queue/schedules.ts';
 import type { ServiceContext } from '../../context.ts';
 import { InvalidInputError } from '../../errors.ts';
 import { runCommand, withJson } from '../context.ts';

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { eq } from 'drizzle-orm';
 import { projects } from '../../../db/schema.ts';
-import { syncDeduplicationId } from '../../../jobs/contract.ts';
-import { type Enqueued, enqueueSync, waitForEnqueued } from '../../../jobs/producer.ts';
-import { openQueue, openQueueEvents } from '../../../jobs/queue.ts';
+import { syncDeduplicationId } from '../../queue/contract.ts';
+import { type Enqueued, enqueueSync, waitForEnqueued } from '../../queue/producer.ts';
+import { openQueue, openQueueEvents } from '../../queue/queue.ts';
 import type { ServiceContext } from '../../context.ts';
 import { NotFoundError } from '../../errors.ts';
 import { type SyncSummary, syncProject } from '../../sync/index.ts';

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { enqueueSync } from '../../../jobs/producer.ts';
-import { openQueue } from '../../../jobs/queue.ts';
-import { reconcileSchedules } from '../../../jobs/schedules.ts';
+import { enqueueSync } from '../../../src/queue/producer.ts';
+import { openQueue } from '../../../src/queue/queue.ts';
+import { reconcileSchedules } from '../../../src/queue/schedules.ts';
 import {
   generateCatalog,
   generateKeyPair,

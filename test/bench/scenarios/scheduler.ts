@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { scheduleId } from '../../../jobs/contract.ts';
-import { openQueue } from '../../../jobs/queue.ts';
-import { reconcileSchedules } from '../../../jobs/schedules.ts';
+import { scheduleId } from '../../../src/queue/contract.ts';
+import { openQueue } from '../../../src/queue/queue.ts';
+import { reconcileSchedules } from '../../../src/queue/schedules.ts';
 import { benchConfig, openBenchDatabase, serviceContext } from '../lib/context.ts';
 import {
   callDeltas,

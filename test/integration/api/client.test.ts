@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appStoreCredentials } from '../../../db/schema.ts';
-import { SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../jobs/contract.ts';
+import { SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../src/queue/contract.ts';
 import {
   AppError,
   createCatalogSync,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncDeduplicationId } from '../../../jobs/contract.ts';
-import { enqueueSync, enqueueVerify, waitForEnqueued } from '../../../jobs/producer.ts';
-import { openQueueEvents } from '../../../jobs/queue.ts';
+import { syncDeduplicationId } from '../../../src/queue/contract.ts';
+import { enqueueSync, enqueueVerify, waitForEnqueued } from '../../../src/queue/producer.ts';
+import { openQueueEvents } from '../../../src/queue/queue.ts';
 import { createProject } from '../../support/context.ts';
 import {
   serviceEnv,

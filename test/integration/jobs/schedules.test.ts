@@ -2,13 +2,13 @@ import type { JobSchedulerJson } from 'bullmq';
 import { inArray } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { projects } from '../../../db/schema.ts';
-import { scheduleId } from '../../../jobs/contract.ts';
+import { scheduleId } from '../../../src/queue/contract.ts';
 import {
   isStoredScheduler,
   reconcileSchedules,
   scheduleOffsetMs,
   setSchedule,
-} from '../../../jobs/schedules.ts';
+} from '../../../src/queue/schedules.ts';
 import { createProject } from '../../support/context.ts';
 import { deleteKeys } from '../../support/redis.ts';
 import { serviceEnv, spawnWorker, started, syncRuns, until, useJobsHarness } from './support.ts';

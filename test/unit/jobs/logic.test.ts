@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { defaultJobOptions, SYNC_JOB, syncCatalogPayloadSchema, VERIFY_JOB } from '../../../jobs/contract.ts';
+import { defaultJobOptions, SYNC_JOB, syncCatalogPayloadSchema, VERIFY_JOB } from '../../../src/queue/contract.ts';
 import { classifyFailure, parseJobPayload, RATE_LIMIT_MAX_DEFERRALS } from '../../../jobs/processors.ts';
 import {
   desiredScheduler,
@@ -9,7 +9,7 @@ import {
   planReconcile,
   scheduleOffsetMs,
   validateCron,
-} from '../../../jobs/schedules.ts';
+} from '../../../src/queue/schedules.ts';
 import { AppStoreError } from '../../../src/appstore/index.ts';
 import { AppError, InvalidInputError, PreconditionError } from '../../../src/errors.ts';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type QueueEvents } from 'bullmq';
-import { AppError, InvalidInputError } from '../src/errors.ts';
+import { AppError, InvalidInputError } from '../errors.ts';
 import {
   SYNC_JOB,
   type SyncCatalogPayload,

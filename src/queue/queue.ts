@@ -1,6 +1,6 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../src/config/env.ts';
+import type { Config } from '../config/env.ts';
 import {
   defaultJobOptions,
   type JobName,

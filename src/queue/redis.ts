@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { redactUrl } from '../db/client.ts';
-import { AppError } from '../src/errors.ts';
+import { redactUrl } from '../../db/client.ts';
+import { AppError } from '../errors.ts';
 
 export type RedisRole = 'worker' | 'client';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { AppError } from '../src/errors.ts';
+import { AppError } from '../errors.ts';
 
 // Deletes the key only if this holder still owns it (a lock that expired may belong to another).
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;

@@ -4,9 +4,9 @@ import type { JobSchedulerJson } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import { eq, isNotNull, or } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
-import { projects } from '../db/schema.ts';
-import type { ServiceContext } from '../src/context.ts';
-import { InvalidInputError, NotFoundError } from '../src/errors.ts';
+import { projects } from '../../db/schema.ts';
+import type { ServiceContext } from '../context.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
 import {
   defaultJobOptions,
   projectIdSchema,
