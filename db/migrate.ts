@@ -2,10 +2,6 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import postgres from 'postgres';
 import { type Database, openDatabase, rowsOf } from './client.ts';
 
 /** The checked-in migrations, from the source tree or from the installed package. */
@@ -53,6 +49,9 @@ export async function migrateDatabase(options: {
   const { readMigrationFiles } = await import('drizzle-orm/migrator');
   const total = readMigrationFiles({ migrationsFolder: folder }).length;
   if (options.databaseUrl) {
+    const { default: postgres } = await import('postgres');
+    const { drizzle: drizzlePostgres } = await import('drizzle-orm/postgres-js');
+    const { migrate: migratePostgres } = await import('drizzle-orm/postgres-js/migrator');
     // One connection, so the lock and the migration share a session.
     const client = postgres(options.databaseUrl, { max: 1, onnotice: () => {} });
     try {
@@ -73,11 +72,22 @@ export async function migrateDatabase(options: {
   }
   const database = await openDatabase({ dataDir: options.dataDir ?? '.data' });
   try {
-    const before = await countApplied(database);
-    await migratePglite(database.db as unknown as PgliteDatabase, { migrationsFolder: folder });
-    const after = await countApplied(database);
-    return { applied: after - before, total, location: database.location };
+    return { ...(await migrateEmbedded(database)), location: database.location };
   } finally {
     await database.close();
   }
+}
+
+/**
+ * Migrates an embedded database that is already open (it allows one opener per folder, so a
+ * process that holds it, like the public API's client, migrates through its own handle).
+ */
+export async function migrateEmbedded(database: Database): Promise<MigrationResult> {
+  const folder = migrationsFolder();
+  const { readMigrationFiles } = await import('drizzle-orm/migrator');
+  const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
+  const total = readMigrationFiles({ migrationsFolder: folder }).length;
+  const before = await countApplied(database);
+  await migratePglite(database.db as unknown as PgliteDatabase, { migrationsFolder: folder });
+  return { applied: (await countApplied(database)) - before, total };
 }

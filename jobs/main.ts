@@ -2,14 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { type Database, openDatabase } from '../db/client.ts';
+import type { AppContext } from '../src/app/context.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
+import { AppError } from '../src/errors.ts';
 import type { Logger } from '../src/log/logger.ts';
-import { type HealthServer, startHealthServer } from './health.ts';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
 import { reconcileSchedules } from '../src/queue/schedules.ts';
+import { type HealthServer, startHealthServer } from './health.ts';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createWorker } from './worker.ts';
 
 export interface WorkerService {
@@ -87,7 +89,14 @@ export async function startWorkerService(
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.
     const result = await reconcileSchedules(ctx, handle);
     logger.info(result, 'schedules in Redis mirror Postgres');
-    worker = createWorker(ctx, { connection: handle.redis, prefix: handle.prefix, metrics });
+    // The processors run the application layer with this process's own queue connection.
+    const app: AppContext = {
+      ...ctx,
+      queue: async () => handle,
+      queueEvents: () =>
+        Promise.reject(new AppError('unsupported', 'A job cannot wait for another job inside the worker.')),
+    };
+    worker = createWorker(app, { connection: handle.redis, prefix: handle.prefix, metrics });
     await worker.waitUntilReady();
   } catch (error) {
     await worker?.close(true).catch(() => {});

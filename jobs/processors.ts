@@ -1,13 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import type { AppContext } from '../src/app/context.ts';
+import { verifyCredentials } from '../src/app/credentials.ts';
+import { runSync } from '../src/app/sync.ts';
 import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
-import type { ServiceContext } from '../src/context.ts';
+import { asAppError } from '../src/database/errors.ts';
 import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
-import { verifyCredentials } from '../src/onboarding/index.ts';
-import { syncProject } from '../src/sync/index.ts';
-import { JOB_NAMES, type JobName, payloadSchemas, SYNC_JOB, SYNC_TRIGGERS, VERIFY_JOB } from '../src/queue/contract.ts';
+import {
+  JOB_NAMES,
+  type JobName,
+  payloadSchemas,
+  SYNC_JOB,
+  SYNC_TRIGGERS,
+  VERIFY_JOB,
+} from '../src/queue/contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /*
@@ -64,7 +72,7 @@ export function parseJobPayload<N extends JobName>(
 }
 
 export interface ProcessorDeps {
-  ctx: ServiceContext;
+  ctx: AppContext;
   metrics?: WorkerMetrics | undefined;
 }
 
@@ -108,7 +116,8 @@ export function createProcessor(deps: ProcessorDeps) {
     try {
       let result: unknown;
       if (name === SYNC_JOB) {
-        const summary = await syncProject(ctx, projectId, {
+        const summary = await runSync(ctx, {
+          projectId,
           trigger: payload.trigger ?? 'manual',
           jobId: job.id,
           client: { onResponse },
@@ -117,13 +126,15 @@ export function createProcessor(deps: ProcessorDeps) {
         logger.info({ runId: summary.runId, ...attempt, changes: summary.changes }, 'sync job completed');
         result = summary;
       } else if (name === VERIFY_JOB) {
-        const verified = await verifyCredentials(ctx, projectId);
+        const verified = await verifyCredentials(ctx, { projectId });
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');
-        result = { projectId, ...verified };
+        result = verified;
       }
       metrics?.jobProcessed(name, 'completed');
       return result;
-    } catch (error) {
+    } catch (caught) {
+      // Database failures are classified once (src/database/errors.ts), whichever operation met them.
+      const error = asAppError(caught);
       if (name === SYNC_JOB) metrics?.syncFinished((performance.now() - started) / 1000, 'failed');
       const decision = classifyFailure(error, deferralsOf(job));
       const detail = { ...attempt, kind: errorKind(error), reason: scrubSecrets(errorMessage(error)) };

@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ServiceContext } from '../src/context.ts';
+import type { AppContext } from '../src/app/context.ts';
 import { defaultJobOptions, QUEUE_NAME } from '../src/queue/contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createProcessor } from './processors.ts';
@@ -26,7 +26,7 @@ export interface CreateWorkerOptions {
  * job locks keep each job on one worker, and stalled-job recovery hands a dead worker's job to
  * another. Finished jobs are removed by age and count even when a producer set no options.
  */
-export function createWorker(ctx: ServiceContext, options: CreateWorkerOptions): Worker {
+export function createWorker(ctx: AppContext, options: CreateWorkerOptions): Worker {
   const removal = defaultJobOptions(ctx.config.worker.syncAttempts);
   const lockDuration = options.lockDurationMs ?? ctx.config.worker.lockDurationMs;
   const worker = new Worker(QUEUE_NAME, createProcessor({ ctx, metrics: options.metrics }), {

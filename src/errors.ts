@@ -16,14 +16,20 @@ export class AppError extends Error {
   }
 }
 
-/** Bad input from a person or the platform: names the field and how to fix it. */
+/**
+ * Bad input from a person or the platform. `field` is the API's name for it (`projectId`,
+ * `every`, `since`…) as data: the CLI shows its own flag for the same field (src/cli/fields.ts),
+ * so no layer below the CLI knows about flags. `reason` says what is wrong and how to fix it.
+ */
 export class InvalidInputError extends AppError {
   override name = 'InvalidInputError';
   readonly field: string;
+  readonly reason: string;
 
-  constructor(field: string, message: string) {
-    super('invalid_input', `${field}: ${message}`);
+  constructor(field: string, reason: string) {
+    super('invalid_input', `${field}: ${reason}`);
     this.field = field;
+    this.reason = reason;
   }
 }
 

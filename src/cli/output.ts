@@ -1,4 +1,7 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+
+// cli-table3 is loaded by the first table, not by `--help`.
+const require = createRequire(import.meta.url);
 
 /** Options every command takes. */
 export interface OutputOptions {
@@ -29,6 +32,7 @@ export function renderTable(head: string[], rows: Cell[][]): string {
       Math.min(MAX_COLUMN_WIDTH, Math.max(widest(title), ...cells.map((row) => widest(row[column] ?? '')))) +
       2,
   );
+  const Table = require('cli-table3') as typeof import('cli-table3');
   const table = new Table({
     head,
     colWidths,

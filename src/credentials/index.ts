@@ -13,7 +13,6 @@ export {
   loadClientForProject,
   loadCredentials,
   type ProjectClient,
-  parseProjectId,
   recordCredentialFailure,
   recordCredentialSuccess,
   saveCredentials,

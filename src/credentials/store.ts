@@ -8,8 +8,10 @@ import {
   isAppStoreError,
 } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
-import { AppError, InvalidInputError, NotFoundError, PreconditionError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
+import { parseProjectId } from '../projects/id.ts';
+import { noCredentials, projectNotFound } from '../projects/store.ts';
 import { decryptSecret, encryptSecret } from './crypto.ts';
 import { type CredentialsInput, parseCredentialsInput } from './validate.ts';
 
@@ -32,34 +34,6 @@ export interface CredentialsSummary {
   /** Fingerprint of the encryption key that sealed the .p8 (see crypto.ts). */
   encryptionKeyId: string;
   updatedAt: Date;
-}
-
-const PROJECT_ID = /^[\x21-\x7e]{1,200}$/;
-
-/** The platform's project id: printable, no spaces, at most 200 characters. */
-export function parseProjectId(projectId: unknown): string {
-  const id = typeof projectId === 'string' ? projectId.trim() : '';
-  if (!PROJECT_ID.test(id)) {
-    throw new InvalidInputError(
-      'project',
-      'the project id must be 1–200 printable characters without spaces (the platform’s own project id).',
-    );
-  }
-  return id;
-}
-
-export function projectNotFound(projectId: string): NotFoundError {
-  return new NotFoundError(
-    `Project ${projectId} does not exist. Create it by saving its App Store Connect API key: ` +
-      `catalog-sync credentials set ${projectId} --key-id <KEY ID> --issuer-id <ISSUER ID> --private-key-file AuthKey_<KEY ID>.p8`,
-  );
-}
-
-export function noCredentials(projectId: string): PreconditionError {
-  return new PreconditionError(
-    `Project ${projectId} has no App Store Connect API key yet. Save one with: ` +
-      `catalog-sync credentials set ${projectId} --key-id <KEY ID> --issuer-id <ISSUER ID> --private-key-file AuthKey_<KEY ID>.p8`,
-  );
 }
 
 /**

@@ -6,13 +6,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { type Database, openDatabase, redactUrl } from '../../db/client.ts';
-import { closeRedis, connectRedis, createRedis } from '../queue/redis.ts';
 import { closeSharedAgents } from '../appstore/index.ts';
 import { loadConfig } from '../config/env.ts';
 import type { ServiceContext } from '../context.ts';
 import { errorMessage } from '../errors.ts';
 import { type CatalogSync, createCatalogSync } from '../index.ts';
 import { createLogger, scrubSecrets, setLogger } from '../log/logger.ts';
+import { closeRedis, connectRedis, createRedis } from '../queue/redis.ts';
 import { startSimulator } from '../simulator/index.ts';
 import { listChanges, listGroups, listProducts, rulesInForce } from '../sync/index.ts';
 import { appsTable, changesTable, describeCounts, productsTable, rulesTable, seconds } from './format.ts';
@@ -192,7 +192,7 @@ async function run(cleanup: Cleanup): Promise<void> {
         fileName: path.basename(p8),
       }),
     (saved) =>
-      `key checked, sealed (JWE, A256GCM) and stored as ${saved.status}; verification job ${saved.verification.jobId} queued`,
+      `key checked, sealed (JWE, A256GCM) and stored as ${saved.status}; verification job ${saved.verification?.jobId} queued`,
   );
 
   const verified = await step(

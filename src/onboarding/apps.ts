@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { discoveredApps, projects } from '../../db/schema.ts';
 import type { ServiceContext } from '../context.ts';
-import { parseProjectId, projectNotFound } from '../credentials/store.ts';
 import { InvalidInputError } from '../errors.ts';
+import { requireProject } from '../projects/store.ts';
 
 /** An app the project's key can see, as stored in `discovered_apps`. */
 export const discoveredAppSchema = z.object({
@@ -62,14 +62,6 @@ export async function replaceDiscoveredApps(
     const chunk = unique.slice(i, i + 500);
     await tx.insert(discoveredApps).values(chunk.map((app) => ({ projectId, ...app, discoveredAt: at })));
   }
-}
-
-async function requireProject(ctx: ServiceContext, projectId: string) {
-  const id = parseProjectId(projectId);
-  const rows = await ctx.db.select().from(projects).where(eq(projects.id, id)).limit(1);
-  const project = rows[0];
-  if (!project) throw projectNotFound(id);
-  return project;
 }
 
 const appColumns = {

@@ -2,18 +2,12 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { JobSchedulerJson } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
-import { eq, isNotNull, or } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
-import { projects } from '../../db/schema.ts';
 import type { ServiceContext } from '../context.ts';
-import { InvalidInputError, NotFoundError } from '../errors.ts';
-import {
-  defaultJobOptions,
-  projectIdSchema,
-  SYNC_JOB,
-  type SyncCatalogPayload,
-  scheduleId,
-} from './contract.ts';
+import { InvalidInputError } from '../errors.ts';
+import { loadScheduleRows, type ScheduleRow } from '../projects/store.ts';
+import { formatDuration } from '../time/duration.ts';
+import { defaultJobOptions, SYNC_JOB, type SyncCatalogPayload, scheduleId } from './contract.ts';
 import { withRedisLock } from './lock.ts';
 import { mapPool } from './pool.ts';
 import type { CatalogQueue } from './queue.ts';
@@ -25,44 +19,8 @@ import type { CatalogQueue } from './queue.ts';
  * and a Redis that lost its data gets every schedule back from Postgres.
  */
 
-export type ScheduleSpec = { every: number } | { cron: string };
-
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
-const MAX_EVERY_SECONDS = 366 * 86_400;
 /** Cron is evaluated in UTC, whatever the worker host's zone. */
 export const CRON_TZ = 'UTC';
-
-/** Parses `30m`, `6h`, `1d`, `90s` or combinations like `1h30m` into seconds. */
-export function parseEvery(text: string): number {
-  const trimmed = text.trim().toLowerCase();
-  const hint = 'use a number and a unit (s, m, h, d), e.g. 30m, 6h, 1d or 1h30m';
-  if (!/^(\d+[smhd])+$/.test(trimmed))
-    throw new InvalidInputError('--every', `"${text}" is not a duration; ${hint}`);
-  let seconds = 0;
-  for (const [, amount, unit] of trimmed.matchAll(/(\d+)([smhd])/g)) {
-    seconds += Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
-  }
-  if (seconds < 1) throw new InvalidInputError('--every', `must be at least 1s; ${hint}`);
-  if (seconds > MAX_EVERY_SECONDS) throw new InvalidInputError('--every', 'must be at most 366d');
-  return seconds;
-}
-
-/** The shortest spelling of a duration: 5400 → `1h30m`. */
-export function formatEvery(seconds: number): string {
-  let rest = seconds;
-  let out = '';
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-    ['s', 1],
-  ] as const) {
-    const amount = Math.floor(rest / size);
-    if (amount > 0) out += `${amount}${unit}`;
-    rest -= amount * size;
-  }
-  return out || '0s';
-}
 
 const CRON_ALIASES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly']);
 
@@ -74,14 +32,14 @@ export function validateCron(expression: string): string {
   if (CRON_ALIASES.has(normalised)) return normalised;
   // `H` (hashed) fields are cron-parser 5 only; BullMQ evaluates schedules with cron-parser 4.
   if ((fields !== 5 && fields !== 6) || /(^|[ ,])H(?=$|[ ,/(])/i.test(normalised)) {
-    throw new InvalidInputError('--cron', `"${expression}" is not a cron expression; ${hint}`);
+    throw new InvalidInputError('cron', `"${expression}" is not a cron expression; ${hint}`);
   }
   try {
     CronExpressionParser.parse(normalised, { tz: CRON_TZ }).next();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InvalidInputError(
-      '--cron',
+      'cron',
       `"${expression}" is not a valid cron expression (${reason}); ${hint}`,
     );
   }
@@ -106,12 +64,6 @@ export interface DesiredScheduler {
   offset?: number;
   pattern?: string;
   tz?: string;
-}
-
-export interface ScheduleRow {
-  id: string;
-  scheduleEverySeconds: number | null;
-  scheduleCron: string | null;
 }
 
 export function desiredScheduler(row: ScheduleRow): DesiredScheduler | null {
@@ -200,25 +152,6 @@ export interface SchedulesTarget {
 
 const WRITE_CONCURRENCY = 256;
 
-async function loadScheduleRows(ctx: ServiceContext, projectIds?: readonly string[]): Promise<ScheduleRow[]> {
-  const columns = {
-    id: projects.id,
-    scheduleEverySeconds: projects.scheduleEverySeconds,
-    scheduleCron: projects.scheduleCron,
-  };
-  if (projectIds) {
-    const rows: ScheduleRow[] = [];
-    for (const projectId of projectIds) {
-      rows.push(...(await ctx.db.select(columns).from(projects).where(eq(projects.id, projectId))));
-    }
-    return rows;
-  }
-  return ctx.db
-    .select(columns)
-    .from(projects)
-    .where(or(isNotNull(projects.scheduleEverySeconds), isNotNull(projects.scheduleCron)));
-}
-
 /**
  * Makes BullMQ's schedulers mirror Postgres: upserts the missing or different ones, removes the
  * extra ones, writes nothing when they already agree. `projectIds` limits it to some projects
@@ -278,61 +211,6 @@ export async function reconcileSchedules(
   return outcome;
 }
 
-function checkProjectId(projectId: string): void {
-  const parsed = projectIdSchema.safeParse(projectId);
-  if (!parsed.success)
-    throw new InvalidInputError('project', parsed.error.issues[0]?.message ?? 'is invalid');
-}
-
-/** Writes a project's schedule to Postgres (the source of truth). Reconcile afterwards. */
-export async function setSchedule(
-  ctx: ServiceContext,
-  projectId: string,
-  spec: ScheduleSpec,
-): Promise<ScheduleRow> {
-  checkProjectId(projectId);
-  const every = 'every' in spec ? spec.every : null;
-  const cron = 'cron' in spec ? validateCron(spec.cron) : null;
-  if (every !== null && (!Number.isInteger(every) || every < 1 || every > MAX_EVERY_SECONDS)) {
-    throw new InvalidInputError('every', 'must be a whole number of seconds between 1 and 366 days');
-  }
-  const now = new Date();
-  const [row] = await ctx.db
-    .update(projects)
-    .set({ scheduleEverySeconds: every, scheduleCron: cron, scheduleUpdatedAt: now, updatedAt: now })
-    .where(eq(projects.id, projectId))
-    .returning({
-      id: projects.id,
-      scheduleEverySeconds: projects.scheduleEverySeconds,
-      scheduleCron: projects.scheduleCron,
-    });
-  if (!row) throw unknownProject(projectId);
-  return row;
-}
-
-/** Clears a project's schedule in Postgres; returns whether it had one. Reconcile afterwards. */
-export async function clearSchedule(ctx: ServiceContext, projectId: string): Promise<boolean> {
-  checkProjectId(projectId);
-  const [before] = await ctx.db
-    .select({ every: projects.scheduleEverySeconds, cron: projects.scheduleCron })
-    .from(projects)
-    .where(eq(projects.id, projectId));
-  if (!before) throw unknownProject(projectId);
-  if (before.every === null && before.cron === null) return false;
-  const now = new Date();
-  await ctx.db
-    .update(projects)
-    .set({ scheduleEverySeconds: null, scheduleCron: null, scheduleUpdatedAt: now, updatedAt: now })
-    .where(eq(projects.id, projectId));
-  return true;
-}
-
-function unknownProject(projectId: string): NotFoundError {
-  return new NotFoundError(
-    `Project ${projectId} does not exist. Save its credentials first (\`catalog-sync credentials set ${projectId} …\`).`,
-  );
-}
-
 export interface ScheduleListing {
   projectId: string;
   every: string | null;
@@ -351,16 +229,7 @@ export async function listSchedules(
   ctx: ServiceContext,
   queue: CatalogQueue | null,
 ): Promise<ScheduleListing[]> {
-  const rows = await ctx.db
-    .select({
-      id: projects.id,
-      scheduleEverySeconds: projects.scheduleEverySeconds,
-      scheduleCron: projects.scheduleCron,
-      scheduleUpdatedAt: projects.scheduleUpdatedAt,
-    })
-    .from(projects)
-    .where(or(isNotNull(projects.scheduleEverySeconds), isNotNull(projects.scheduleCron)))
-    .orderBy(projects.id);
+  const rows = await loadScheduleRows(ctx);
   const existing = queue ? await queue.getJobSchedulers() : [];
   const byId = new Map(existing.map((s) => [s.key, s]));
   return rows.map((row) => {
@@ -368,7 +237,7 @@ export async function listSchedules(
     const scheduler = byId.get(scheduleId(row.id));
     return {
       projectId: row.id,
-      every: row.scheduleEverySeconds ? formatEvery(row.scheduleEverySeconds) : null,
+      every: row.scheduleEverySeconds ? formatDuration(row.scheduleEverySeconds) : null,
       everySeconds: row.scheduleEverySeconds,
       cron: row.scheduleCron,
       offsetMs: desired?.offset ?? null,

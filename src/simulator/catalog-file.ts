@@ -14,7 +14,7 @@ export async function loadCatalogFile(path: string): Promise<SimCatalog> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new InvalidInputError(
-      '--catalog',
+      'catalog',
       `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path.`,
     );
   }
@@ -22,14 +22,14 @@ export async function loadCatalogFile(path: string): Promise<SimCatalog> {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new InvalidInputError('--catalog', `${path} is not valid JSON; fix the file or regenerate it.`);
+    throw new InvalidInputError('catalog', `${path} is not valid JSON; fix the file or regenerate it.`);
   }
   const parsed = simCatalogSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || '(root)';
     throw new InvalidInputError(
-      '--catalog',
+      'catalog',
       `${path}: ${where}: ${issue?.message ?? 'invalid'}; see src/simulator/catalog.ts for the format.`,
     );
   }

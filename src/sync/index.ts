@@ -20,13 +20,12 @@ export {
   listGroups,
   listProducts,
   type ProductRow,
-  type ProjectStatus,
-  parseSince,
   projectStatus,
   type RuleRow,
   rulesAt,
   rulesInForce,
+  type StatusRows,
   type SyncRunRow,
 } from './queries.ts';
-export { type SyncOptions, type SyncSummary, type SyncTrigger, syncProject } from './run.ts';
+export { type SyncOptions, type SyncSummary, syncProject } from './run.ts';
 export { loadRulesInForce, loadStoredCatalog } from './store.ts';

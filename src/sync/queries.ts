@@ -5,16 +5,13 @@ import {
   type Environment,
   gracePeriodSettings,
   products,
-  projects,
   type RenewalKind,
   revenueAttributionRules,
   subscriptionGroups,
   syncRuns,
 } from '../../db/schema.ts';
 import type { ServiceContext } from '../context.ts';
-import { parseProjectId } from '../credentials/index.ts';
-import { projectNotFound } from '../credentials/store.ts';
-import { InvalidInputError } from '../errors.ts';
+import { requireProject } from '../projects/store.ts';
 
 /*
  * Read side of what the sync stores: the answers the CLI, the platform and the tests need.
@@ -25,13 +22,6 @@ export type ProductRow = typeof products.$inferSelect;
 export type ChangeRow = typeof catalogChanges.$inferSelect;
 export type SyncRunRow = typeof syncRuns.$inferSelect;
 export type GroupRow = typeof subscriptionGroups.$inferSelect;
-
-async function requireProject(ctx: ServiceContext, projectIdInput: string) {
-  const projectId = parseProjectId(projectIdInput);
-  const [project] = await ctx.db.select().from(projects).where(eq(projects.id, projectId));
-  if (!project) throw projectNotFound(projectId);
-  return project;
-}
 
 /**
  * The rule in force for a project, environment and renewal kind at time `at`
@@ -122,7 +112,7 @@ export async function listChanges(
   return options.limit ? query.limit(options.limit) : query;
 }
 
-export interface ProjectStatus {
+export interface StatusRows {
   project: {
     id: string;
     appStoreId: string | null;
@@ -148,7 +138,7 @@ export async function projectStatus(
   ctx: ServiceContext,
   projectId: string,
   options: { runs?: number } = {},
-): Promise<ProjectStatus> {
+): Promise<StatusRows> {
   const project = await requireProject(ctx, projectId);
   const [credentials] = await ctx.db
     .select({
@@ -199,33 +189,4 @@ export async function projectStatus(
     },
     runs,
   };
-}
-
-const DURATION_UNITS: Record<string, number> = {
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/**
- * `--since`: an ISO date-time (`2026-01-31T12:00:00Z`, or a date `2026-01-31`) or a duration
- * back from `now` such as `90m`, `24h`, `7d`, `2w`.
- */
-export function parseSince(text: string, now: Date = new Date()): Date {
-  const trimmed = text.trim();
-  const duration = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(trimmed);
-  if (duration) {
-    const ms = Number(duration[1]) * DURATION_UNITS[duration[2]!.toLowerCase()]!;
-    return new Date(now.getTime() - ms);
-  }
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) {
-    const date = new Date(trimmed);
-    if (!Number.isNaN(date.getTime())) return date;
-  }
-  throw new InvalidInputError(
-    '--since',
-    `${JSON.stringify(text)} is neither an ISO date-time (2026-01-31T12:00:00Z) nor a duration such as 30m, 24h, 7d or 2w.`,
-  );
 }

@@ -1,18 +1,20 @@
 import { performance } from 'node:perf_hooks';
-import { DrizzleQueryError, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { projects, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import {
   type ClientOverrides,
   loadClientForProject,
-  parseProjectId,
   recordCredentialFailure,
   recordCredentialSuccess,
 } from '../credentials/index.ts';
-import { projectNotFound } from '../credentials/store.ts';
-import { AppError, errorKind, errorMessage, PreconditionError } from '../errors.ts';
+import { asAppError } from '../database/errors.ts';
+import { AppError, errorKind, errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
+import { parseProjectId } from '../projects/id.ts';
+import { noAppSelected, projectNotFound } from '../projects/store.ts';
+import type { SyncTrigger } from '../queue/contract.ts';
 import { applyCatalog, type LockMode } from './apply.ts';
 import { fetchCatalog } from './fetch.ts';
 import { requestLowerBound } from './plan.ts';
@@ -26,8 +28,6 @@ import { requestLowerBound } from './plan.ts';
  *  4. on any failure the transaction rolls back and the run row is marked failed (kind and
  *     message, no secret), auth/forbidden errors also mark the credentials; then it throws.
  */
-
-export type SyncTrigger = 'schedule' | 'credentials-saved' | 'manual';
 
 export interface SyncOptions {
   trigger: SyncTrigger;
@@ -55,14 +55,6 @@ export interface SyncSummary {
   /** What the fetch saw, and the fewest requests that shape allows (plan.ts). */
   shape: { iaps: number; groups: number; subscriptions: number };
   requestLowerBound: number;
-}
-
-function noAppSelected(projectId: string): PreconditionError {
-  return new PreconditionError(
-    `Project ${projectId} has no app selected, so there is no catalog to sync. ` +
-      `List the apps its key can see with \`catalog-sync apps ${projectId}\`, then bind one with ` +
-      `\`catalog-sync select-app ${projectId} <appStoreId>\`.`,
-  );
 }
 
 export async function syncProject(
@@ -154,7 +146,7 @@ export async function syncProject(
     );
     return summary;
   } catch (caught) {
-    const error = asAppError(caught);
+    const error = asAppError(caught, 'this sync');
     await recordFailure(ctx, logger, runId, started, client, error);
     if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
       try {
@@ -165,22 +157,6 @@ export async function syncProject(
     }
     throw error;
   }
-}
-
-/**
- * A database error arrives wrapped by drizzle with the whole statement and its parameters (the
- * catalog as JSON) in its message: keep Postgres's reason, drop the rest, so the run row, the
- * log and the CLI say what went wrong in one line.
- */
-function asAppError(error: unknown): unknown {
-  if (error instanceof AppError || !(error instanceof DrizzleQueryError)) return error;
-  const reason = error.cause?.message ?? 'no reason given';
-  return new AppError(
-    'database',
-    `The database refused this sync's work (${reason}); nothing was applied. ` +
-      'Check that the database is reachable and migrated (catalog-sync migrate), then sync again.',
-    { retryable: true, cause: error },
-  );
 }
 
 async function recordFailure(

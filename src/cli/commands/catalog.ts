@@ -1,25 +1,8 @@
 import type { Command } from 'commander';
-import type { ServiceContext } from '../../context.ts';
-import {
-  listChanges,
-  listProducts,
-  type ProjectStatus,
-  parseSince,
-  projectStatus,
-  rulesInForce,
-} from '../../sync/index.ts';
-import { type CliContext, runCommand, withJson } from '../context.ts';
+import type { ProjectStatus } from '../../app/status.ts';
 import { printResult, renderTable } from '../output.ts';
-
-/** The domain's context from the CLI's (opens the database on first use). */
-export async function serviceContextOf(cli: CliContext): Promise<ServiceContext> {
-  const database = await cli.database();
-  return { db: database.db, config: cli.config, logger: cli.logger };
-}
-
-interface JsonOption {
-  json?: boolean;
-}
+import { type JsonOption, runCommand, withJson } from '../run.ts';
+import { describeSchedule } from './schedule.ts';
 
 const yesNo = (value: boolean | null | undefined) =>
   value === null || value === undefined ? '' : value ? 'yes' : 'no';
@@ -29,24 +12,21 @@ function formatCounts(counts: Record<string, number> | null | undefined): string
   return entries.length === 0 ? 'no changes' : entries.map(([key, n]) => `${key} ${n}`).join(', ');
 }
 
-function renderStatus(status: ProjectStatus): string {
-  const { project, credentials, catalog, runs } = status;
-  const app = project.appStoreId
-    ? `${project.appStoreId} (${project.bundleId ?? '?'}${project.appName ? `, ${project.appName}` : ''})`
+export function renderStatus(status: ProjectStatus): string {
+  const { app, credentials, catalog, lastRuns: runs, schedule } = status;
+  const appText = app
+    ? `${app.appStoreId} (${app.bundleId || '?'}${app.name ? `, ${app.name}` : ''})`
     : 'none selected (run `catalog-sync apps` then `catalog-sync select-app`)';
-  const schedule = project.scheduleEverySeconds
-    ? `every ${project.scheduleEverySeconds}s`
-    : (project.scheduleCron ?? 'none');
   const key = credentials
     ? `key ${credentials.keyId}, status ${credentials.status}${credentials.statusDetail ? ` — ${credentials.statusDetail}` : ''}` +
       (credentials.verifiedAt ? ` (checked ${credentials.verifiedAt.toISOString()})` : '')
     : 'none saved (run `catalog-sync credentials set`)';
   const grace = catalog.graceOptIn === null ? 'no settings' : catalog.graceOptIn ? 'on' : 'off';
   const lines = [
-    `Project ${project.id}`,
-    `  App:         ${app}`,
+    `Project ${status.projectId}`,
+    `  App:         ${appText}`,
     `  Credentials: ${key}`,
-    `  Schedule:    ${schedule}`,
+    `  Schedule:    ${schedule ? describeSchedule(schedule) : 'none'}`,
     `  Catalog:     ${catalog.products} products (${catalog.removedProducts} removed), ${catalog.groups} groups, grace ${grace}`,
   ];
   if (runs.length === 0) return `${lines.join('\n')}\n  No sync has run yet.`;
@@ -57,8 +37,8 @@ function renderStatus(status: ProjectStatus): string {
       run.trigger,
       run.status,
       run.durationMs,
-      run.requestsMade,
-      run.status === 'failed' ? `${run.errorKind}: ${run.errorMessage}` : formatCounts(run.counts),
+      run.requests,
+      run.error ? `${run.error.kind}: ${run.error.message}` : formatCounts(run.changes),
     ]),
   );
   return `${lines.join('\n')}\nLast runs:\n${table}`;
@@ -68,7 +48,8 @@ export function registerCatalogQueries(program: Command): void {
   withJson(program.command('status <project>').description('credential status, last runs')).action(
     (project: string, options: JsonOption) =>
       runCommand(options, async (cli) => {
-        const status = await projectStatus(await serviceContextOf(cli), project);
+        const { getStatus } = await import('../../app/status.ts');
+        const status = await getStatus(await cli.app(), { projectId: project });
         printResult(options, { ok: true, ...status }, () => renderStatus(status));
       }),
   );
@@ -76,10 +57,11 @@ export function registerCatalogQueries(program: Command): void {
   withJson(program.command('products <project>').description('stored products')).action(
     (project: string, options: JsonOption) =>
       runCommand(options, async (cli) => {
-        const rows = await listProducts(await serviceContextOf(cli), project, { includeRemoved: true });
-        printResult(options, { ok: true, projectId: project, products: rows }, () =>
-          rows.length === 0
-            ? `No products stored for ${project} yet (run \`catalog-sync sync ${project} --inline\`).`
+        const { listProducts } = await import('../../app/catalog.ts');
+        const { projectId, products } = await listProducts(await cli.app(), { projectId: project });
+        printResult(options, { ok: true, projectId, products }, () =>
+          products.length === 0
+            ? `No products stored for ${projectId} yet (run \`catalog-sync sync ${projectId} --inline\`).`
             : renderTable(
                 [
                   'product id',
@@ -92,7 +74,7 @@ export function registerCatalogQueries(program: Command): void {
                   'apple id',
                   'removed',
                 ],
-                rows.map((row) => [
+                products.map((row) => [
                   row.productId,
                   row.kind,
                   row.referenceName,
@@ -112,17 +94,20 @@ export function registerCatalogQueries(program: Command): void {
     program
       .command('changes <project>')
       .description('change log')
-      .option('--since <time>', 'ISO date-time or duration like 24h'),
+      .option('--since <time>', 'ISO date-time, or a duration back from now such as 24h, 7d or 2w'),
   ).action((project: string, options: JsonOption & { since?: string }) =>
     runCommand(options, async (cli) => {
-      const since = options.since === undefined ? undefined : parseSince(options.since);
-      const rows = await listChanges(await serviceContextOf(cli), project, { since });
-      printResult(options, { ok: true, projectId: project, since: since ?? null, changes: rows }, () =>
-        rows.length === 0
-          ? `No changes${since ? ` since ${since.toISOString()}` : ''} for ${project}.`
+      const { listChanges } = await import('../../app/catalog.ts');
+      const { projectId, since, changes } = await listChanges(await cli.app(), {
+        projectId: project,
+        since: options.since,
+      });
+      printResult(options, { ok: true, projectId, since, changes }, () =>
+        changes.length === 0
+          ? `No changes${since ? ` since ${since.toISOString()}` : ''} for ${projectId}.`
           : renderTable(
               ['detected', 'entity', 'apple id', 'name', 'action', 'changed fields'],
-              rows.map((row) => {
+              changes.map((row) => {
                 const model = (row.after ?? row.before ?? {}) as Record<string, unknown>;
                 const name = model.productId ?? model.referenceName ?? model.duration ?? '';
                 return [
@@ -142,10 +127,11 @@ export function registerCatalogQueries(program: Command): void {
   withJson(program.command('rules <project>').description('revenue-attribution rules in force')).action(
     (project: string, options: JsonOption) =>
       runCommand(options, async (cli) => {
-        const rows = await rulesInForce(await serviceContextOf(cli), project);
-        printResult(options, { ok: true, projectId: project, rules: rows }, () =>
-          rows.length === 0
-            ? `No rules for ${project} yet: they are derived by the first sync.`
+        const { listRules } = await import('../../app/catalog.ts');
+        const { projectId, rules } = await listRules(await cli.app(), { projectId: project });
+        printResult(options, { ok: true, projectId, rules }, () =>
+          rules.length === 0
+            ? `No rules for ${projectId} yet: they are derived by the first sync.`
             : renderTable(
                 [
                   'environment',
@@ -156,7 +142,7 @@ export function registerCatalogQueries(program: Command): void {
                   'unrecovered churn at',
                   'since',
                 ],
-                rows.map((row) => [
+                rules.map((row) => [
                   row.environment,
                   row.renewalKind,
                   row.graceDays,

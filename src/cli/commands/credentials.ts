@@ -1,92 +1,31 @@
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
-import type { ServiceContext } from '../../context.ts';
-import { loadCredentials, saveCredentials } from '../../credentials/store.ts';
-import { InvalidInputError, PreconditionError } from '../../errors.ts';
-import { type DiscoveredApp, listDiscoveredApps, selectApp, selectedApp } from '../../onboarding/apps.ts';
-import { verifyCredentials } from '../../onboarding/verify.ts';
-import { type CliContext, runCommand, withJson } from '../context.ts';
+import type { DiscoveredApp } from '../../onboarding/apps.ts';
 import { printResult, renderTable } from '../output.ts';
+import { type JsonOption, runCommand, withJson } from '../run.ts';
 
-interface JsonOption {
-  json?: boolean;
-}
+/*
+ * Onboarding: `credentials set`, `verify`, `apps`, `select-app`. Each parses its arguments, calls
+ * the application layer (src/app/credentials.ts) and renders; nothing else.
+ */
 
 interface SetOptions extends JsonOption {
   keyId: string;
   issuerId: string;
   privateKeyFile: string;
-}
-
-/** The API's field names as the options a person typed, so a refusal names what to fix. */
-const OPTION_FOR_FIELD: Record<string, string> = {
-  keyId: '--key-id',
-  issuerId: '--issuer-id',
-  privateKey: '--private-key-file',
-  project: '<project>',
-  appStoreId: '<appStoreId>',
-};
-
-function asCliError(error: unknown): unknown {
-  if (!(error instanceof InvalidInputError)) return error;
-  const option = OPTION_FOR_FIELD[error.field];
-  if (!option) return error;
-  const prefix = `${error.field}: `;
-  const text = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-  return new InvalidInputError(option, text);
-}
-
-async function serviceContext(context: CliContext): Promise<ServiceContext> {
-  const { db } = await context.database();
-  return { db, config: context.config, logger: context.logger };
-}
-
-/** A .p8 is a few hundred bytes; anything far larger is the wrong file (and is not read whole). */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
-
-async function readKeyFile(file: string): Promise<string> {
-  const field = '--private-key-file';
-  try {
-    const info = await stat(file);
-    if (info.isDirectory())
-      throw new InvalidInputError(field, `${file} is a folder; give the AuthKey_<KEYID>.p8 file.`);
-    if (info.size > MAX_KEY_FILE_BYTES) {
-      throw new InvalidInputError(
-        field,
-        `${file} is ${info.size} bytes, far too large for a .p8 key; give the AuthKey_<KEYID>.p8 file.`,
-      );
-    }
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if (error instanceof InvalidInputError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new InvalidInputError(
-      field,
-      `cannot read ${file} (${why}); give the path of the AuthKey_<KEYID>.p8 file.`,
-    );
-  }
+  enqueue: boolean;
 }
 
 function appsTable(apps: DiscoveredApp[], selectedId?: string | null): string {
+  const withSelected = selectedId !== undefined;
   return renderTable(
-    [
-      'App Store ID',
-      'Bundle ID',
-      'Name',
-      'SKU',
-      'Primary locale',
-      ...(selectedId === undefined ? [] : ['Selected']),
-    ],
+    ['App Store ID', 'Bundle ID', 'Name', 'SKU', 'Primary locale', ...(withSelected ? ['Selected'] : [])],
     apps.map((app) => [
       app.appStoreId,
       app.bundleId,
       app.name,
       app.sku,
       app.primaryLocale,
-      ...(selectedId === undefined ? [] : [app.appStoreId === selectedId ? 'yes' : '']),
+      ...(withSelected ? [app.appStoreId === selectedId ? 'yes' : ''] : []),
     ]),
   );
 }
@@ -96,133 +35,101 @@ export function registerCredentials(program: Command): void {
   withJson(
     credentials
       .command('set <project>')
-      .description("check and store a project's API key (Key ID, Issuer ID, .p8)")
+      .description(
+        "check and store a project's API key (Key ID, Issuer ID, .p8), then queue its verification " +
+          '(and a sync when an app is selected)',
+      )
       .requiredOption('--key-id <id>', 'the Key ID (10 characters)')
       .requiredOption('--issuer-id <uuid>', 'the Issuer ID')
-      .requiredOption('--private-key-file <path>', 'the AuthKey_<KEYID>.p8 file'),
+      .requiredOption('--private-key-file <path>', 'the AuthKey_<KEYID>.p8 file')
+      .option('--no-enqueue', 'store the key only; queue nothing (no Redis needed)'),
   ).action((project: string, options: SetOptions) =>
-    runCommand(options, async (context) => {
-      try {
-        const privateKey = await readKeyFile(options.privateKeyFile);
-        const ctx = await serviceContext(context);
-        const saved = await saveCredentials(ctx, project, {
-          keyId: options.keyId,
-          issuerId: options.issuerId,
-          privateKey,
-          fileName: path.basename(options.privateKeyFile),
-        });
-        const next = `catalog-sync verify ${saved.projectId}`;
-        printResult(
-          options,
-          {
-            ok: true,
-            projectId: saved.projectId,
-            keyId: saved.keyId,
-            issuerId: saved.issuerId,
-            status: saved.status,
-            encryptionKeyId: saved.encryptionKeyId,
-            next,
-          },
-          () =>
-            [
-              `Stored the App Store Connect API key for project ${saved.projectId}:`,
-              `  Key ID     ${saved.keyId}`,
-              `  Issuer ID  ${saved.issuerId}`,
-              `  .p8        encrypted at rest (encryption key ${saved.encryptionKeyId})`,
-              `  Status     ${saved.status}`,
-              `Next: check it and fetch the apps it can see with \`${next}\`.`,
-            ].join('\n'),
-        );
-      } catch (error) {
-        throw asCliError(error);
-      }
+    runCommand(options, async (cli) => {
+      const { readPrivateKeyFile } = await import('../../credentials/key-file.ts');
+      const { saveCredentials } = await import('../../app/credentials.ts');
+      const key = await readPrivateKeyFile(options.privateKeyFile);
+      const saved = await saveCredentials(await cli.app(), {
+        projectId: project,
+        keyId: options.keyId,
+        issuerId: options.issuerId,
+        privateKey: key.text,
+        fileName: key.fileName,
+        enqueue: options.enqueue,
+      });
+      const next = saved.verification
+        ? `catalog-sync status ${saved.projectId}`
+        : `catalog-sync verify ${saved.projectId}`;
+      printResult(options, { ok: true, ...saved, next }, () =>
+        [
+          `Stored the App Store Connect API key for project ${saved.projectId}:`,
+          `  Key ID     ${saved.keyId}`,
+          `  Issuer ID  ${saved.issuerId}`,
+          `  .p8        encrypted at rest (encryption key ${saved.encryptionKeyId})`,
+          `  Status     ${saved.status}`,
+          saved.verification
+            ? `Queued its verification (job ${saved.verification.jobId})` +
+              (saved.sync ? ` and a sync (job ${saved.sync.jobId}).` : '.')
+            : 'Nothing was queued (--no-enqueue).',
+          saved.verification
+            ? `Next: a worker checks it; follow with \`${next}\`, or check it here with \`catalog-sync verify ${saved.projectId}\`.`
+            : `Next: check it and fetch the apps it can see with \`${next}\`.`,
+        ].join('\n'),
+      );
     }),
   );
 
   withJson(program.command('verify <project>').description('Verify & Fetch Apps, inline')).action(
     (project: string, options: JsonOption) =>
-      runCommand(options, async (context) => {
-        try {
-          const ctx = await serviceContext(context);
-          const result = await verifyCredentials(ctx, project);
-          const projectId = project.trim();
-          const ok = result.status === 'valid';
-          printResult(options, { ok, projectId, ...result }, () => {
-            const lines = [`Project ${projectId}: credentials ${result.status}`];
-            if (result.detail) lines.push(result.detail);
-            if (result.apps.length > 0) {
-              lines.push(`${result.apps.length} app(s) visible to the key:`, appsTable(result.apps));
-            }
-            if (ok)
-              lines.push(
-                `Next: bind the project to one app with \`catalog-sync select-app ${projectId} <App Store ID>\`.`,
-              );
-            return lines.join('\n');
-          });
-          // The check ran, but the key is not usable: scripts must see a failure.
-          if (!ok) process.exitCode = 1;
-        } catch (error) {
-          throw asCliError(error);
-        }
+      runCommand(options, async (cli) => {
+        const { verifyCredentials } = await import('../../app/credentials.ts');
+        const result = await verifyCredentials(await cli.app(), { projectId: project });
+        const ok = result.status === 'valid';
+        printResult(options, { ok, ...result }, () => {
+          const lines = [`Project ${result.projectId}: credentials ${result.status}`];
+          if (result.detail) lines.push(result.detail);
+          if (result.apps.length > 0) {
+            lines.push(`${result.apps.length} app(s) visible to the key:`, appsTable(result.apps));
+          }
+          if (ok) {
+            lines.push(
+              `Next: bind the project to one app with \`catalog-sync select-app ${result.projectId} <App Store ID>\`.`,
+            );
+          }
+          return lines.join('\n');
+        });
+        // The check ran, but the key is not usable: scripts must see a failure.
+        if (!ok) process.exitCode = 1;
       }),
   );
 
   withJson(program.command('apps <project>').description('apps seen by the key')).action(
     (project: string, options: JsonOption) =>
-      runCommand(options, async (context) => {
-        try {
-          const ctx = await serviceContext(context);
-          const apps = await listDiscoveredApps(ctx, project);
-          const selected = await selectedApp(ctx, project);
-          const status = await loadCredentials(ctx, project).then(
-            (c) => c.status,
-            (error: unknown) => {
-              if (error instanceof PreconditionError) return null;
-              throw error;
-            },
-          );
-          const projectId = project.trim();
-          printResult(
-            options,
-            {
-              ok: true,
-              projectId,
-              credentialStatus: status,
-              selectedAppStoreId: selected?.appStoreId ?? null,
-              apps,
-            },
-            () => {
-              const head = `Project ${projectId}: credentials ${status ?? 'not set'}`;
-              if (apps.length === 0) {
-                return `${head}\nNo apps are known for this project yet: run \`catalog-sync verify ${projectId}\`.`;
-              }
-              return `${head}\n${appsTable(apps, selected?.appStoreId ?? null)}`;
-            },
-          );
-        } catch (error) {
-          throw asCliError(error);
-        }
+      runCommand(options, async (cli) => {
+        const { listApps } = await import('../../app/credentials.ts');
+        const listing = await listApps(await cli.app(), { projectId: project });
+        printResult(options, { ok: true, ...listing }, () => {
+          const head = `Project ${listing.projectId}: credentials ${listing.credentialStatus ?? 'not set'}`;
+          if (listing.apps.length === 0) {
+            return `${head}\nNo apps are known for this project yet: run \`catalog-sync verify ${listing.projectId}\`.`;
+          }
+          return `${head}\n${appsTable(listing.apps, listing.selectedAppStoreId)}`;
+        });
       }),
   );
 
   withJson(
     program.command('select-app <project> <appStoreId>').description('bind the project to one app'),
   ).action((project: string, appStoreId: string, options: JsonOption) =>
-    runCommand(options, async (context) => {
-      try {
-        const ctx = await serviceContext(context);
-        const app = await selectApp(ctx, project, appStoreId);
-        const projectId = project.trim();
-        printResult(
-          options,
-          { ok: true, projectId, ...app },
-          () =>
-            `Project ${projectId} is now bound to ${app.name} (bundle ID ${app.bundleId}, App Store ID ${app.appStoreId}).\n` +
-            `Next: sync its catalog with \`catalog-sync sync ${projectId}\`.`,
-        );
-      } catch (error) {
-        throw asCliError(error);
-      }
+    runCommand(options, async (cli) => {
+      const { selectApp } = await import('../../app/credentials.ts');
+      const app = await selectApp(await cli.app(), { projectId: project, appStoreId });
+      printResult(
+        options,
+        { ok: true, ...app },
+        () =>
+          `Project ${app.projectId} is now bound to ${app.name} (bundle ID ${app.bundleId}, App Store ID ${app.appStoreId}).\n` +
+          `Next: sync its catalog with \`catalog-sync sync ${app.projectId}\`.`,
+      );
     }),
   );
 }

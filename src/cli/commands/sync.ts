@@ -1,18 +1,10 @@
 import type { Command } from 'commander';
-import { eq } from 'drizzle-orm';
-import { projects } from '../../../db/schema.ts';
-import { syncDeduplicationId } from '../../queue/contract.ts';
-import { type Enqueued, enqueueSync, waitForEnqueued } from '../../queue/producer.ts';
-import { openQueue, openQueueEvents } from '../../queue/queue.ts';
-import type { ServiceContext } from '../../context.ts';
-import { NotFoundError } from '../../errors.ts';
-import { type SyncSummary, syncProject } from '../../sync/index.ts';
-import { runCommand, withJson } from '../context.ts';
+import type { SyncRequest } from '../../app/sync.ts';
+import type { SyncSummary } from '../../sync/run.ts';
 import { printResult } from '../output.ts';
-import { serviceContextOf } from './catalog.ts';
+import { type JsonOption, runCommand, withJson } from '../run.ts';
 
-interface SyncCommandOptions {
-  json?: boolean;
+interface SyncCommandOptions extends JsonOption {
   wait?: boolean;
   inline?: boolean;
 }
@@ -20,7 +12,7 @@ interface SyncCommandOptions {
 export function renderSyncSummary(summary: SyncSummary): string {
   const changes = Object.entries(summary.changes);
   const what = summary.superseded
-    ? 'nothing applied: a sync started later had already stored a newer catalog'
+    ? 'nothing applied: a newer fetch of this catalog had already been stored'
     : changes.length === 0
       ? 'no changes'
       : changes.map(([key, n]) => `${n} ${key}`).join(', ');
@@ -32,68 +24,41 @@ export function renderSyncSummary(summary: SyncSummary): string {
   ].join('\n');
 }
 
+const ENQUEUED_TEXT: Record<SyncRequest['outcome'], (request: SyncRequest) => string> = {
+  added: (r) => `Queued a sync of project ${r.projectId} (job ${r.jobId}).`,
+  deduplicated: (r) =>
+    `A sync of project ${r.projectId} was already waiting (job ${r.jobId}); nothing was added.`,
+  'after-running': (r) =>
+    `A sync of project ${r.projectId} is running (job ${r.jobId}); one more will run right after it.`,
+};
+
 export function registerSync(program: Command): void {
   withJson(
     program
       .command('sync <project>')
-      .description('enqueue (or run inline) a sync')
+      .description('enqueue a sync (deduplicated per project), or run it here with --inline')
       .option('--wait', 'wait for the queued sync to finish')
       .option('--inline', 'run the sync in this process'),
   ).action((project: string, options: SyncCommandOptions) =>
     runCommand(options, async (cli) => {
-      if (!options.inline) {
-        await queuedSync(await serviceContextOf(cli), project, options);
+      const app = await cli.app();
+      if (options.inline) {
+        const { runSync } = await import('../../app/sync.ts');
+        const summary = await runSync(app, { projectId: project, trigger: 'manual' });
+        printResult(options, { ok: true, ...summary }, () => renderSyncSummary(summary));
         return;
       }
-      const summary = await syncProject(await serviceContextOf(cli), project, { trigger: 'manual' });
-      printResult(options, { ok: true, ...summary }, () => renderSyncSummary(summary));
+      const { requestSync } = await import('../../app/sync.ts');
+      if (options.wait && !options.json) {
+        process.stderr.write(
+          `Queueing a sync of ${project}; waiting for a worker (\`catalog-sync worker\`)…\n`,
+        );
+      }
+      const request = await requestSync(app, { projectId: project, wait: options.wait ?? false });
+      const { summary, ...queued } = request;
+      printResult(options, { ok: true, ...queued, ...(summary ?? {}) }, () =>
+        summary ? renderSyncSummary(summary) : ENQUEUED_TEXT[request.outcome](request),
+      );
     }),
   );
-}
-
-const ENQUEUED_TEXT: Record<Enqueued<unknown>['outcome'], (project: string, jobId: string) => string> = {
-  added: (project, jobId) => `Queued a sync of project ${project} (job ${jobId}).`,
-  deduplicated: (project, jobId) =>
-    `A sync of project ${project} was already waiting (job ${jobId}); nothing was added.`,
-  'after-running': (project, jobId) =>
-    `A sync of project ${project} is running (job ${jobId}); one more will run right after it.`,
-};
-
-/** `sync <project>` without --inline: enqueue (deduplicated per project), and with --wait, wait for the result. */
-async function queuedSync(ctx: ServiceContext, project: string, options: SyncCommandOptions): Promise<void> {
-  const [row] = await ctx.db.select({ id: projects.id }).from(projects).where(eq(projects.id, project));
-  if (!row) {
-    throw new NotFoundError(
-      `Project ${project} does not exist. Save its credentials first: catalog-sync credentials set ${project} …`,
-    );
-  }
-  const handle = await openQueue(ctx.config, 'client');
-  const events = options.wait ? openQueueEvents(ctx.config) : undefined;
-  try {
-    await events?.waitUntilReady();
-    const enqueued = await enqueueSync(handle.queue, project, 'manual');
-    const jobId = String(enqueued.job.id);
-    const queued = { projectId: project, jobId, outcome: enqueued.outcome };
-    if (!events) {
-      printResult(options, { ok: true, ...queued }, () => ENQUEUED_TEXT[enqueued.outcome](project, jobId));
-      return;
-    }
-    if (!options.json) {
-      process.stderr.write(
-        `${ENQUEUED_TEXT[enqueued.outcome](project, jobId)} Waiting for a worker (\`catalog-sync worker\`)…\n`,
-      );
-    }
-    const done = await waitForEnqueued<unknown, SyncSummary>(
-      handle.queue,
-      events,
-      enqueued,
-      syncDeduplicationId(project),
-    );
-    printResult(options, { ok: true, ...queued, jobId: done.jobId, ...done.result }, () =>
-      renderSyncSummary(done.result),
-    );
-  } finally {
-    await events?.close().catch(() => {});
-    await handle.close();
-  }
 }

@@ -2,7 +2,6 @@ import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { appStoreCredentials } from '../../../db/schema.ts';
-import { SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../src/queue/contract.ts';
 import {
   AppError,
   createCatalogSync,
@@ -10,6 +9,7 @@ import {
   NotFoundError,
   PreconditionError,
 } from '../../../src/index.ts';
+import { SYNC_JOB, scheduleId, VERIFY_JOB } from '../../../src/queue/contract.ts';
 import { databaseUrl } from '../../support/global-setup.ts';
 import { ENCRYPTION_KEY, useJobsHarness } from '../jobs/support.ts';
 
@@ -121,7 +121,7 @@ describe('an empty database', () => {
     try {
       const error = await client.saveCredentials('fresh', credentials()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AppError);
-      expect((error as AppError).kind).toBe('database');
+      expect((error as AppError).kind).toBe('database_not_migrated');
       expect((error as AppError).message).toMatch(/catalog-sync migrate/);
       expect((error as AppError).message).not.toMatch(/insert into/i);
       expect(await client.migrate()).toEqual({ applied: 1, total: 1 });
@@ -189,7 +189,7 @@ describe('the platform API', () => {
       .requestSync('shop')
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PreconditionError);
-    expect((error as AppError).message).toMatch(/selectApp/);
+    expect((error as AppError).message).toMatch(/select-app/);
   });
 
   it('verifyCredentials runs inline and lists the apps; selectApp binds one', async () => {

@@ -2,13 +2,9 @@ import type { JobSchedulerJson } from 'bullmq';
 import { inArray } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { projects } from '../../../db/schema.ts';
+import { writeSchedule } from '../../../src/projects/store.ts';
 import { scheduleId } from '../../../src/queue/contract.ts';
-import {
-  isStoredScheduler,
-  reconcileSchedules,
-  scheduleOffsetMs,
-  setSchedule,
-} from '../../../src/queue/schedules.ts';
+import { isStoredScheduler, reconcileSchedules, scheduleOffsetMs } from '../../../src/queue/schedules.ts';
 import { createProject } from '../../support/context.ts';
 import { deleteKeys } from '../../support/redis.ts';
 import { serviceEnv, spawnWorker, started, syncRuns, until, useJobsHarness } from './support.ts';
@@ -52,7 +48,7 @@ function bySchedule(list: JobSchedulerJson[]) {
 describe('reconciling schedules', () => {
   it('mirrors Postgres, spreads one interval across projects, and writes nothing when already in sync', async () => {
     for (const [i, id] of MANY.entries()) {
-      await setSchedule(ctx(), id, i % 4 === 3 ? { cron: '0 */6 * * *' } : { every: 3600 });
+      await writeSchedule(ctx(), id, i % 4 === 3 ? { cron: '0 */6 * * *' } : { every: 3600 });
     }
     const first = await reconcileSchedules(ctx(), handle());
     expect(first).toMatchObject({ total: 40, upserted: 40, removed: 0, unchanged: 0 });
@@ -80,7 +76,7 @@ describe('reconciling schedules', () => {
   });
 
   it('updates what changed, removes what Postgres no longer has, leaves the rest', async () => {
-    await setSchedule(ctx(), 'fleet-00', { every: 1800 });
+    await writeSchedule(ctx(), 'fleet-00', { every: 1800 });
     await getDb()
       .db.update(projects)
       .set({ scheduleEverySeconds: null })

@@ -8,6 +8,7 @@ import { generateCatalog, type Simulator, startSimulator } from '../../../src/si
 import { type CliResult, jsonOf, runCli } from '../../support/cli.ts';
 import { newEncryptionKey, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { useTestRedis } from '../../support/redis.ts';
 import { p256Pem, p384Pem, pemBody } from '../../unit/credentials/fixtures/keys.ts';
 import { snapshotTables } from './support.ts';
 
@@ -17,6 +18,8 @@ import { snapshotTables } from './support.ts';
  */
 
 const getDb = useTestDatabase();
+// `credentials set` queues a verification, as the API's saveCredentials does: on this file's own prefix.
+const redis = useTestRedis();
 const ENCRYPTION_KEY = newEncryptionKey();
 let sim: Simulator;
 let dir: string;
@@ -25,6 +28,8 @@ const pems: string[] = [];
 
 const env = () => ({
   DATABASE_URL: getDb().url,
+  REDIS_URL: redis.url,
+  REDIS_PREFIX: redis.prefix,
   APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
   CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
   // Every log line the commands can write, so the sweep sees them too.

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -9,6 +10,7 @@ import { decryptSecret } from '../../../src/credentials/crypto.ts';
 import { runCli } from '../../support/cli.ts';
 import { newEncryptionKey } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { useTestRedis } from '../../support/redis.ts';
 import {
   CERTIFICATE_PEM,
   encryptedPem,
@@ -22,6 +24,8 @@ import {
 import { snapshotTables } from './support.ts';
 
 const getDb = useTestDatabase();
+// `credentials set` queues a verification, as the API's saveCredentials does: on this file's own prefix.
+const redis = useTestRedis();
 const ENCRYPTION_KEY = newEncryptionKey();
 let dir: string;
 
@@ -33,6 +37,8 @@ function file(name: string, content: string): string {
 
 const env = () => ({
   DATABASE_URL: getDb().url,
+  REDIS_URL: redis.url,
+  REDIS_PREFIX: redis.prefix,
   CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
   APP_STORE_CONNECT_BASE_URL: 'http://127.0.0.1:9',
 });
@@ -201,6 +207,17 @@ describe('catalog-sync credentials set', () => {
         says: /no such file/,
       },
       {
+        // A FIFO would block a plain read forever; it is refused before a byte is read.
+        name: 'a FIFO instead of a file',
+        field: '--private-key-file',
+        args: () => {
+          const fifo = path.join(dir, `AuthKey_${KEY_ID}.fifo`);
+          if (!existsSync(fifo)) execFileSync('mkfifo', [fifo]);
+          return ['proj-a', KEY_ID, ISSUER_ID, fifo];
+        },
+        says: /not a regular file/,
+      },
+      {
         name: 'a project id with spaces',
         field: '<project>',
         args: () => ['my project', KEY_ID, ISSUER_ID, file('k4.p8', GOOD)],
@@ -218,7 +235,8 @@ describe('catalog-sync credentials set', () => {
         set(project, keyId, issuerId, keyFile),
         withJson ? set(project, keyId, issuerId, keyFile, ['--json']) : undefined,
       ]);
-      expect(human.code).not.toBe(0);
+      // Refused input is a usage error: exit 2, as for a missing option.
+      expect(human.code).toBe(2);
       expect(human.stderr).toContain(`error: ${field}: `);
       expect(human.stderr).toMatch(says);
       expect(human.stdout).toBe('');

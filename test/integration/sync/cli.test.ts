@@ -82,23 +82,29 @@ describe('the catalog commands', () => {
     const statusValue = jsonOf(statusJson);
     expect(statusValue).toMatchObject({
       ok: true,
-      project: { id: 'ops', appStoreId: APP },
+      projectId: 'ops',
+      app: { appStoreId: APP },
       // The key was never verified, but two successful syncs prove it works.
       credentials: { status: 'valid' },
       catalog: { products: 63, groups: 1, graceOptIn: true },
     });
-    expect(statusValue.runs).toHaveLength(2);
+    expect(statusValue.lastRuns).toHaveLength(2);
     expect(statusJson.stdout).not.toMatch(/BEGIN|privateKey|eyJ/);
   });
 
-  it('a bad --since and an unknown project exit 1 with advice', async () => {
-    const [bad, unknown] = await Promise.all([
+  it('a bad or out-of-range --since exits 2 (usage) and an unknown project 1, each with advice', async () => {
+    const [bad, far, unknown] = await Promise.all([
       cli('changes', 'ops', '--since', 'yesterday-ish'),
+      cli('changes', 'ops', '--since', '100000000d', '--json'),
       cli('status', 'nobody', '--json'),
     ]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('--since');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('error: --since: ');
     expect(bad.stderr).toContain('24h');
+    // Refused before it reaches Postgres: no SQL in the message, the field as data.
+    expect(far.code).toBe(2);
+    expect(jsonOf(far)).toMatchObject({ ok: false, error: { kind: 'invalid_input', field: 'since' } });
+    expect(far.stdout).not.toMatch(/select|timestamp/i);
     expect(unknown.code).toBe(1);
     expect(jsonOf(unknown)).toMatchObject({ ok: false, error: { kind: 'not_found' } });
   });

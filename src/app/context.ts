@@ -1,0 +1,58 @@
+import type { QueueEvents } from 'bullmq';
+import type { ServiceContext } from '../context.ts';
+import type { QueueHandle } from '../queue/queue.ts';
+
+/*
+ * What every application function receives. The entry points (the public API, the CLI, the
+ * worker, the console) build it and own what it opens: the database is open before the call;
+ * the queue is opened on first use, because most operations never touch Redis (a CLI `status`
+ * must not need it), and closed by the owner.
+ */
+export interface AppContext extends ServiceContext {
+  /** The `catalog-sync` queue (producer side), opened on first use. */
+  queue(): Promise<QueueHandle>;
+  /** Queue events, for waiting on a job's result; opened on first use. */
+  queueEvents(): Promise<QueueEvents>;
+}
+
+/** Opens once on first use; a failed open is forgotten so the next call tries again. */
+export function lazy<T>(open: () => Promise<T>): { get(): Promise<T>; peek(): Promise<T> | undefined } {
+  let pending: Promise<T> | undefined;
+  return {
+    get() {
+      pending ??= open().catch((error: unknown) => {
+        pending = undefined;
+        throw error;
+      });
+      return pending;
+    },
+    peek: () => pending,
+  };
+}
+
+/**
+ * The queue side of an AppContext, opened lazily from the config; `close()` closes what was
+ * opened. The worker passes its own open queue instead.
+ */
+export function lazyQueue(config: ServiceContext['config']): {
+  queue: AppContext['queue'];
+  queueEvents: AppContext['queueEvents'];
+  close(): Promise<void>;
+} {
+  const handle = lazy(async () => (await import('../queue/queue.ts')).openQueue(config, 'client'));
+  const events = lazy(async () => {
+    const opened = (await import('../queue/queue.ts')).openQueueEvents(config);
+    await opened.waitUntilReady();
+    return opened;
+  });
+  return {
+    queue: () => handle.get(),
+    queueEvents: () => events.get(),
+    async close() {
+      await Promise.allSettled([
+        events.peek()?.then((e) => e.close()),
+        handle.peek()?.then((h) => h.close()),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { loadCredentials } from '../credentials/index.ts';
+import { AppError, errorMessage, InvalidInputError } from '../errors.ts';
+import { scrubSecrets } from '../log/logger.ts';
+import { parseProjectId } from '../projects/id.ts';
+import { noAppSelected, requireProject } from '../projects/store.ts';
+import { SYNC_TRIGGERS, type SyncTrigger, syncDeduplicationId } from '../queue/contract.ts';
+import { enqueueSync, waitForEnqueued } from '../queue/producer.ts';
+import { type SyncOptions, type SyncSummary, syncProject } from '../sync/index.ts';
+import type { AppContext } from './context.ts';
+import type { JobRef } from './jobs.ts';
+
+export interface RequestSyncInput {
+  projectId: string;
+  /** Default `manual`. */
+  trigger?: SyncTrigger;
+  /** Wait for the sync to finish and return its summary (throws the job's failure). Default false. */
+  wait?: boolean;
+  /** With `wait`: give up waiting after this long (the job keeps going). Default 120 000. */
+  timeoutMs?: number;
+}
+
+export interface SyncRequest extends JobRef {
+  projectId: string;
+  trigger: SyncTrigger;
+  /** With `wait: true`: what the sync did. */
+  summary?: SyncSummary;
+}
+
+function parseTrigger(trigger: unknown): SyncTrigger {
+  if (trigger === undefined) return 'manual';
+  if (!SYNC_TRIGGERS.includes(trigger as SyncTrigger)) {
+    throw new InvalidInputError('trigger', `must be one of ${SYNC_TRIGGERS.join(', ')}`);
+  }
+  return trigger as SyncTrigger;
+}
+
+/**
+ * Refuses now what the worker would refuse later (unknown project, no key, no app), so the
+ * caller hears why; then enqueues a sync, at most one waiting per project.
+ */
+export async function requestSync(ctx: AppContext, input: RequestSyncInput): Promise<SyncRequest> {
+  const projectId = parseProjectId(input?.projectId);
+  const trigger = parseTrigger(input.trigger);
+  const timeoutMs = input.timeoutMs ?? 120_000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new InvalidInputError('timeoutMs', 'must be a positive whole number of milliseconds');
+  }
+  const project = await requireProject(ctx, projectId);
+  await loadCredentials(ctx, projectId);
+  if (!project.appStoreId) throw noAppSelected(projectId);
+
+  const { queue } = await ctx.queue();
+  // Subscribed before the add, so a fast worker's completion is not missed.
+  const events = input.wait ? await ctx.queueEvents() : undefined;
+  const enqueued = await enqueueSync(queue, projectId, trigger);
+  const request: SyncRequest = {
+    projectId,
+    trigger,
+    jobId: String(enqueued.job.id),
+    outcome: enqueued.outcome,
+  };
+  if (!events) return request;
+  try {
+    const done = await waitForEnqueued<unknown, SyncSummary>(
+      queue,
+      events,
+      enqueued,
+      syncDeduplicationId(projectId),
+      timeoutMs,
+    );
+    return { ...request, jobId: done.jobId, summary: done.result };
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    // BullMQ reports both a timeout and the job's failure as a plain Error.
+    const message = scrubSecrets(errorMessage(error));
+    if (/timed out before finishing/.test(message)) {
+      throw new AppError(
+        'timeout',
+        `The sync of ${projectId} did not finish within ${timeoutMs} ms; it goes on in the worker ` +
+          `(is one running?). Follow it with \`catalog-sync status ${projectId}\`.`,
+        { retryable: true, cause: error },
+      );
+    }
+    throw new AppError('sync_failed', `The sync of ${projectId} failed: ${message}`, { cause: error });
+  }
+}
+
+export interface RunSyncInput {
+  projectId: string;
+  /** Default `manual`. */
+  trigger?: SyncTrigger;
+  /** The BullMQ job running it, recorded on the run. */
+  jobId?: string | undefined;
+  /** Client settings on top of the config's (the worker's response hook, tests). */
+  client?: SyncOptions['client'];
+}
+
+/** Runs one sync in this process (the worker's job, and `sync --inline`). */
+export async function runSync(ctx: AppContext, input: RunSyncInput): Promise<SyncSummary> {
+  const projectId = parseProjectId(input?.projectId);
+  return syncProject(ctx, projectId, {
+    trigger: parseTrigger(input.trigger),
+    jobId: input.jobId,
+    client: input.client,
+  });
+}

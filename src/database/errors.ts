@@ -1,0 +1,111 @@
+import { AppError, errorMessage } from '../errors.ts';
+import { scrubSecrets } from '../log/logger.ts';
+
+/*
+ * Database failures, classified once by SQLSTATE (or the driver's connection error code), for
+ * every caller: the sync, the API, the CLI and the worker's retry decision. drizzle wraps a
+ * driver error in a message that quotes the statement and its parameters (a sealed key, a whole
+ * catalog): only the driver's own reason is kept, scrubbed and cut short.
+ */
+
+export type DatabaseErrorKind =
+  | 'database_unavailable'
+  | 'database_not_migrated'
+  | 'database_bad_data'
+  | 'database_conflict'
+  | 'database';
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
+const MAX_REASON = 300;
+
+interface DriverError {
+  code?: unknown;
+  message?: unknown;
+  errno?: unknown;
+}
+
+function driverErrorOf(error: unknown): DriverError | undefined {
+  // drizzle's DrizzleQueryError (and our own wrappers) keep the driver's error as `cause`.
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    const code = (current as DriverError).code;
+    if (typeof code === 'string') return current as DriverError;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The kind of a database failure by its SQLSTATE or connection code; undefined when it is not one. */
+export function classifyDatabaseCode(
+  code: string,
+): { kind: DatabaseErrorKind; retryable: boolean } | undefined {
+  if (CONNECTION_CODES.has(code)) return { kind: 'database_unavailable', retryable: true };
+  if (!/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  // 08: connection exception; 57P01-03: shutdown / cannot connect now; 53300: too many connections.
+  if (code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300') {
+    return { kind: 'database_unavailable', retryable: true };
+  }
+  // Undefined table, column, function, schema: the schema is older than the code.
+  if (['42P01', '42703', '42883', '3F000'].includes(code)) {
+    return { kind: 'database_not_migrated', retryable: false };
+  }
+  // 22: data exception (a NUL byte 22021/22P05, out of range…): the same data fails again.
+  if (code.startsWith('22')) return { kind: 'database_bad_data', retryable: false };
+  // Serialization failure, deadlock, lock not available: another transaction won this time.
+  if (['40001', '40P01', '55P03'].includes(code)) return { kind: 'database_conflict', retryable: true };
+  // Integrity (23) and syntax/access (42) errors are bugs or a damaged schema: retrying cannot help.
+  if (code.startsWith('23') || code.startsWith('42')) return { kind: 'database', retryable: false };
+  return { kind: 'database', retryable: true };
+}
+
+const ADVICE: Record<DatabaseErrorKind, string> = {
+  database_unavailable:
+    'The database cannot be reached right now: check that Postgres is running and DATABASE_URL points at it.',
+  database_not_migrated: 'The database schema is not up to date: run `catalog-sync migrate`.',
+  database_bad_data: 'The data cannot be stored as it is.',
+  database_conflict: 'Another transaction got in the way; trying again will do.',
+  database: 'Check the database and its logs.',
+};
+
+/**
+ * An AppError for a database failure (kind, retryable, a bounded one-line reason and what to do),
+ * or undefined when `error` is not a database failure. `doing` names the work, e.g. "this sync".
+ */
+export function databaseError(error: unknown, doing = 'this operation'): AppError | undefined {
+  if (error instanceof AppError) return undefined;
+  const driver = driverErrorOf(error);
+  const code = typeof driver?.code === 'string' ? driver.code : undefined;
+  // drizzle's wrapper (it carries the statement) without a coded cause: still a database failure.
+  const wrapped = error instanceof Error && typeof (error as { query?: unknown }).query === 'string';
+  const verdict =
+    (code ? classifyDatabaseCode(code) : undefined) ??
+    (wrapped ? { kind: 'database' as const, retryable: true } : undefined);
+  if (!verdict) return undefined;
+  const cause = wrapped ? (error as { cause?: unknown }).cause : error;
+  const raw = scrubSecrets(
+    typeof driver?.message === 'string' ? driver.message : cause ? errorMessage(cause) : 'no reason given',
+  );
+  const reason = raw.length > MAX_REASON ? `${raw.slice(0, MAX_REASON)}…` : raw;
+  return new AppError(
+    verdict.kind,
+    `The database failed ${doing} (${code ? `${code}: ` : ''}${reason}); nothing was applied. ${ADVICE[verdict.kind]}`,
+    { retryable: verdict.retryable, cause: error },
+  );
+}
+
+/** `databaseError(error)` when it is one, else the error unchanged. */
+export function asAppError(error: unknown, doing?: string): unknown {
+  return databaseError(error, doing) ?? error;
+}
