@@ -7,7 +7,6 @@ import type { CredentialsInput } from './credentials/validate.ts';
 import { AppError, InvalidInputError } from './errors.ts';
 import { getLogger, type Logger } from './log/logger.ts';
 import type { DiscoveredApp, SelectedApp, VerifyResult } from './onboarding/index.ts';
-import type { SyncTrigger } from './queue/contract.ts';
 
 /*
  * The public API for the main platform (`import { createCatalogSync } from 'catalog-sync'`).

@@ -6,7 +6,7 @@ import {
   type ProductRow,
   type RuleRow,
   rulesInForce,
-} from '../sync/index.ts';
+} from '../sync/queries.ts';
 import { parseInstant } from '../time/duration.ts';
 import type { AppContext } from './context.ts';
 

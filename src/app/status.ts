@@ -2,7 +2,7 @@ import type { CredentialStatus } from '../../db/schema.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { SelectedApp } from '../onboarding/index.ts';
 import { parseProjectId } from '../projects/id.ts';
-import { projectStatus } from '../sync/index.ts';
+import { projectStatus } from '../sync/queries.ts';
 import { formatDuration } from '../time/duration.ts';
 import type { AppContext } from './context.ts';
 

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { getLogger, type Logger } from '../log/logger.ts';
-import { type AppleErrorInfo, AppStoreError, errorFromResponse, transientNetworkError } from './errors.ts';
+import { type AppleErrorInfo, errorFromResponse, transientNetworkError } from './errors.ts';
 import { buildUrl, collectPages, DEFAULT_PAGE_LIMIT, type Query } from './pagination.ts';
 import { parseBody } from './parse.ts';
 import { parseRateLimit } from './rate-limit.ts';
@@ -10,17 +10,8 @@ import {
   appSchema,
   errorBodySchema,
   type GenericResource,
-  type GracePeriodResource,
   genericPagedDocumentSchema,
-  gracePeriodDocumentSchema,
-  type InAppPurchase,
-  inAppPurchaseSchema,
-  isRelationshipTruncated,
   pagedDocumentSchema,
-  type Subscription,
-  type SubscriptionGroup,
-  subscriptionGroupSchema,
-  subscriptionSchema,
   type UnknownEnumValue,
 } from './resources.ts';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry.ts';
@@ -91,11 +82,6 @@ export interface PaginatedResult<T> {
   included: unknown[];
 }
 
-export interface SubscriptionGroupWithSubscriptions {
-  group: SubscriptionGroup;
-  subscriptions: Subscription[];
-}
-
 export interface AppStoreClient {
   /** One GET (with retries), parsed by `schema`. `pathOrUrl` is a path or a same-origin URL. */
   getDocument<S extends z.ZodType>(
@@ -122,12 +108,7 @@ export interface AppStoreClient {
   ): Promise<PaginatedResult<GenericResource>>;
   /** All apps the key sees (GET /v1/apps, all pages, fields[apps]=name,bundleId,sku,primaryLocale). */
   listApps(): Promise<App[]>;
-  /** All IAPs (v2) of an app. */
-  listInAppPurchases(appId: string): Promise<InAppPurchase[]>;
-  /** All subscription groups of an app with all their subscriptions (capped includes followed up). */
-  listSubscriptionGroups(appId: string): Promise<SubscriptionGroupWithSubscriptions[]>;
-  /** The app's grace period settings; null when Apple has none for the app (404). */
-  getGracePeriod(appId: string): Promise<GracePeriodResource | null>;
+  // The catalog itself is read by src/sync/fetch.ts with the fewest requests its shape allows.
   stats(): ClientStats;
   /**
    * Stops this client: requests in flight are aborted, later ones fail (kind `client_closed`).
@@ -364,39 +345,6 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
     return { data, included };
   }
 
-  const listSubscriptionGroups = async (appId: string): Promise<SubscriptionGroupWithSubscriptions[]> => {
-    const groupsPath = `/v1/apps/${encodeURIComponent(appId)}/subscriptionGroups`;
-    const { data: groups, included } = await paginate(
-      groupsPath,
-      { include: 'subscriptions', 'limit[subscriptions]': 50 },
-      subscriptionGroupSchema,
-      'subscriptionGroups',
-    );
-    const includedSubscriptions = new Map<string, Subscription>();
-    for (const resource of included) {
-      const parsed = subscriptionSchema.safeParse(resource);
-      if (parsed.success) includedSubscriptions.set(parsed.data.id, parsed.data);
-    }
-    return Promise.all(
-      groups.map(async (group) => {
-        const relationship = group.relationships?.subscriptions;
-        const linked = relationship?.data?.map((link) => includedSubscriptions.get(link.id));
-        const complete = linked?.every((s): s is Subscription => s !== undefined) ?? false;
-        if (!isRelationshipTruncated(relationship) && complete && linked) {
-          return { group, subscriptions: linked as Subscription[] };
-        }
-        // Apple caps included relationships at 50: read the group's own collection.
-        const { data } = await paginate(
-          `/v1/subscriptionGroups/${encodeURIComponent(group.id)}/subscriptions`,
-          undefined,
-          subscriptionSchema,
-          'subscriptionGroups.subscriptions',
-        );
-        return { group, subscriptions: data };
-      }),
-    );
-  };
-
   return {
     getDocument,
     paginate,
@@ -408,30 +356,6 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
         'apps',
       );
       return data;
-    },
-    async listInAppPurchases(appId) {
-      const { data } = await paginate(
-        `/v1/apps/${encodeURIComponent(appId)}/inAppPurchasesV2`,
-        undefined,
-        inAppPurchaseSchema,
-        'inAppPurchases',
-      );
-      return data;
-    },
-    listSubscriptionGroups,
-    async getGracePeriod(appId) {
-      try {
-        const document = await getDocument(
-          `/v1/apps/${encodeURIComponent(appId)}/subscriptionGracePeriod`,
-          undefined,
-          gracePeriodDocumentSchema,
-          'subscriptionGracePeriod',
-        );
-        return document.data;
-      } catch (error) {
-        if (error instanceof AppStoreError && error.kind === 'not_found') return null;
-        throw error;
-      }
     },
     stats: () => stats.snapshot(),
     close: () => transport.close(),

@@ -8,7 +8,6 @@ export {
   endpointTemplate,
   type PaginatedResult,
   type ResponseEvent,
-  type SubscriptionGroupWithSubscriptions,
 } from './client.ts';
 export {
   type AppleErrorInfo,

@@ -13,6 +13,7 @@ import {
   startSimulator,
   UNKNOWN_IAP_STATE,
 } from '../../../src/simulator/index.ts';
+import { fetchCatalog } from '../../../src/sync/fetch.ts';
 import { captureLogger } from './support/local-server.ts';
 
 /*
@@ -122,9 +123,7 @@ describe('tokens', () => {
 describe('403s', () => {
   it('tells a role below App Manager apart from a missing agreement', async () => {
     const finance = await sim.createKey({ role: 'FINANCE' });
-    const roleError = await client({}, finance)
-      .listInAppPurchases(APP)
-      .catch((e: unknown) => e);
+    const roleError = await fetchCatalog(client({}, finance), APP).catch((e: unknown) => e);
     expect(roleError).toMatchObject({ kind: 'forbidden', forbiddenReason: 'role', status: 403 });
     expect((roleError as Error).message).toContain('Admin or App Manager');
 
@@ -176,8 +175,9 @@ describe('retries', () => {
   it('a 503 then success', async () => {
     sim.faults.add({ path: '/v1/apps/{id}/inAppPurchasesV2', status: 503, times: 1 });
     const c = client();
-    expect(await c.listInAppPurchases(APP)).toHaveLength(450);
-    expect(c.stats().byStatus).toEqual({ '503': 1, '200': 3 });
+    const { catalog } = await fetchCatalog(c, APP);
+    expect(catalog.products.filter((p) => p.kind !== 'auto_renewable_subscription')).toHaveLength(450);
+    expect(c.stats().byStatus['503']).toBe(1);
   });
 
   it('a connection reset and a truncated body are retried', async () => {
@@ -193,21 +193,23 @@ describe('retries', () => {
     // Page 2 of 3 of the IAP list.
     sim.faults.add({ path: /inAppPurchasesV2\?.*cursor=/, status: 500, times: 'always' });
     const c = client({ maxRetries: 2 });
-    const error = await c.listInAppPurchases(APP).catch((e: unknown) => e);
+    const error = await fetchCatalog(c, APP).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppStoreError);
     expect(error).toMatchObject({ kind: 'transient', status: 500, retryable: true });
     expect((error as Error).message).toContain('after 3 attempts');
-    expect(c.stats().byStatus).toEqual({ '200': 1, '500': 3 });
+    expect(c.stats().byStatus['500']).toBe(3);
   });
 });
 
 describe('catalog reads', () => {
-  it('pages through 450 IAPs with limit=200', async () => {
+  it('pages through 450 IAPs with limit=200 after the first 50 included with the app', async () => {
     const c = client();
-    const iaps = await c.listInAppPurchases(APP);
-    expect(new Set(iaps.map((i) => i.id)).size).toBe(450);
-    expect(sim.requestCounts()).toEqual({ 'GET /v1/apps/{id}/inAppPurchasesV2': 3 });
-    expect(sim.requests.map((r) => r.query['limit'])).toEqual(['200', '200', '200']);
+    const { catalog } = await fetchCatalog(c, APP);
+    const iaps = catalog.products.filter((p) => p.kind !== 'auto_renewable_subscription');
+    expect(new Set(iaps.map((i) => i.appleId)).size).toBe(450);
+    expect(sim.requestCounts()['GET /v1/apps/{id}/inAppPurchasesV2']).toBe(3);
+    const pages = sim.requests.filter((r) => r.path.includes('inAppPurchasesV2'));
+    expect(pages.map((r) => r.query['limit'])).toEqual(['200', '200', '200']);
   });
 
   it('paginate takes an item schema, a document schema or none, and collects included', async () => {
@@ -228,30 +230,29 @@ describe('catalog reads', () => {
 
   it('fetches a group with more than 50 subscriptions fully via the relationship endpoint', async () => {
     const c = client();
-    const groups = await c.listSubscriptionGroups(APP);
+    const { catalog } = await fetchCatalog(c, APP);
     const expected = sim.catalog.apps.find((a) => a.id === APP)!.groups;
-    const byId = new Map(groups.map((g) => [g.group.id, g.subscriptions.map((s) => s.id).sort()]));
+    const subscriptions = catalog.products.filter((p) => p.kind === 'auto_renewable_subscription');
     for (const group of expected) {
-      expect(byId.get(group.id)).toEqual(group.subscriptions.map((s) => s.id).sort());
+      expect(
+        subscriptions
+          .filter((p) => p.groupAppleId === group.id)
+          .map((p) => p.appleId)
+          .sort(),
+      ).toEqual(group.subscriptions.map((s) => s.id).sort());
     }
-    expect(groups.map((g) => g.subscriptions.length).sort((a, b) => a - b)).toEqual([
-      4,
-      BIG_GROUP_SUBSCRIPTIONS,
-    ]);
     // Only the capped group needed its own endpoint.
-    expect(sim.requestCounts()).toEqual({
-      'GET /v1/apps/{id}/subscriptionGroups': 1,
-      'GET /v1/subscriptionGroups/{id}/subscriptions': 1,
-    });
+    expect(sim.requestCounts()['GET /v1/subscriptionGroups/{id}/subscriptions']).toBe(1);
+    expect(BIG_GROUP_SUBSCRIPTIONS).toBeGreaterThan(50);
   });
 
-  it('reads the grace period, and null when the app has none', async () => {
+  it('reads the grace period, and none when the app has none', async () => {
     const c = client();
-    const grace = await c.getGracePeriod(APP);
+    const { catalog } = await fetchCatalog(c, APP);
     const expected = sim.catalog.apps.find((a) => a.id === APP)!.grace!;
-    expect(grace?.id).toBe(expected.id);
-    expect(grace?.attributes).toMatchObject({ optIn: expected.optIn, duration: expected.duration });
-    expect(await c.getGracePeriod('1000000002')).toBeNull();
+    expect(catalog.grace?.appleId).toBe(expected.id);
+    expect(catalog.grace).toMatchObject({ optIn: expected.optIn, duration: expected.duration });
+    expect((await fetchCatalog(c, '1000000002')).catalog.grace).toBeNull();
   });
 
   it('keeps unknown attributes and enum values, warning once per value', async () => {
@@ -265,8 +266,9 @@ describe('catalog reads', () => {
     try {
       const { logger, entries } = captureLogger('warn');
       const c = client({ logger });
-      const first = await c.listInAppPurchases(APP);
-      await c.paginate(`/v1/apps/${APP}/inAppPurchasesV2`, undefined, inAppPurchaseSchema, 'again');
+      const path = `/v1/apps/${APP}/inAppPurchasesV2`;
+      const { data: first } = await c.paginate(path, undefined, inAppPurchaseSchema, 'iaps');
+      await c.paginate(path, undefined, inAppPurchaseSchema, 'again');
       const byId = new Map(first.map((i) => [i.id, i]));
       expect(byId.get(iaps[0]!.id)!.attributes).toMatchObject({ state: UNKNOWN_IAP_STATE, futureFlag: true });
       expect(byId.get(iaps[2]!.id)!.attributes.inAppPurchaseType).toBe('SUPER_CONSUMABLE');
