@@ -35,6 +35,8 @@ describe('the Node.js version check', () => {
       (error: { code: number; stderr: string }) => error,
     );
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toMatch(/^catalog-sync needs Node\.js 24 \(this is Node\.js 22\.18\.0\)[^\n]*\.$/);
+    expect(result.stderr.trim()).toMatch(
+      /^catalog-sync needs Node\.js 24 \(this is Node\.js 22\.18\.0\)[^\n]*\.$/,
+    );
   });
 });
