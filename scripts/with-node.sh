@@ -59,18 +59,25 @@ if [ "$have_major" -lt "$want_major" ]; then
   export PATH="$node_home/bin:$PATH"
 fi
 
-# 2. Dependencies. npm's own hidden lockfile (node_modules/.package-lock.json) newer than
-# package-lock.json also counts as current, so a node_modules installed by hand is adopted
-# rather than reinstalled.
+# 2. Dependencies. Without a stamp (a node_modules installed by hand, or by an older checkout of
+# this script), npm's own record of what it installed (node_modules/.package-lock.json) is compared
+# with package-lock.json: when they agree, the install is adopted instead of redone.
 lock_hash="$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)"
 stamp="$root/node_modules/.catalog-sync-lock.sha256"
-if [ -d "$root/node_modules" ] && [ ! -f "$stamp" ] &&
-  [ "$root/node_modules/.package-lock.json" -nt "$root/package-lock.json" ]; then
+if [ -d "$root/node_modules" ] && [ ! -f "$stamp" ] && [ -f "$root/node_modules/.package-lock.json" ] &&
+  (cd "$root" && node -e '
+    const fs = require("node:fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
+    const installed = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {};
+    const same = Object.entries(lock).every(([key, entry]) => key === "" ||
+      (installed[key] ? installed[key].version === entry.version : Boolean(entry.optional || entry.devOptional)));
+    process.exit(same && Object.keys(installed).every((key) => key in lock) ? 0 : 1);
+  ' 2>/dev/null); then
   echo "$lock_hash" >"$stamp"
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
   if [ -d "$root/node_modules" ]; then
-    say "package-lock.json changed since the last install: running npm ci"
+    say "node_modules does not match package-lock.json (changed since the last install): running npm ci"
   else
     say "no node_modules: running npm ci"
   fi
