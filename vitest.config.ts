@@ -25,8 +25,9 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           sequence: { groupOrder: 1 },
           globalSetup: ['test/support/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          // Above the tests' own deadlines (test/support/wait.ts): a busy machine slows, never fails, a test.
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
           // Two cores: files run in parallel, but not so many that worker processes starve.
           maxWorkers: 3,
         },

@@ -78,7 +78,7 @@ let exitHooksInstalled = false;
 
 /**
  * PGlite must be closed on every exit path: a process that exits without close() leaves the
- * data folder in a state where the next open hangs (DESIGN.md, "Pitfalls measured").
+ * data folder in a state where the next open hangs (docs/architecture.md, "Lessons built in").
  */
 function installExitHooks(): void {
   if (exitHooksInstalled) return;

@@ -15,7 +15,7 @@ import {
 } from 'drizzle-orm/pg-core';
 
 /*
- * The tables are a contract (DESIGN.md): names change only with a migration and the README.
+ * The tables are a contract (docs/architecture.md, "Tables"): names change only with a migration and the README.
  * Apple's enums are stored as text, never Postgres enum types: Apple keeps adding values.
  */
 

@@ -5,7 +5,7 @@ import type { GracePeriod, StoredGrace } from './model.ts';
 
 /*
  * Revenue-attribution rules: how a platform must date revenue and count subscribers when a
- * renewal's payment fails, derived from the app's billing grace period (DESIGN.md,
+ * renewal's payment fails, derived from the app's billing grace period (docs/architecture.md,
  * "Revenue-attribution rules"). Pure; the sync versions the rows in Postgres.
  */
 

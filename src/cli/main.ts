@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, so that an older Node.js gets one sentence, not a stack trace.
+import '../config/node-version.ts';
 import { Command, CommanderError } from 'commander';
 import { registerCatalogQueries } from './commands/catalog.ts';
 import { registerCredentials } from './commands/credentials.ts';

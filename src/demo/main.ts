@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, so that an older Node.js gets one sentence, not a stack trace.
+import '../config/node-version.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

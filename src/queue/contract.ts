@@ -2,7 +2,7 @@ import type { DefaultJobOptions } from 'bullmq';
 import { z } from 'zod';
 
 /*
- * The queue contract (DESIGN.md, "Queue"): what any producer, in any language BullMQ supports,
+ * The queue contract (docs/architecture.md, "Queue"): what any producer, in any language BullMQ supports,
  * puts on the queue. Published as `catalog-sync/queue`, so it depends on nothing but zod and
  * bullmq's types. Job data never holds a secret: the worker loads credentials from Postgres.
  */

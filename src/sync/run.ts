@@ -20,7 +20,7 @@ import { fetchCatalog } from './fetch.ts';
 import { requestLowerBound } from './plan.ts';
 
 /*
- * One project's sync (DESIGN.md, "The flow of one sync"):
+ * One project's sync (docs/architecture.md, "The flow of one sync"):
  *  1. a sync_runs row 'running' is committed first, so even a crash leaves a trace;
  *  2. the catalog is fetched outside any transaction (no connection held while Apple answers);
  *  3. one transaction: per-project advisory lock, load, diff, batched writes, rule versioning,

@@ -5,6 +5,9 @@
  * when it fails or the run is interrupted.
  */
 
+// First, so that an older Node.js gets one sentence, not a stack trace.
+import '../../src/config/node-version.ts';
+
 import os from 'node:os';
 import { parseArgs } from './lib/args.ts';
 import { type Cleanup, createCleanup } from './lib/cleanup.ts';

@@ -45,7 +45,7 @@ describe('catalog-sync migrate', () => {
     }
   }
 
-  it('creates every table in DESIGN.md on an empty database, and a second run changes nothing', async () => {
+  it('creates every table in docs/architecture.md on an empty database, and a second run changes nothing', async () => {
     const first = await runCli(['migrate', '--json'], { DATABASE_URL: url });
     expect(JSON.parse(first.stdout)).toMatchObject({ ok: true, applied: 1 });
     expect(await tables()).toEqual(TABLES);

@@ -84,7 +84,7 @@ export function writeRecord(outDir: string, record: ScenarioRecord): string {
   return file;
 }
 
-/** A Markdown summary of a whole run: the machine and every table, ready for the README. */
+/** A Markdown summary of a whole run: the machine and every table, ready for docs/benchmarks.md. */
 export function writeSummary(
   outDir: string,
   machine: Machine,

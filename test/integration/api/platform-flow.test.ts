@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { products, syncRuns } from '../../../db/schema.ts';
 import { AppError } from '../../../src/index.ts';
 import { countProducts } from '../../../src/simulator/index.ts';
+import { DEADLINE_MS } from '../../support/wait.ts';
 import { ENCRYPTION_KEY, useJobsHarness } from '../jobs/support.ts';
 
 /*
@@ -71,7 +72,7 @@ afterAll(async () => {
 async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
-  timeoutMs = 20_000,
+  timeoutMs = DEADLINE_MS,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -175,7 +176,7 @@ describe('the platform flow through a real worker process', () => {
   });
 
   it('requestSync with wait returns the summary, or the reason the worker gave up', async () => {
-    const waited = await api().requestSync(PROJECT, { wait: true, timeoutMs: 20_000 });
+    const waited = await api().requestSync(PROJECT, { wait: true, timeoutMs: DEADLINE_MS });
     expect(waited.summary).toMatchObject({ projectId: PROJECT, status: 'succeeded', unchanged: true });
     expect(waited.summary?.requests).toBeGreaterThan(0);
 
@@ -183,7 +184,7 @@ describe('the platform flow through a real worker process', () => {
     const { credentials } = await api().getStatus(PROJECT);
     sim().keys.update(credentials!.keyId, { agreementsMissing: true });
     const error = await api()
-      .requestSync(PROJECT, { wait: true, timeoutMs: 20_000 })
+      .requestSync(PROJECT, { wait: true, timeoutMs: DEADLINE_MS })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).kind).toBe('sync_failed');

@@ -3,6 +3,7 @@ import { syncDeduplicationId } from '../../../src/queue/contract.ts';
 import { enqueueSync, enqueueVerify, waitForEnqueued } from '../../../src/queue/producer.ts';
 import { openQueueEvents } from '../../../src/queue/queue.ts';
 import { createProject } from '../../support/context.ts';
+import { DEADLINE_MS } from '../../support/wait.ts';
 import {
   serviceEnv,
   spawnWorker,
@@ -97,8 +98,9 @@ describe('deduplication', () => {
     expect(runs.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     expect(runs[0]!.job_id).toBe(firstJobId);
     expect(runs[1]!.job_id).not.toBe(firstJobId);
-    // Nothing else was left behind to run.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Nothing else was left behind to run: the queue holds no job at all (idle), so no third sync
+    // can start later.
+    expect(await idle()).toBe(true);
     expect(await syncRuns(getDb().db, 'shop')).toHaveLength(2);
   });
 
@@ -124,7 +126,7 @@ describe('deduplication', () => {
         events,
         behind,
         syncDeduplicationId('other'),
-        20_000,
+        DEADLINE_MS,
       );
       expect(done.jobId).not.toBe(running.job.id);
       const runs = await syncRuns(getDb().db, 'other');

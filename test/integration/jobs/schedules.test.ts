@@ -41,6 +41,18 @@ async function pendingPerScheduler(): Promise<Map<string, number>> {
   return counts;
 }
 
+/** The project's jobs that are still to run or running. */
+async function jobsOf(projectId: string) {
+  const jobs = await handle().queue.getJobs([
+    'active',
+    'waiting',
+    'delayed',
+    'prioritized',
+    'waiting-children',
+  ]);
+  return jobs.filter((job) => job?.data?.projectId === projectId);
+}
+
 function bySchedule(list: JobSchedulerJson[]) {
   return Object.fromEntries(list.map((s) => [s.key, { every: s.every, pattern: s.pattern, next: s.next }]));
 }
@@ -135,8 +147,9 @@ describe('reconciling schedules', () => {
 describe('a scheduled project', () => {
   it('is synced on its schedule by a worker; schedule, schedules and unschedule from the CLI', async () => {
     await createProject(ctx(), sim(), 'ticking', APP);
+    // No waiting for the worker's start-up: the scheduled jobs wait in Redis until it takes them,
+    // and the syncs it runs are what this test waits for (rows in sync_runs).
     const worker = spawnWorker(serviceEnv(services()));
-    await worker.waitForLog(started);
 
     const scheduled = await runCli(['schedule', 'ticking', '--every', '1s', '--json']);
     expect(scheduled.code).toBe(0);
@@ -165,9 +178,11 @@ describe('a scheduled project', () => {
     expect((await schedulers()).map((s) => s.key)).not.toContain(scheduleId('ticking'));
     expect(isStoredScheduler(await handle().queue.getJobScheduler(scheduleId('ticking')))).toBe(false);
     const settled = (await syncRuns(getDb().db, 'ticking')).length;
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
-    // At most the one already queued may still run.
+    // With no scheduler left, at most the job already queued may still run; once none of the
+    // project's jobs waits or runs, nothing can add a sync any more.
+    await until(async () => (await jobsOf('ticking')).length === 0, "the project's last jobs to finish");
     expect((await syncRuns(getDb().db, 'ticking')).length).toBeLessThanOrEqual(settled + 1);
+    expect(isStoredScheduler(await handle().queue.getJobScheduler(scheduleId('ticking')))).toBe(false);
 
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);

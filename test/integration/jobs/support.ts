@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll } from 'vitest';
@@ -14,6 +13,9 @@ import { type CliResult, runCli } from '../../support/cli.ts';
 import { newEncryptionKey, type TestContext, testContext } from '../../support/context.ts';
 import { type TestDatabase, useTestDatabase } from '../../support/db.ts';
 import { type TestRedis, useTestRedis } from '../../support/redis.ts';
+import { DEADLINE_MS, until } from '../../support/wait.ts';
+
+export { until };
 
 /*
  * Shared by the queue/worker and public-API integration tests: one simulator, database and Redis
@@ -51,7 +53,11 @@ export type LogLine = Record<string, unknown> & { msg?: string };
 export interface WorkerProcess {
   child: ChildProcess;
   logs: LogLine[];
-  /** Resolves with the first log line matching, or rejects after timeoutMs. */
+  /**
+   * Resolves with the first log line matching, or rejects after timeoutMs (generous: on a busy
+   * machine a worker process takes many seconds to start). Prefer waiting on state (a job's state,
+   * a sync_runs row); a log line is the event only for what a process reports of itself.
+   */
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr(): string;
@@ -111,7 +117,7 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
     logs,
     exited,
     stderr: () => errors,
-    waitForLog(match, timeoutMs = 20_000) {
+    waitForLog(match, timeoutMs = DEADLINE_MS) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const found = logs.find(match);
@@ -172,21 +178,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-export async function until<T>(
-  probe: () => Promise<T | undefined | null | false>,
-  what: string,
-  timeoutMs = 20_000,
-  intervalMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
 }
 
 export async function syncRuns(db: Db, projectId: string) {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
 import { loadCredentials } from '../../../src/credentials/index.ts';
 import { createProject } from '../../support/context.ts';
+import { DEADLINE_MS } from '../../support/wait.ts';
 import {
   freePort,
   serviceEnv,
@@ -62,7 +63,7 @@ describe('a worker process', () => {
   it('processes a sync-catalog job added with plain BullMQ and only the documented payload', async () => {
     await createProject(ctx(), sim(), 'plain', APP);
     const job = await producer().queue.add('sync-catalog', { projectId: 'plain', trigger: 'manual' });
-    const result = (await job.waitUntilFinished(producer().events, 20_000)) as Record<string, unknown>;
+    const result = (await job.waitUntilFinished(producer().events, DEADLINE_MS)) as Record<string, unknown>;
     expect(result).toMatchObject({ projectId: 'plain', status: 'succeeded', unchanged: false });
     expect(await productCount('plain')).toBe(9);
     const runs = await syncRuns(getDb().db, 'plain');
@@ -77,7 +78,7 @@ describe('a worker process', () => {
   it('processes a verify-credentials job and records the status', async () => {
     await createProject(ctx(), sim(), 'verify-me', null);
     const job = await producer().queue.add('verify-credentials', { projectId: 'verify-me' });
-    const result = (await job.waitUntilFinished(producer().events, 20_000)) as {
+    const result = (await job.waitUntilFinished(producer().events, DEADLINE_MS)) as {
       status: string;
       apps: unknown[];
     };
@@ -93,13 +94,15 @@ describe('a worker process', () => {
       { projectId: 'plain', trigger: 'hourly' },
       options,
     );
-    await expect(bad.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(
+    await expect(bad.waitUntilFinished(producer().events, DEADLINE_MS)).rejects.toThrow(
       /Invalid sync-catalog payload \(trigger: trigger must be one of schedule, credentials-saved, manual\)/,
     );
     const unknown = await producer().queue.add('sync-everything', { projectId: 'plain' }, options);
-    await expect(unknown.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/Unknown job name/);
+    await expect(unknown.waitUntilFinished(producer().events, DEADLINE_MS)).rejects.toThrow(
+      /Unknown job name/,
+    );
     const missing = await producer().queue.add('verify-credentials', {}, options);
-    await expect(missing.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/projectId/);
+    await expect(missing.waitUntilFinished(producer().events, DEADLINE_MS)).rejects.toThrow(/projectId/);
     for (const job of [bad, unknown, missing]) {
       const reloaded = await producer().queue.getJob(job.id!);
       expect(await reloaded!.getState()).toBe('failed');
@@ -115,7 +118,9 @@ describe('a worker process', () => {
       { projectId: 'revoked', trigger: 'schedule' },
       { attempts: 5, backoff: { type: 'fixed', delay: 10 } },
     );
-    await expect(job.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/rejected the API key/);
+    await expect(job.waitUntilFinished(producer().events, DEADLINE_MS)).rejects.toThrow(
+      /rejected the API key/,
+    );
     expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(1);
     expect((await loadCredentials(ctx(), 'revoked')).status).toBe('invalid');
   });
@@ -127,7 +132,7 @@ describe('a worker process', () => {
       { projectId: 'no-app', trigger: 'manual' },
       { attempts: 5, backoff: { type: 'fixed', delay: 10 } },
     );
-    await expect(job.waitUntilFinished(producer().events, 20_000)).rejects.toThrow(/no app selected/);
+    await expect(job.waitUntilFinished(producer().events, DEADLINE_MS)).rejects.toThrow(/no app selected/);
     expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(1);
   });
 
@@ -139,7 +144,7 @@ describe('a worker process', () => {
       { projectId: 'flaky', trigger: 'manual' },
       { attempts: 3, backoff: { type: 'fixed', delay: 50 } },
     );
-    await job.waitUntilFinished(producer().events, 20_000);
+    await job.waitUntilFinished(producer().events, DEADLINE_MS);
     expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(2);
     expect((await syncRuns(getDb().db, 'flaky')).map((r) => r.status)).toEqual(['failed', 'succeeded']);
   });
@@ -153,7 +158,7 @@ describe('a worker process', () => {
       { attempts: 1 },
     );
     const began = Date.now();
-    await job.waitUntilFinished(producer().events, 20_000);
+    await job.waitUntilFinished(producer().events, DEADLINE_MS);
     expect(Date.now() - began).toBeGreaterThanOrEqual(900);
     // One attempt allowed, one used: the 429 did not count.
     expect((await producer().queue.getJob(job.id!))!.attemptsMade).toBe(1);

@@ -23,6 +23,7 @@ import {
 } from '../../../src/sync/index.ts';
 import { createProject, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { until } from '../../support/wait.ts';
 import { changeRows, countRows, snapshotCatalog, syncEnv } from './support.ts';
 
 /*
@@ -483,7 +484,15 @@ describe('concurrent syncs of one project', () => {
         done = true;
         return summary;
       });
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      // The waiting sync's backend queues for the advisory lock: that state, not a pause, shows it waits.
+      await until(async () => {
+        const [row] = rowsOf<{ n: number }>(
+          await getDb().db.execute(
+            sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`,
+          ),
+        );
+        return row!.n > 0;
+      }, 'the sync to wait for the lock');
       expect(done).toBe(false);
       await holder`select pg_advisory_unlock(${SYNC_LOCK_NAMESPACE}, hashtext('shop'))`;
       expect((await waiting).changes).toEqual({ 'product.added': 1 });
@@ -498,7 +507,9 @@ describe('concurrent syncs of one project', () => {
     sim.faults.add({ path: '/v1/apps/{id}', nth: 1, times: 1, latencyMs: 700 });
     try {
       const older = sync();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The older sync's first request has reached the simulator (and is held there) before the
+      // newer one starts.
+      await until(async () => sim.faults.list().some((fault) => fault.fired === 1), 'the slow first request');
       const newer = await sync();
       const superseded = await older;
       expect(newer.changes).toEqual({ 'product.added': 1 });
