@@ -13,6 +13,32 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import {
+  type ChangeAction,
+  type ChangeEntity,
+  changeActions,
+  changeEntities,
+  type Environment,
+  environments,
+  type ProductKind,
+  productKinds,
+  type RenewalKind,
+  renewalKinds,
+} from '../src/catalog/vocabulary.ts';
+
+// The catalog's vocabulary is the pure domain's (src/catalog/vocabulary.ts); the tables store it as text.
+export {
+  type ChangeAction,
+  type ChangeEntity,
+  changeActions,
+  changeEntities,
+  type Environment,
+  environments,
+  type ProductKind,
+  productKinds,
+  type RenewalKind,
+  renewalKinds,
+};
 
 /*
  * The tables are a contract (docs/architecture.md, "Tables"): names change only with a migration and the README.
@@ -123,14 +149,6 @@ export const subscriptionGroups = pgTable(
   (t) => [primaryKey({ columns: [t.projectId, t.appleId] })],
 );
 
-export const productKinds = [
-  'consumable',
-  'non_consumable',
-  'non_renewing_subscription',
-  'auto_renewable_subscription',
-] as const;
-export type ProductKind = (typeof productKinds)[number];
-
 export const products = pgTable(
   'products',
   {
@@ -181,11 +199,6 @@ export const gracePeriodSettings = pgTable('grace_period_settings', {
   removedAt: ts('removed_at'),
 });
 
-export const changeActions = ['added', 'updated', 'removed', 'restored'] as const;
-export type ChangeAction = (typeof changeActions)[number];
-export const changeEntities = ['product', 'subscription_group', 'grace_period'] as const;
-export type ChangeEntity = (typeof changeEntities)[number];
-
 /** Append-only change log: one row per entity changed by a run. */
 export const catalogChanges = pgTable(
   'catalog_changes',
@@ -212,11 +225,6 @@ export const catalogChanges = pgTable(
     check('catalog_changes_action', sql`${t.action} in ('added','updated','removed','restored')`),
   ],
 );
-
-export const environments = ['production', 'sandbox'] as const;
-export type Environment = (typeof environments)[number];
-export const renewalKinds = ['paid_to_paid', 'offer_to_paid'] as const;
-export type RenewalKind = (typeof renewalKinds)[number];
 
 /** Versioned rules: a change of grace settings closes the rows in force and opens new ones. */
 export const revenueAttributionRules = pgTable(

@@ -1,4 +1,3 @@
-import type { ChangeAction, ChangeEntity } from '../../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { compareStrings, ownValue, sameValue } from './canonical.ts';
 import {
@@ -12,6 +11,7 @@ import {
   type StoredCatalog,
   type StoredGrace,
 } from './model.ts';
+import type { ChangeAction, ChangeEntity } from './vocabulary.ts';
 
 /*
  * The diff between what Postgres holds and what App Store Connect returned. Pure, so the

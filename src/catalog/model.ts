@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { productKinds } from '../../db/schema.ts';
+import { productKinds } from './vocabulary.ts';
 
 /*
  * The catalog model: what one sync fetched from App Store Connect, normalised, and what

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { environments, type RenewalKind, renewalKinds } from '../../db/schema.ts';
 import { compareStrings } from './canonical.ts';
 import type { GracePeriod, StoredGrace } from './model.ts';
+import { environments, type RenewalKind, renewalKinds } from './vocabulary.ts';
 
 /*
  * Revenue-attribution rules: how a platform must date revenue and count subscribers when a

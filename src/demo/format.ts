@@ -1,4 +1,4 @@
-import { type Cell, renderTable } from '../cli/output.ts';
+import { type Cell, renderTable } from '../format/table.ts';
 import type { DiscoveredApp } from '../onboarding/index.ts';
 import type { ChangeRow, ProductRow, RuleRow } from '../sync/index.ts';
 

@@ -1,5 +1,6 @@
 import type { DefaultJobOptions } from 'bullmq';
 import { z } from 'zod';
+import { projectIdSchema } from '../projects/id.ts';
 
 /*
  * The queue contract (docs/architecture.md, "Queue"): what any producer, in any language BullMQ supports,
@@ -17,12 +18,8 @@ export type JobName = (typeof JOB_NAMES)[number];
 export const SYNC_TRIGGERS = ['schedule', 'credentials-saved', 'manual'] as const;
 export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
 
-/** The platform's own project id, as stored in `projects.id`: 1–200 printable ASCII characters, no spaces. */
-export const projectIdSchema = z
-  .string({ message: 'projectId must be a string' })
-  .regex(/^[\x21-\x7e]{1,200}$/, {
-    message: 'projectId must be 1–200 printable characters without spaces (the platform’s own project id)',
-  });
+// The platform's own project id (src/projects/id.ts holds its one definition).
+export { projectIdSchema };
 
 /*
  * Strict objects: an unknown key is a typo or, worse, something that does not belong in job data

@@ -1,0 +1,22 @@
+/*
+ * The catalog's vocabulary: the words the domain speaks and the tables store as text. It lives at
+ * the bottom (it imports nothing), so the pure domain and db/schema.ts both take it from here.
+ */
+
+export const productKinds = [
+  'consumable',
+  'non_consumable',
+  'non_renewing_subscription',
+  'auto_renewable_subscription',
+] as const;
+export type ProductKind = (typeof productKinds)[number];
+
+export const changeActions = ['added', 'updated', 'removed', 'restored'] as const;
+export type ChangeAction = (typeof changeActions)[number];
+export const changeEntities = ['product', 'subscription_group', 'grace_period'] as const;
+export type ChangeEntity = (typeof changeEntities)[number];
+
+export const environments = ['production', 'sandbox'] as const;
+export type Environment = (typeof environments)[number];
+export const renewalKinds = ['paid_to_paid', 'offer_to_paid'] as const;
+export type RenewalKind = (typeof renewalKinds)[number];
