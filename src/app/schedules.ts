@@ -6,6 +6,7 @@ import {
   isStoredScheduler,
   listSchedules as listStoredSchedules,
   reconcileSchedules,
+  type ScheduleDescription,
   type ScheduleListing,
   scheduleOffsetMs,
   validateCron,
@@ -20,17 +21,7 @@ export interface ScheduleInput {
   cron?: string | undefined;
 }
 
-export interface ScheduleInfo {
-  projectId: string;
-  /** `6h`-style, or null for a cron schedule. */
-  every: string | null;
-  everySeconds: number | null;
-  cron: string | null;
-  /** Where in each interval this project fires (projects on one interval are spread across it). */
-  offsetMs: number | null;
-  /** The next run the queue has planned, or null if it has none (yet). */
-  nextRunAt: string | null;
-}
+export type ScheduleInfo = ScheduleDescription;
 
 const MAX_EVERY_SECONDS = 366 * 86_400;
 

@@ -211,15 +211,20 @@ export async function reconcileSchedules(
   return outcome;
 }
 
-export interface ScheduleListing {
+/** A project's schedule as Postgres holds it and the queue plans it. */
+export interface ScheduleDescription {
   projectId: string;
+  /** `6h`-style, or null for a cron schedule. */
   every: string | null;
   everySeconds: number | null;
   cron: string | null;
-  /** Where in each interval this project fires (ms), for `every` schedules. */
+  /** Where in each interval this project fires (ms), for `every` schedules (spread across projects). */
   offsetMs: number | null;
   /** The next run BullMQ has planned, or null when Redis does not have the scheduler (yet). */
   nextRunAt: string | null;
+}
+
+export interface ScheduleListing extends ScheduleDescription {
   inQueue: boolean;
   updatedAt: string | null;
 }
