@@ -5,6 +5,7 @@ import { type Database, openDatabase } from '../db/client.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
+import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
@@ -48,8 +49,11 @@ export async function startWorkerService(
     jobCounts: () => handle.queue.getJobCounts(),
   });
 
+  metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
+
   let health: HealthServer | undefined;
   let worker: Worker | undefined;
+  let dispatcher: Dispatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
   const reconcile = (why: string) => {
@@ -66,6 +70,7 @@ export async function startWorkerService(
     clearInterval(timer);
     handle.redis.off('ready', onReady);
     await reconciling;
+    await dispatcher?.close().catch(() => {});
     await health?.close().catch(() => {});
     await handle.close();
   };
@@ -89,6 +94,13 @@ export async function startWorkerService(
     logger.info(result, 'schedules in Redis mirror Postgres');
     worker = createWorker(ctx, { connection: handle.redis, prefix: handle.prefix, metrics });
     await worker.waitUntilReady();
+    // Delivers the outbox (webhooks, and the events queue when EVENTS_QUEUE is on).
+    dispatcher = startDispatcher({
+      ctx,
+      redis: handle.redis,
+      prefix: handle.prefix,
+      onDelivery: (outcome) => metrics.webhookDelivery(outcome),
+    });
   } catch (error) {
     await worker?.close(true).catch(() => {});
     await cleanup();
@@ -170,8 +182,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
-      // Jobs in flight plus reconcile and health checks.
-      max: config.worker.concurrency + 3,
+      // Jobs in flight, reconcile and health checks, and the events dispatcher.
+      max: config.worker.concurrency + 4 + config.events.dispatchConcurrency,
       // The worker's own shutdown closes it, after active syncs finish.
       exitOnSignal: false,
     });
