@@ -177,7 +177,8 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         })
       : undefined;
   queue?.on('error', () => {});
-  const leaseMs = config.webhooks.timeoutMs + 30_000;
+  // Longer than one whole attempt (the request is bounded by the timeout) plus recording it.
+  const leaseMs = 2 * config.webhooks.timeoutMs + 5_000;
   const policy = {
     allowHttpLoopback: config.webhooks.allowHttpLoopback,
     allowPrivateAddresses: config.webhooks.allowPrivateAddresses,
