@@ -34,7 +34,9 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(options: { port?: number; received?: Received[] } = {}): Promise<Receiver> {
+export async function startReceiver(
+  options: { port?: number; received?: Received[] } = {},
+): Promise<Receiver> {
   const routes = new Map<string, { secrets: string[]; mode: Mode }>();
   const received = options.received ?? [];
   const hanging = new Set<http.ServerResponse>();
@@ -49,7 +51,10 @@ export async function startReceiver(options: { port?: number; received?: Receive
       let body: Record<string, unknown> = {};
       for (const secret of route?.secrets ?? []) {
         try {
-          body = new Webhook(secret).verify(raw, req.headers as Record<string, string>) as Record<string, unknown>;
+          body = new Webhook(secret).verify(raw, req.headers as Record<string, string>) as Record<
+            string,
+            unknown
+          >;
           verified = true;
           break;
         } catch {
@@ -85,7 +90,8 @@ export async function startReceiver(options: { port?: number; received?: Receive
     port,
     url: (path) => `http://127.0.0.1:${port}${path}`,
     received,
-    acknowledged: (path) => received.filter((r) => r.path === path && r.answered !== undefined && r.answered < 300),
+    acknowledged: (path) =>
+      received.filter((r) => r.path === path && r.answered !== undefined && r.answered < 300),
     route(path, secret, mode = 'ok') {
       const existing = routes.get(path);
       routes.set(path, { secrets: [secret, ...(existing?.secrets ?? [])], mode });

@@ -5,12 +5,19 @@ import { rowsOf } from '../../../db/client.ts';
 import { SYNC_JOB } from '../../../jobs/contract.ts';
 import { listDeliveries, listEvents, redeliver } from '../../../src/app/events.ts';
 import { addWebhook, listWebhooks, rotateWebhookSecret, testWebhook } from '../../../src/app/webhooks.ts';
-import { emit } from '../../../src/events/emit.ts';
 import { EVENTS_QUEUE_NAME } from '../../../src/events/dispatcher.ts';
+import { emit } from '../../../src/events/emit.ts';
 import { syncProject } from '../../../src/sync/index.ts';
 import { jsonOf } from '../../support/cli.ts';
 import { createProject, type TestContext, testContext } from '../../support/context.ts';
-import { serviceEnv, spawnWorker, started, until, useJobsHarness, type WorkerProcess } from '../jobs/support.ts';
+import {
+  serviceEnv,
+  spawnWorker,
+  started,
+  until,
+  useJobsHarness,
+  type WorkerProcess,
+} from '../jobs/support.ts';
 import { type Received, type Receiver, startReceiver } from './receiver.ts';
 
 /*
@@ -62,7 +69,12 @@ async function startWorker(): Promise<WorkerProcess> {
   return worker;
 }
 
-async function endpoint(path: string, projectId: string | null, mode: 'ok' | number = 'ok', eventTypes?: string[]) {
+async function endpoint(
+  path: string,
+  projectId: string | null,
+  mode: 'ok' | number = 'ok',
+  eventTypes?: string[],
+) {
   const { endpoint, secret } = await addWebhook(ctx, {
     url: receiver.url(path),
     projectId,
@@ -114,9 +126,16 @@ describe('catalog.changed', () => {
     const [event] = delivered;
     expect(event!.verified).toBe(true);
     expect(event!.projectId).toBe('ev-shop');
-    expect(event!.data).toMatchObject({ version: 1, runId: first.runId, counts: first.changes, trigger: 'manual' });
+    expect(event!.data).toMatchObject({
+      version: 1,
+      runId: first.runId,
+      counts: first.changes,
+      trigger: 'manual',
+    });
     const [{ n }] = rowsOf<{ n: number }>(
-      await getDb().db.execute(sql`select count(*)::int as n from catalog_changes where run_id = ${first.runId}`),
+      await getDb().db.execute(
+        sql`select count(*)::int as n from catalog_changes where run_id = ${first.runId}`,
+      ),
     ) as [{ n: number }];
     expect(event!.data['totalChanges']).toBe(n);
     expect((event!.data['changes'] as unknown[]).length).toBe(n);
@@ -163,7 +182,13 @@ describe('credentials', () => {
       return got.length ? got : undefined;
     }, 'valid → invalid delivered');
     expect(changed).toHaveLength(1);
-    expect(changed[0]!.data).toMatchObject({ version: 1, from: 'valid', to: 'invalid', keyId, source: 'sync' });
+    expect(changed[0]!.data).toMatchObject({
+      version: 1,
+      from: 'valid',
+      to: 'invalid',
+      keyId,
+      source: 'sync',
+    });
     expect(String(changed[0]!.data['action'])).toMatch(/Key ID/);
     const failed = await until(async () => {
       const got = ofType(receiver.acknowledged('/key'), 'sync.failed');
@@ -189,7 +214,10 @@ describe('delivery guarantees', () => {
           emit(tx, {
             type: 'catalog.health_changed',
             projectId: 'ev-down',
-            payload: { version: 1, issues: [{ code: `issue-${i}`, severity: 'warning', message: `issue ${i}` }] },
+            payload: {
+              version: 1,
+              issues: [{ code: `issue-${i}`, severity: 'warning', message: `issue ${i}` }],
+            },
           }),
         ),
       );
@@ -204,7 +232,11 @@ describe('delivery guarantees', () => {
     const up = await startReceiver({ port, received });
     up.route('/down', secret);
     try {
-      await until(async () => up.acknowledged('/down').length >= 5, 'all five delivered after recovery', 30_000);
+      await until(
+        async () => up.acknowledged('/down').length >= 5,
+        'all five delivered after recovery',
+        30_000,
+      );
       const got = up.acknowledged('/down');
       expect(got.map((r) => r.id)).toEqual(ids);
       expect(new Set(got.map((r) => r.id)).size).toBe(5);
@@ -243,10 +275,14 @@ describe('delivery guarantees', () => {
     expect(receiver.acknowledged('/kill')).toHaveLength(0);
     receiver.setMode('/kill', 'ok');
     await startWorker();
-    const got = await until(async () => {
-      const list = receiver.acknowledged('/kill');
-      return list.length ? list : undefined;
-    }, 'delivered after restart', 30_000);
+    const got = await until(
+      async () => {
+        const list = receiver.acknowledged('/kill');
+        return list.length ? list : undefined;
+      },
+      'delivered after restart',
+      30_000,
+    );
     expect(got).toHaveLength(1);
     expect(got[0]!.id).toBe(id);
     expect(secret).toMatch(/^whsec_/);
@@ -287,8 +323,8 @@ describe('delivery guarantees', () => {
     await until(async () => {
       const [row] = rowsOf<{ attempts: number; pending: number }>(
         await getDb().db.execute(sql`
-          select (select count(*)::int from webhook_delivery_attempts where event_id = any(${ids})) as attempts,
-                 (select count(*)::int from webhook_deliveries where event_id = any(${ids}) and status = 'pending') as pending`),
+          select (select count(*)::int from webhook_delivery_attempts where event_id in ${ids}) as attempts,
+                 (select count(*)::int from webhook_deliveries where event_id in ${ids} and status = 'pending') as pending`),
       );
       return row?.pending === 0 && row.attempts === 30;
     }, 'thirty attempts recorded, none pending');
@@ -328,7 +364,10 @@ describe('operations', () => {
       'http://example.com/hook',
       'http://127.0.0.1:8080/hook',
     ]) {
-      await expect(addWebhook(strict, { url }), url).rejects.toMatchObject({ kind: 'invalid_input', field: 'url' });
+      await expect(addWebhook(strict, { url }), url).rejects.toMatchObject({
+        kind: 'invalid_input',
+        field: 'url',
+      });
     }
     const cli = await harness.cli(['webhooks', 'add', 'https://10.0.0.1/hook', '--json']);
     expect(cli.code).toBe(1);
@@ -348,13 +387,20 @@ describe('operations', () => {
     expect(String(request.headers['webhook-signature']).split(' ')).toHaveLength(2);
 
     const id = await getDb().db.transaction((tx) =>
-      emit(tx, { type: 'catalog.health_changed', projectId: 'ev-rotate', payload: { version: 1, issues: [] } }),
+      emit(tx, {
+        type: 'catalog.health_changed',
+        projectId: 'ev-rotate',
+        payload: { version: 1, issues: [] },
+      }),
     );
     await until(async () => receiver.acknowledged('/rotate').some((r) => r.id === id), 'delivered');
     const listed = await listEvents(ctx, { projectId: 'ev-rotate' });
     expect(listed.map((e) => e.id)).toEqual([id]);
     expect(await redeliver(ctx, { eventId: id })).toEqual({ events: 1, deliveries: 1 });
-    await until(async () => receiver.acknowledged('/rotate').filter((r) => r.id === id).length === 2, 'redelivered');
+    await until(
+      async () => receiver.acknowledged('/rotate').filter((r) => r.id === id).length === 2,
+      'redelivered',
+    );
 
     const cli = await harness.cli(['events', 'ev-rotate', '--json']);
     expect(cli.code).toBe(0);
