@@ -420,11 +420,21 @@ export async function disableEndpoint(
     payload: {
       version: 1,
       endpointId: endpoint.id,
-      url: endpoint.url,
+      url: withoutQuery(endpoint.url),
       reason,
       failingSince: failingSince ? failingSince.toISOString() : null,
     },
   });
+}
+
+/** A URL as safe to show in an event: a query string may carry a receiver's token. */
+export function withoutQuery(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
 }
 
 /** Age of the oldest event not yet delivered everywhere (0 when none), for the metrics. */
