@@ -344,17 +344,34 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
          and not exists (select 1 from webhook_deliveries d where d.event_id = e.id and d.status = 'pending')`);
   }
 
-  async function round(): Promise<boolean> {
-    let work = await fanOut(ctx.db);
-    if (queue) work = (await enqueue(ctx.db, queue)) || work;
-    const leased = await lease(ctx.db, config.events.dispatchConcurrency, leaseMs);
-    if (leased.length > 0) {
-      work = true;
-      await Promise.all(leased.map(deliverOne));
+  /** One step of a round; a failing step (Redis down for the queue, say) does not stop the others. */
+  async function attempt(step: string, body: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await body();
+    } catch (error) {
+      logger.error(
+        { step, error: scrubSecrets(errorMessage(error)) },
+        'events dispatch step failed; trying again',
+      );
+      return false;
     }
+  }
+
+  async function round(): Promise<boolean> {
+    let work = await attempt('fan-out', () => fanOut(ctx.db));
+    if (queue) work = (await attempt('queue', () => enqueue(ctx.db, queue))) || work;
+    work =
+      (await attempt('deliver', async () => {
+        const leased = await lease(ctx.db, config.events.dispatchConcurrency, leaseMs);
+        await Promise.all(leased.map(deliverOne));
+        return leased.length > 0;
+      })) || work;
     if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = Date.now();
-      await prune();
+      await attempt('prune', async () => {
+        await prune();
+        return false;
+      });
     }
     return work;
   }
