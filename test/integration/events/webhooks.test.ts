@@ -8,7 +8,7 @@ import { addWebhook, listWebhooks, rotateWebhookSecret, testWebhook } from '../.
 import { EVENTS_QUEUE_NAME } from '../../../src/events/dispatcher.ts';
 import { emit } from '../../../src/events/emit.ts';
 import { syncProject } from '../../../src/sync/index.ts';
-import { jsonOf } from '../../support/cli.ts';
+import { jsonOf, runCli } from '../../support/cli.ts';
 import { createProject, type TestContext, testContext } from '../../support/context.ts';
 import {
   serviceEnv,
@@ -413,6 +413,31 @@ describe('operations', () => {
     const deliveries = await harness.cli(['deliveries', '--event', id, '--json']);
     expect(deliveries.code).toBe(0);
     expect((jsonOf(deliveries)['deliveries'] as unknown[]).length).toBe(2);
+  });
+
+  it('the CLI shows the secret once, at `webhooks add`, never in `webhooks list`', async () => {
+    const added = await runCli(
+      [
+        'webhooks',
+        'add',
+        receiver.url('/cli'),
+        '--project',
+        'ev-cli',
+        '--events',
+        'catalog.changed',
+        '--json',
+      ],
+      serviceEnv(services(), { ...EVENT_ENV, LOG_LEVEL: 'warn' }),
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const result = jsonOf(added) as { secret: string; endpoint: { id: string; eventTypes: string[] } };
+    expect(result.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(result.endpoint.eventTypes).toEqual(['catalog.changed']);
+    secrets.push(result.secret);
+    const listed = await harness.cli(['webhooks', 'list', '--project', 'ev-cli', '--json']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(result.endpoint.id);
+    expect(listed.stdout).not.toContain(result.secret.slice(6));
   });
 
   it('no secret in an event, a delivery row, the delivery log or a worker log line', async () => {
