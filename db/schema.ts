@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -256,5 +257,135 @@ export const revenueAttributionRules = pgTable(
     index('revenue_attribution_rules_lookup').on(t.projectId, t.environment, t.renewalKind, t.effectiveFrom),
     check('revenue_attribution_rules_env', sql`${t.environment} in ('production','sandbox')`),
     check('revenue_attribution_rules_kind', sql`${t.renewalKind} in ('paid_to_paid','offer_to_paid')`),
+  ],
+);
+
+/* ─── Issue 13: events (transactional outbox), webhook endpoints and their deliveries ───────────
+ * An event row is written in the same transaction as the change it reports. The dispatcher fans
+ * each event out to delivery rows (one per matching endpoint) and, when EVENTS_QUEUE is on, to the
+ * `catalog-sync-events` queue; deliveries are leased (never two workers on one attempt) and sent
+ * in event order per (project, endpoint). Secrets are JWEs (src/credentials/crypto.ts).
+ */
+
+export const events = pgTable(
+  'events',
+  {
+    /** `evt_` + a UUIDv7: stable, sent as `webhook-id` and as the events queue's job id. */
+    id: text('id').primaryKey(),
+    /** Commit-independent order of the outbox (insertion order). */
+    seq: bigserial('seq', { mode: 'number' }).notNull().unique(),
+    type: text('type').notNull(),
+    /** Null for events about no single project (e.g. an all-projects endpoint disabled). */
+    projectId: text('project_id'),
+    /** `{ "version": 1, … }` (src/events/types.ts). */
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    /** When delivery rows were made for the endpoints it matched. */
+    fannedOutAt: ts('fanned_out_at'),
+    /** When it was put on the events queue (null while EVENTS_QUEUE is off). */
+    queuedAt: ts('queued_at'),
+  },
+  (t) => [
+    index('events_project_created').on(t.projectId, t.createdAt),
+    index('events_created').on(t.createdAt),
+    index('events_not_fanned_out').on(t.seq).where(sql`${t.fannedOutAt} is null`),
+    index('events_not_queued').on(t.seq).where(sql`${t.queuedAt} is null`),
+  ],
+);
+
+export const webhookEndpointStatuses = ['enabled', 'disabled'] as const;
+export type WebhookEndpointStatus = (typeof webhookEndpointStatuses)[number];
+
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    /** `we_` + a UUIDv7. */
+    id: text('id').primaryKey(),
+    /** Null: every project's events. */
+    projectId: text('project_id'),
+    url: text('url').notNull(),
+    /** Event types delivered; empty = all. */
+    eventTypes: text('event_types').array().notNull().default(sql`'{}'::text[]`),
+    description: text('description'),
+    /** The `whsec_…` secret as a compact JWE; never in plain text. */
+    secretEncrypted: text('secret_encrypted').notNull(),
+    /** The secret before the last rotation, also signed with until `previous_secret_expires_at`. */
+    previousSecretEncrypted: text('previous_secret_encrypted'),
+    previousSecretExpiresAt: ts('previous_secret_expires_at'),
+    encryptionKeyId: text('encryption_key_id').notNull(),
+    status: text('status').$type<WebhookEndpointStatus>().notNull().default('enabled'),
+    disabledReason: text('disabled_reason'),
+    disabledAt: ts('disabled_at'),
+    /** First failed attempt since the last success; null while healthy. */
+    failingSince: ts('failing_since'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('webhook_endpoints_project').on(t.projectId),
+    check('webhook_endpoints_status', sql`${t.status} in ('enabled','disabled')`),
+  ],
+);
+
+export const deliveryStatuses = ['pending', 'succeeded', 'failed', 'cancelled'] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    /** The event's seq: deliveries to one (project, endpoint) go out in this order. */
+    eventSeq: bigint('event_seq', { mode: 'number' }).notNull(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    projectId: text('project_id'),
+    status: text('status').$type<DeliveryStatus>().notNull().default('pending'),
+    /** Attempts started (a lease taken counts as one). */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
+    /** While set and in the future, one worker is sending this attempt; nobody else may. */
+    leaseUntil: ts('lease_until'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    completedAt: ts('completed_at'),
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_pending')
+      .on(t.endpointId, t.projectId, t.eventSeq)
+      .where(sql`${t.status} = 'pending'`),
+    index('webhook_deliveries_event').on(t.eventId),
+    check('webhook_deliveries_status', sql`${t.status} in ('pending','succeeded','failed','cancelled')`),
+  ],
+);
+
+/** The delivery log: one row per HTTP attempt, pruned after WEBHOOKS_LOG_RETENTION_DAYS. */
+export const webhookDeliveryAttempts = pgTable(
+  'webhook_delivery_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    deliveryId: bigint('delivery_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    eventId: text('event_id').notNull(),
+    endpointId: text('endpoint_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    /** succeeded | retrying | failed | disabled */
+    outcome: text('outcome').notNull(),
+    statusCode: integer('status_code'),
+    latencyMs: integer('latency_ms').notNull(),
+    /** At most 1 KiB of the response body, or the network error. */
+    responseExcerpt: text('response_excerpt'),
+    error: text('error'),
+    attemptedAt: ts('attempted_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('webhook_delivery_attempts_delivery').on(t.deliveryId),
+    index('webhook_delivery_attempts_at').on(t.attemptedAt),
   ],
 );

@@ -7,6 +7,7 @@ import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { AppError } from '../src/errors.ts';
+import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
 import { reconcileSchedules } from '../src/queue/schedules.ts';
@@ -50,8 +51,11 @@ export async function startWorkerService(
     jobCounts: () => handle.queue.getJobCounts(),
   });
 
+  metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
+
   let health: HealthServer | undefined;
   let worker: Worker | undefined;
+  let dispatcher: Dispatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
   const reconcile = (why: string) => {
@@ -68,6 +72,7 @@ export async function startWorkerService(
     clearInterval(timer);
     handle.redis.off('ready', onReady);
     await reconciling;
+    await dispatcher?.close().catch(() => {});
     await health?.close().catch(() => {});
     await handle.close();
   };
@@ -98,6 +103,13 @@ export async function startWorkerService(
     };
     worker = createWorker(app, { connection: handle.redis, prefix: handle.prefix, metrics });
     await worker.waitUntilReady();
+    // Delivers the outbox (webhooks, and the events queue when EVENTS_QUEUE is on).
+    dispatcher = startDispatcher({
+      ctx,
+      redis: handle.redis,
+      prefix: handle.prefix,
+      onDelivery: (outcome) => metrics.webhookDelivery(outcome),
+    });
   } catch (error) {
     await worker?.close(true).catch(() => {});
     await cleanup();
@@ -179,8 +191,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
-      // Jobs in flight plus reconcile and health checks.
-      max: config.worker.concurrency + 3,
+      // Jobs in flight, reconcile and health checks, and the events dispatcher.
+      max: config.worker.concurrency + 4 + config.events.dispatchConcurrency,
       // The worker's own shutdown closes it, after active syncs finish.
       exitOnSignal: false,
     });

@@ -14,6 +14,10 @@ export interface WorkerMetrics {
     keyId: string | undefined,
     rateLimit?: Record<string, number>,
   ): void;
+  /** One webhook delivery attempt's outcome (succeeded, retrying, failed, disabled, cancelled). */
+  webhookDelivery(outcome: string): void;
+  /** Age of the oldest event not yet delivered, read at scrape time (Postgres). */
+  observeOutbox(oldestAgeSeconds: () => Promise<number>): void;
   /** Sources read at scrape time (Redis), so the numbers are current. */
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
 }
@@ -52,6 +56,27 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'Size of the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per key id and window',
     labelNames: ['key_id', 'window'] as const,
     registers: [registry],
+  });
+
+  const deliveries = new Counter({
+    name: 'catalog_sync_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome (succeeded, retrying, failed, disabled, cancelled)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  let outboxAge: (() => Promise<number>) | undefined;
+  new Gauge({
+    name: 'catalog_sync_events_outbox_oldest_age_seconds',
+    help: 'Age of the oldest event not yet delivered to every endpoint (0 when none is waiting)',
+    registers: [registry],
+    async collect() {
+      if (!outboxAge) return;
+      try {
+        this.set(await outboxAge());
+      } catch {
+        // Postgres unreachable: /readyz says so; keep the last value.
+      }
+    },
   });
 
   let sources: Parameters<WorkerMetrics['observeQueue']>[0] | undefined;
@@ -97,6 +122,10 @@ export function createWorkerMetrics(): WorkerMetrics {
         if (!match?.[1]) continue;
         (match[2] === 'rem' ? budget : budgetLimit).set({ key_id: keyId, window: match[1] }, value);
       }
+    },
+    webhookDelivery: (outcome) => deliveries.inc({ outcome }),
+    observeOutbox(next) {
+      outboxAge = next;
     },
     observeQueue(next) {
       sources = next;

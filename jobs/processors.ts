@@ -7,6 +7,7 @@ import { runSync } from '../src/app/sync.ts';
 import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
 import { asAppError } from '../src/database/errors.ts';
 import { AppError, errorKind, errorMessage } from '../src/errors.ts';
+import { emitSyncFailed } from '../src/events/sync-failed.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import {
   JOB_NAMES,
@@ -148,15 +149,36 @@ export function createProcessor(deps: ProcessorDeps) {
         );
         throw new DelayedError();
       }
+      // The platform hears of a failed sync once, after its last attempt.
+      const tellPlatform = async () => {
+        if (name !== SYNC_JOB || !(error instanceof Error) || job.id === undefined) return;
+        try {
+          await emitSyncFailed(ctx.db, {
+            projectId,
+            jobId: job.id,
+            trigger: payload.trigger ?? null,
+            attempts: attempt.attempt,
+            error,
+          });
+        } catch (emitError) {
+          logger.error(
+            { reason: scrubSecrets(errorMessage(emitError)) },
+            'could not record the sync.failed event',
+          );
+        }
+      };
       if (decision.action === 'fail') {
         metrics?.jobProcessed(name, 'failed');
+        await tellPlatform();
         logger.error(detail, 'job failed: not retried');
         throw new UnrecoverableError(decision.reason);
       }
       const final = isFinalAttempt(job);
       metrics?.jobProcessed(name, final ? 'failed' : 'retrying');
-      if (final) logger.error(detail, 'job failed: no attempts left');
-      else logger.warn(detail, 'job failed: will retry with backoff');
+      if (final) {
+        await tellPlatform();
+        logger.error(detail, 'job failed: no attempts left');
+      } else logger.warn(detail, 'job failed: will retry with backoff');
       throw error instanceof Error ? error : new Error(String(error));
     }
   };

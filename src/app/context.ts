@@ -15,6 +15,9 @@ export interface AppContext extends ServiceContext {
   queueEvents(): Promise<QueueEvents>;
 }
 
+/** What an operation that never touches the queue needs (tests may pass a plain service context). */
+export type DataContext = Pick<AppContext, 'db' | 'config' | 'logger'>;
+
 /** Opens once on first use; a failed open is forgotten so the next call tries again. */
 export function lazy<T>(open: () => Promise<T>): { get(): Promise<T>; peek(): Promise<T> | undefined } {
   let pending: Promise<T> | undefined;

@@ -8,6 +8,7 @@ import { registerMigrate } from './commands/migrate.ts';
 import { registerSchedule } from './commands/schedule.ts';
 import { registerSimulator } from './commands/simulator.ts';
 import { registerSync } from './commands/sync.ts';
+import { registerWebhooks } from './commands/webhooks.ts';
 import { registerWorker } from './commands/worker.ts';
 
 /** The operator CLI. Each concern registers its commands from its own module. */
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerSchedule(program);
   registerCatalogQueries(program);
+  registerWebhooks(program);
   return program;
 }
 

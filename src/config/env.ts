@@ -45,6 +45,32 @@ export function decodeEncryptionKey(value: string): Uint8Array | undefined {
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 
+/** `true`/`false` (also 1/0, yes/no); anything else is an error, never silently false. */
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+  );
+
+/** Svix-like: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 28 h in all). */
+export const DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
+
+const retrySchedule = z.preprocess(
+  emptyAsUndefined,
+  z
+    .string()
+    .regex(/^\s*\d{1,10}(\s*,\s*\d{1,10}){0,29}\s*$/, {
+      message: 'must be 1–30 comma-separated whole numbers of milliseconds (the waits between attempts)',
+    })
+    .transform((value) => value.split(',').map((n) => Number(n.trim())))
+    .optional(),
+);
+
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
@@ -89,6 +115,25 @@ export const envSchema = z.object({
   /** Health and metrics port for the worker; 0 turns the server off. */
   METRICS_PORT: intFrom(0, 65_535, 9464),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Put every event on the `catalog-sync-events` BullMQ queue too (opt-in). */
+  EVENTS_QUEUE: flag(false),
+  /** How often an idle dispatcher looks at the outbox (it is also woken by NOTIFY on Postgres). */
+  EVENTS_DISPATCH_INTERVAL_MS: intFrom(50, 60_000, 1_000),
+  /** Webhook requests in flight per worker process. */
+  EVENTS_DISPATCH_CONCURRENCY: intFrom(1, 64, 4),
+  /** Events, deliveries and their log are deleted after this many days. */
+  EVENTS_RETENTION_DAYS: intFrom(1, 3_650, 30),
+  /** Plain http:// webhooks to loopback (127.0.0.0/8, ::1, localhost) — development and tests only. */
+  WEBHOOKS_ALLOW_HTTP_LOOPBACK: flag(false),
+  /** Webhooks to private, link-local, loopback and other non-public addresses (off: SSRF guard). */
+  WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: flag(false),
+  WEBHOOKS_TIMEOUT_MS: intFrom(100, 60_000, 10_000),
+  /** Waits between attempts, comma-separated milliseconds; one attempt more than entries. */
+  WEBHOOKS_RETRY_SCHEDULE_MS: retrySchedule,
+  /** An endpoint failing without a success for this long is disabled (default 5 days). */
+  WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
+  /** After a rotation, requests carry signatures with the old secret too for this long. */
+  WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -127,6 +172,20 @@ function toConfig(env: Env) {
       scheduleReconcileIntervalMs: env.SCHEDULE_RECONCILE_INTERVAL_MS,
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+    events: {
+      queue: env.EVENTS_QUEUE,
+      dispatchIntervalMs: env.EVENTS_DISPATCH_INTERVAL_MS,
+      dispatchConcurrency: env.EVENTS_DISPATCH_CONCURRENCY,
+      retentionDays: env.EVENTS_RETENTION_DAYS,
+    },
+    webhooks: {
+      allowHttpLoopback: env.WEBHOOKS_ALLOW_HTTP_LOOPBACK,
+      allowPrivateAddresses: env.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES,
+      timeoutMs: env.WEBHOOKS_TIMEOUT_MS,
+      retryScheduleMs: env.WEBHOOKS_RETRY_SCHEDULE_MS ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
+      disableAfterMs: env.WEBHOOKS_DISABLE_AFTER_MS,
+      rotationGraceMs: env.WEBHOOKS_ROTATION_GRACE_MS,
+    },
     log: {
       level: env.LOG_LEVEL,
       format: env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),

@@ -4,7 +4,7 @@ export {
   encryptSecret,
   type SealedSecret,
   sealedKeyId,
-} from './crypto.ts';
+} from '../secrets/crypto.ts';
 export {
   type AppStoreClient,
   type ClientOverrides,

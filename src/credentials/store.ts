@@ -1,4 +1,4 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { appStoreCredentials, type CredentialStatus, discoveredApps, projects } from '../../db/schema.ts';
 import {
   type AppStoreClient,
@@ -9,10 +9,12 @@ import {
 } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { AppError } from '../errors.ts';
+import { emit } from '../events/emit.ts';
+import { buildStatusChanged } from '../events/payloads.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { noCredentials, projectNotFound } from '../projects/store.ts';
-import { decryptSecret, encryptSecret } from './crypto.ts';
+import { decryptSecret, encryptSecret } from '../secrets/crypto.ts';
 import { type CredentialsInput, parseCredentialsInput } from './validate.ts';
 
 /*
@@ -220,10 +222,28 @@ export async function recordCredentialFailure(
   if (!status) return undefined;
   const id = parseProjectId(projectId);
   const now = new Date();
-  await ctx.db
-    .update(appStoreCredentials)
-    .set({ status, statusDetail: scrubSecrets(error.message), verifiedAt: now, updatedAt: now })
-    .where(eq(appStoreCredentials.projectId, id));
+  const detail = scrubSecrets(error.message);
+  await ctx.db.transaction(async (tx) => {
+    const previous = await lockCredentialStatus(tx, id);
+    if (!previous) return;
+    await tx
+      .update(appStoreCredentials)
+      .set({ status, statusDetail: detail, verifiedAt: now, updatedAt: now })
+      .where(eq(appStoreCredentials.projectId, id));
+    if (previous.status !== status) {
+      await emit(tx, {
+        type: 'credentials.status_changed',
+        projectId: id,
+        payload: buildStatusChanged({
+          keyId: previous.keyId,
+          from: previous.status,
+          to: status,
+          detail,
+          source: 'sync',
+        }),
+      });
+    }
+  });
   ctx.logger.warn(
     { projectId: id, status, kind: error.kind },
     'App Store Connect credentials marked %s',
@@ -243,17 +263,50 @@ export async function recordCredentialSuccess(
   keyId: string,
 ): Promise<void> {
   const now = new Date();
-  const updated = await ctx.db
-    .update(appStoreCredentials)
-    .set({ status: 'valid', statusDetail: null, verifiedAt: now, updatedAt: now })
-    .where(
-      and(
-        eq(appStoreCredentials.projectId, parseProjectId(projectId)),
-        eq(appStoreCredentials.keyId, keyId),
-        ne(appStoreCredentials.status, 'valid'),
-      ),
-    )
-    .returning({ projectId: appStoreCredentials.projectId });
+  const id = parseProjectId(projectId);
+  const updated = await ctx.db.transaction(async (tx) => {
+    const previous = await lockCredentialStatus(tx, id);
+    if (!previous || previous.keyId !== keyId || previous.status === 'valid') return [];
+    const rows = await tx
+      .update(appStoreCredentials)
+      .set({ status: 'valid', statusDetail: null, verifiedAt: now, updatedAt: now })
+      .where(eq(appStoreCredentials.projectId, id))
+      .returning({ projectId: appStoreCredentials.projectId });
+    await emit(tx, {
+      type: 'credentials.status_changed',
+      projectId: id,
+      payload: buildStatusChanged({
+        keyId,
+        from: previous.status,
+        to: 'valid',
+        detail: null,
+        source: 'sync',
+      }),
+    });
+    return rows;
+  });
   if (updated.length > 0)
     ctx.logger.info({ projectId }, 'App Store Connect credentials marked valid by a successful sync');
+}
+
+type Tx = ServiceContext['db'];
+
+/**
+ * The credentials' status and key id, row-locked until the caller's transaction ends, so the
+ * `from` of a `credentials.status_changed` event is the status actually replaced.
+ */
+export async function lockCredentialStatus(
+  tx: Tx,
+  projectId: string,
+): Promise<{ status: CredentialStatus; keyId: string; privateKeyEncrypted: string } | undefined> {
+  const [row] = await tx
+    .select({
+      status: appStoreCredentials.status,
+      keyId: appStoreCredentials.keyId,
+      privateKeyEncrypted: appStoreCredentials.privateKeyEncrypted,
+    })
+    .from(appStoreCredentials)
+    .where(eq(appStoreCredentials.projectId, projectId))
+    .for('update');
+  return row;
 }

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { type Database, openDatabase, redactUrl } from '../../db/client.ts';
+import { listEvents } from '../app/events.ts';
+import { addWebhook, removeWebhook } from '../app/webhooks.ts';
 import { closeSharedAgents } from '../appstore/index.ts';
 import { loadConfig } from '../config/env.ts';
 import type { ServiceContext } from '../context.ts';
@@ -18,6 +20,7 @@ import { closeRedis, connectRedis, createRedis } from '../queue/redis.ts';
 import { startSimulator } from '../simulator/index.ts';
 import { listChanges, listGroups, listProducts, rulesInForce } from '../sync/index.ts';
 import { appsTable, changesTable, describeCounts, productsTable, rulesTable, seconds } from './format.ts';
+import { type ReceivedEvent, startDemoReceiver } from './receiver.ts';
 import { changeCatalog, DEMO_APP_ID, demoCatalog } from './sample.ts';
 import { startDemoWorker } from './worker.ts';
 
@@ -103,6 +106,9 @@ async function run(cleanup: Cleanup): Promise<void> {
   const prefix = `catalog-sync-demo-${randomBytes(3).toString('hex')}`;
   env.REDIS_PREFIX = prefix;
   env.METRICS_PORT = '0';
+  // The demo's webhook receiver listens on loopback over plain http; production needs https.
+  env.WEBHOOKS_ALLOW_HTTP_LOOPBACK = 'true';
+  env.EVENTS_DISPATCH_INTERVAL_MS ??= '200';
 
   // 1. Redis, first: without it there is nothing to show, and nothing has been started yet.
   const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -213,6 +219,22 @@ async function run(cleanup: Cleanup): Promise<void> {
   );
 
   out();
+  out('The platform asks to be told what happens (signed webhooks, Standard Webhooks):');
+  const receiver = await step(
+    'Starting a webhook receiver on loopback and registering it with addWebhook',
+    async () => {
+      const receiver = await startDemoReceiver();
+      cleanup.add('stop the webhook receiver', () => receiver.close());
+      const { endpoint, secret } = await addWebhook(ctx, { url: receiver.url, projectId });
+      cleanup.add('remove the webhook endpoint', () => removeWebhook(ctx, { id: endpoint.id }));
+      receiver.setSecret(secret);
+      return { receiver, endpoint };
+    },
+    ({ receiver, endpoint }) =>
+      `endpoint ${endpoint.id} → ${receiver.url}; its whsec_ secret was shown once and is stored only encrypted`,
+  );
+
+  out();
   out('A worker takes the jobs from the queue (here in this process; in production `catalog-sync worker`):');
   await step(
     'Starting a worker',
@@ -256,6 +278,8 @@ async function run(cleanup: Cleanup): Promise<void> {
   );
   out(indent(rulesTable(await rulesInForce(ctx, projectId))));
 
+  await printWebhooks(ctx, projectId, receiver.endpoint.createdAt, receiver.receiver.received);
+
   const status = await api.getStatus(projectId);
   out();
   out(
@@ -272,10 +296,43 @@ async function printCatalog(ctx: ServiceContext, projectId: string, appName: str
   out(indent(productsTable(products, names)));
 }
 
+/** Waits (bounded) until the receiver has every event of the project, then prints them. */
+async function printWebhooks(
+  ctx: ServiceContext,
+  projectId: string,
+  since: string,
+  received: ReceivedEvent[],
+): Promise<void> {
+  // The events written since the endpoint was registered (it gets no earlier ones).
+  const events = await listEvents(ctx, { projectId, since });
+  const deadline = Date.now() + 20_000;
+  while (events.some((e) => !received.some((r) => r.id === e.id)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  out();
+  out(`  The platform's webhook receiver got ${plural(received.length, 'event')}, each signature verified:`);
+  for (const event of received) {
+    const data = event.data;
+    const what =
+      event.type === 'catalog.changed'
+        ? describeCounts((data['counts'] as Record<string, number>) ?? {})
+        : event.type === 'credentials.status_changed'
+          ? `${String(data['from'])} → ${String(data['to'])}`
+          : event.type === 'credentials.verified'
+            ? `${String(data['status'])}, ${String(data['appCount'])} apps`
+            : '';
+    out(`    ← ${event.type.padEnd(27)} ${event.id}${what ? `  ${what}` : ''}`);
+  }
+  const missing = events.filter((e) => !received.some((r) => r.id === e.id)).length;
+  if (missing > 0) out(`    (${missing} not delivered yet; \`catalog-sync deliveries\` shows why)`);
+}
+
 async function deleteProject(ctx: ServiceContext, projectId: string): Promise<void> {
   const { eq } = await import('drizzle-orm');
   const { projects } = await import('../../db/schema.ts');
-  // Every other table references projects with ON DELETE CASCADE.
+  const { events } = await import('../../db/schema.ts');
+  // Every other table references projects with ON DELETE CASCADE; the outbox keeps no reference.
+  await ctx.db.delete(events).where(eq(events.projectId, projectId));
   await ctx.db.delete(projects).where(eq(projects.id, projectId));
 }
 

@@ -6,10 +6,13 @@ import type { ServiceContext } from '../context.ts';
 import {
   type AppStoreClient,
   keyLoadingFailure,
+  lockCredentialStatus,
   openProjectClient,
   statusForFailure,
 } from '../credentials/store.ts';
 import { PreconditionError } from '../errors.ts';
+import { emit } from '../events/emit.ts';
+import { buildCredentialsVerified, buildStatusChanged } from '../events/payloads.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { type DiscoveredApp, replaceDiscoveredApps, sortApps, toDiscoveredApp } from './apps.ts';
 
@@ -79,6 +82,7 @@ export async function verifyCredentials(ctx: ServiceContext, projectId: string):
   }
   const now = new Date();
   await ctx.db.transaction(async (tx) => {
+    const previous = await lockCredentialStatus(tx, credentials.projectId);
     // Conditional on the sealed key read above: a key saved meanwhile is not marked with this result.
     const updated = await tx
       .update(appStoreCredentials)
@@ -97,6 +101,30 @@ export async function verifyCredentials(ctx: ServiceContext, projectId: string):
       );
     }
     await replaceDiscoveredApps(tx, credentials.projectId, result.apps, now);
+    // Same transaction as the status: the events say exactly what was recorded.
+    if (previous && previous.status !== result.status) {
+      await emit(tx, {
+        type: 'credentials.status_changed',
+        projectId: credentials.projectId,
+        payload: buildStatusChanged({
+          keyId: credentials.keyId,
+          from: previous.status,
+          to: result.status,
+          detail: result.detail,
+          source: 'verify',
+        }),
+      });
+    }
+    await emit(tx, {
+      type: 'credentials.verified',
+      projectId: credentials.projectId,
+      payload: buildCredentialsVerified({
+        keyId: credentials.keyId,
+        status: result.status,
+        detail: result.detail,
+        apps: result.apps,
+      }),
+    });
   });
   const log = result.status === 'valid' ? ctx.logger.info.bind(ctx.logger) : ctx.logger.warn.bind(ctx.logger);
   log(

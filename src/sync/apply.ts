@@ -4,6 +4,8 @@ import { type CatalogDiff, type Change, countChanges, diffCatalog, isEmptyDiff }
 import type { Catalog, CatalogGroup, CatalogProduct, GracePeriod, StoredCatalog } from '../catalog/model.ts';
 import { type AttributionRule, deriveRules, rulesEqual } from '../catalog/rules.ts';
 import { AppError } from '../errors.ts';
+import { emit } from '../events/emit.ts';
+import { buildCatalogChanged } from '../events/payloads.ts';
 import { loadRulesInForce, loadStoredCatalog } from './store.ts';
 
 /*
@@ -31,6 +33,8 @@ export interface ApplyInput {
    * `sync_in_progress` error instead of waiting.
    */
   lock?: LockMode;
+  /** What started the sync, carried in the `catalog.changed` event. */
+  trigger?: string;
 }
 
 export interface ApplyOutcome {
@@ -279,12 +283,28 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
   const rulesVersioned = await versionRules(tx, projectId, runId, clock.at, inForce, derived);
   const counts = countChanges(diff);
   if (rulesVersioned) counts['revenue_attribution_rule.opened'] = derived.length;
+  const unchanged = isEmptyDiff(diff) && !rulesVersioned;
+  // In this transaction: the event commits with the changes it reports, or neither does.
+  if (!unchanged) {
+    await emit(tx, {
+      type: 'catalog.changed',
+      projectId,
+      payload: buildCatalogChanged({
+        runId,
+        detectedAt: clock.at,
+        trigger: input.trigger ?? null,
+        counts,
+        diff,
+        rulesVersioned,
+      }),
+    });
+  }
   return {
     at,
     superseded: false,
     diff,
     counts,
     rulesVersioned,
-    unchanged: isEmptyDiff(diff) && !rulesVersioned,
+    unchanged,
   };
 }

@@ -99,6 +99,7 @@ export async function syncProject(
         runId,
         catalog: fetched.catalog,
         lock: options.lock ?? 'wait',
+        trigger: options.trigger,
       });
       await tx
         .update(syncRuns)

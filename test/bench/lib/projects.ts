@@ -1,7 +1,7 @@
 import type { Db } from '../../../db/client.ts';
 import { appStoreCredentials, projects } from '../../../db/schema.ts';
 import type { Config } from '../../../src/config/env.ts';
-import { encryptSecret } from '../../../src/credentials/crypto.ts';
+import { encryptSecret } from '../../../src/secrets/crypto.ts';
 
 /*
  * Projects for the benchmarks, inserted in batches: the same rows saveCredentials + selectApp

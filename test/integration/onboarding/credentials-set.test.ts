@@ -6,7 +6,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appStoreCredentials, discoveredApps, projects } from '../../../db/schema.ts';
 import { loadConfig } from '../../../src/config/env.ts';
-import { decryptSecret } from '../../../src/credentials/crypto.ts';
+import { decryptSecret } from '../../../src/secrets/crypto.ts';
 import { runCli } from '../../support/cli.ts';
 import { newEncryptionKey } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';

@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/env.ts';
+import { AppError } from '../../../src/errors.ts';
 import {
   decryptSecret,
   encryptionKeyFingerprint,
   encryptSecret,
   sealedKeyId,
-} from '../../../src/credentials/crypto.ts';
-import { AppError } from '../../../src/errors.ts';
+} from '../../../src/secrets/crypto.ts';
 import { p256Pem, pemBody } from './fixtures/keys.ts';
 
 const newKey = () => randomBytes(32);

@@ -1,0 +1,216 @@
+import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { envelopeOf } from '../events/envelope.ts';
+import { endpointMatches } from '../events/match.ts';
+import type { EventEnvelope } from '../events/types.ts';
+import { parseProjectId } from '../projects/id.ts';
+import { parseInstant } from '../time/duration.ts';
+import type { DataContext } from './context.ts';
+
+/* The outbox and the delivery log, as operators and the platform read them (issue 13). */
+
+/** A Date, an ISO time or a duration back from now (`24h`): the one grammar of src/time. */
+function parseTime(field: string, value: string | Date | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof Date) return parseInstant(value.toISOString(), field, { allowDuration: false });
+  return parseInstant(value, field);
+}
+
+function parseLimit(value: number | undefined, fallback = 100): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 1000) {
+    throw new InvalidInputError('limit', 'must be a whole number from 1 to 1000.');
+  }
+  return value;
+}
+
+export interface EventListItem extends EventEnvelope {
+  deliveries: { pending: number; succeeded: number; failed: number; cancelled: number };
+}
+
+export async function listEvents(
+  ctx: DataContext,
+  input: { projectId: string; since?: string | Date; type?: string; limit?: number },
+): Promise<EventListItem[]> {
+  const projectId = parseProjectId(input.projectId);
+  const since = parseTime('since', input.since);
+  const rows = await ctx.db
+    .select()
+    .from(events)
+    .where(
+      and(
+        eq(events.projectId, projectId),
+        since ? gte(events.createdAt, since) : undefined,
+        input.type ? eq(events.type, input.type) : undefined,
+      ),
+    )
+    .orderBy(asc(events.seq))
+    .limit(parseLimit(input.limit));
+  const counts = rows.length
+    ? await ctx.db
+        .select({
+          eventId: webhookDeliveries.eventId,
+          status: webhookDeliveries.status,
+          n: sql<number>`count(*)::int`,
+        })
+        .from(webhookDeliveries)
+        .where(
+          inArray(
+            webhookDeliveries.eventId,
+            rows.map((r) => r.id),
+          ),
+        )
+        .groupBy(webhookDeliveries.eventId, webhookDeliveries.status)
+    : [];
+  return rows.map((row) => {
+    const deliveries = { pending: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const c of counts) if (c.eventId === row.id) deliveries[c.status] += c.n;
+    return { ...envelopeOf(row), deliveries };
+  });
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  outcome: string;
+  statusCode: number | null;
+  latencyMs: number;
+  responseExcerpt: string | null;
+  error: string | null;
+  attemptedAt: string;
+}
+
+export interface DeliveryListItem {
+  id: number;
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  projectId: string | null;
+  status: string;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  completedAt: string | null;
+  log: DeliveryAttempt[];
+}
+
+export async function listDeliveries(
+  ctx: DataContext,
+  input: { endpointId?: string; eventId?: string; projectId?: string; status?: string; limit?: number } = {},
+): Promise<DeliveryListItem[]> {
+  const rows = await ctx.db
+    .select({ d: webhookDeliveries, type: events.type })
+    .from(webhookDeliveries)
+    .innerJoin(events, eq(events.id, webhookDeliveries.eventId))
+    .where(
+      and(
+        input.endpointId ? eq(webhookDeliveries.endpointId, input.endpointId) : undefined,
+        input.eventId ? eq(webhookDeliveries.eventId, input.eventId) : undefined,
+        input.projectId ? eq(webhookDeliveries.projectId, parseProjectId(input.projectId)) : undefined,
+        input.status ? eq(webhookDeliveries.status, input.status as 'pending') : undefined,
+      ),
+    )
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(parseLimit(input.limit));
+  const attempts = rows.length
+    ? await ctx.db
+        .select()
+        .from(webhookDeliveryAttempts)
+        .where(
+          inArray(
+            webhookDeliveryAttempts.deliveryId,
+            rows.map((r) => r.d.id),
+          ),
+        )
+        .orderBy(asc(webhookDeliveryAttempts.id))
+    : [];
+  return rows.map(({ d, type }) => ({
+    id: d.id,
+    eventId: d.eventId,
+    eventType: type,
+    endpointId: d.endpointId,
+    projectId: d.projectId,
+    status: d.status,
+    attempts: d.attempts,
+    nextAttemptAt: d.status === 'pending' ? new Date(d.nextAttemptAt).toISOString() : null,
+    lastStatusCode: d.lastStatusCode,
+    lastError: d.lastError,
+    createdAt: new Date(d.createdAt).toISOString(),
+    completedAt: d.completedAt ? new Date(d.completedAt).toISOString() : null,
+    log: attempts
+      .filter((a) => a.deliveryId === d.id)
+      .map((a) => ({
+        attempt: a.attempt,
+        outcome: a.outcome,
+        statusCode: a.statusCode,
+        latencyMs: a.latencyMs,
+        responseExcerpt: a.responseExcerpt,
+        error: a.error,
+        attemptedAt: new Date(a.attemptedAt).toISOString(),
+      })),
+  }));
+}
+
+/**
+ * Sends one event again, or every event since a time (optionally of one project), to every
+ * enabled endpoint it matches (or only to `endpointId`). Same event id: receivers deduplicate.
+ */
+export async function redeliver(
+  ctx: DataContext,
+  input: { eventId?: string; since?: string | Date; projectId?: string; endpointId?: string },
+): Promise<{ events: number; deliveries: number }> {
+  const since = parseTime('since', input.since);
+  if ((input.eventId === undefined) === (since === undefined)) {
+    throw new InvalidInputError(
+      'eventId',
+      'give either one event id (--event) or a time (--since), not both.',
+    );
+  }
+  const projectId = input.projectId === undefined ? undefined : parseProjectId(input.projectId);
+  const selected = await ctx.db
+    .select()
+    .from(events)
+    .where(
+      and(
+        input.eventId ? eq(events.id, input.eventId) : undefined,
+        since ? gte(events.createdAt, since) : undefined,
+        projectId ? eq(events.projectId, projectId) : undefined,
+      ),
+    )
+    .orderBy(asc(events.seq))
+    .limit(10_000);
+  if (input.eventId && selected.length === 0) {
+    throw new NotFoundError(
+      `Event ${input.eventId} does not exist (or was pruned); list events with \`catalog-sync events <project>\`.`,
+    );
+  }
+  const endpoints = await ctx.db
+    .select()
+    .from(webhookEndpoints)
+    .where(
+      and(
+        eq(webhookEndpoints.status, 'enabled'),
+        input.endpointId ? eq(webhookEndpoints.id, input.endpointId) : undefined,
+      ),
+    );
+  if (input.endpointId && endpoints.length === 0) {
+    throw new NotFoundError(
+      `Webhook endpoint ${input.endpointId} does not exist or is disabled (enable it first).`,
+    );
+  }
+  const rows = selected.flatMap((event) =>
+    endpoints
+      .filter((endpoint) => endpointMatches(endpoint, event))
+      .map((endpoint) => ({
+        eventId: event.id,
+        eventSeq: event.seq,
+        endpointId: endpoint.id,
+        projectId: event.projectId,
+      })),
+  );
+  if (rows.length > 0) await ctx.db.insert(webhookDeliveries).values(rows);
+  ctx.logger.info({ events: selected.length, deliveries: rows.length }, 'events queued for redelivery');
+  return { events: selected.length, deliveries: rows.length };
+}

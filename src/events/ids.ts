@@ -1,0 +1,18 @@
+import { randomBytes } from 'node:crypto';
+
+/*
+ * UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort roughly by
+ * time and never collide across worker processes. Node 24 has no built-in v7.
+ */
+export function uuidv7(now: number = Date.now()): string {
+  const bytes = randomBytes(16);
+  const ms = BigInt(now);
+  for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export const newEventId = () => `evt_${uuidv7().replaceAll('-', '')}`;
+export const newEndpointId = () => `we_${uuidv7().replaceAll('-', '')}`;
