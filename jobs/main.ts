@@ -5,10 +5,14 @@ import { type Database, openDatabase } from '../db/client.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
+import { errorMessage } from '../src/errors.ts';
 import type { Logger } from '../src/log/logger.ts';
+import { sweepAbandonedRuns } from '../src/sync/sweep.ts';
+import { withoutQueryText } from '../src/sync/unavailable.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from './queue.ts';
+import { requeuePendingSyncs } from './requeue.ts';
 import { reconcileSchedules } from './schedules.ts';
 import { createWorker } from './worker.ts';
 
@@ -51,21 +55,53 @@ export async function startWorkerService(
   let health: HealthServer | undefined;
   let worker: Worker | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
   const reconcile = (why: string) => {
     reconciling ??= reconcileSchedules(ctx, handle)
-      .catch((error: unknown) => logger.error({ err: error, why }, 'reconciling schedules failed'))
+      .catch((error: unknown) =>
+        logger.error({ why, reason: errorMessage(withoutQueryText(error)) }, 'reconciling schedules failed'),
+      )
+      // Requests Redis may have lost (restarted empty) come back from Postgres (issue 11).
+      .then(() => requeuePendingSyncs(ctx, handle.queue))
+      .then((requeued) => {
+        if (requeued && requeued.added > 0) metrics.requestsRequeued(requeued.added);
+      })
+      .catch((error: unknown) =>
+        logger.error(
+          { why, reason: errorMessage(withoutQueryText(error)) },
+          're-enqueuing pending sync requests failed',
+        ),
+      )
       .finally(() => {
         reconciling = undefined;
       });
     return reconciling;
   };
+  let sweeping: Promise<unknown> | undefined;
+  const sweep = () => {
+    sweeping ??= sweepAbandonedRuns(ctx.db, config.worker.runStaleAfterMs)
+      .then(({ abandoned }) => {
+        if (abandoned.length === 0) return;
+        metrics.runsAbandoned(abandoned.length);
+        logger.warn({ runs: abandoned }, 'sync runs that stopped reporting progress were marked abandoned');
+      })
+      .catch((error: unknown) =>
+        logger.warn({ reason: errorMessage(withoutQueryText(error)) }, 'sweeping abandoned sync runs failed'),
+      )
+      .finally(() => {
+        sweeping = undefined;
+      });
+    return sweeping;
+  };
   const onReady = () => void reconcile('redis reconnected');
 
   const cleanup = async () => {
     clearInterval(timer);
+    clearInterval(sweepTimer);
     handle.redis.off('ready', onReady);
     await reconciling;
+    await sweeping;
     await health?.close().catch(() => {});
     await handle.close();
   };
@@ -87,7 +123,16 @@ export async function startWorkerService(
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.
     const result = await reconcileSchedules(ctx, handle);
     logger.info(result, 'schedules in Redis mirror Postgres');
-    worker = createWorker(ctx, { connection: handle.redis, prefix: handle.prefix, metrics });
+    // Runs left `running` by a dead worker end now, and requests a lost Redis dropped come back.
+    await sweep();
+    const requeued = await requeuePendingSyncs(ctx, handle.queue);
+    if (requeued.added > 0) metrics.requestsRequeued(requeued.added);
+    worker = createWorker(ctx, {
+      connection: handle.redis,
+      prefix: handle.prefix,
+      metrics,
+      queue: handle.queue,
+    });
     await worker.waitUntilReady();
   } catch (error) {
     await worker?.close(true).catch(() => {});
@@ -99,6 +144,10 @@ export async function startWorkerService(
   if (config.worker.scheduleReconcileIntervalMs > 0) {
     timer = setInterval(() => void reconcile('periodic check'), config.worker.scheduleReconcileIntervalMs);
     timer.unref();
+  }
+  if (config.worker.runSweepIntervalMs > 0) {
+    sweepTimer = setInterval(() => void sweep(), config.worker.runSweepIntervalMs);
+    sweepTimer.unref();
   }
   handle.redis.on('ready', onReady);
   logger.info(

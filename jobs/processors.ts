@@ -7,8 +7,12 @@ import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import { verifyCredentials } from '../src/onboarding/index.ts';
 import { syncProject } from '../src/sync/index.ts';
+import { clearFailedSyncRequest } from '../src/sync/requests.ts';
+import { isDatabaseUnavailable, withoutQueryText } from '../src/sync/unavailable.ts';
 import { JOB_NAMES, type JobName, payloadSchemas, SYNC_JOB, SYNC_TRIGGERS, VERIFY_JOB } from './contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import { enqueueSync } from './producer.ts';
+import type { CatalogQueue } from './queue.ts';
 
 /*
  * What a failure means for the job (pure, so it is unit-tested without Redis):
@@ -66,6 +70,23 @@ export function parseJobPayload<N extends JobName>(
 export interface ProcessorDeps {
   ctx: ServiceContext;
   metrics?: WorkerMetrics | undefined;
+  /** The queue, to turn a schedule's tick into a deduplicated sync (without it, ticks run as syncs). */
+  queue?: CatalogQueue | undefined;
+}
+
+/**
+ * How long a job waits for an unreachable database before its next try: doubling from
+ * `baseMs` per deferral so far, capped at `maxMs`, with ±20% jitter so a fleet's jobs do not all
+ * come back at once. No attempt is used, however long the outage lasts.
+ */
+export function databaseRetryDelay(
+  deferrals: number,
+  baseMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
+  const raw = Math.min(maxMs, baseMs * 2 ** Math.min(deferrals, 30));
+  return Math.max(1, Math.round(raw * (0.8 + 0.4 * random())));
 }
 
 type AnyJob = Job<unknown, unknown, string>;
@@ -81,7 +102,19 @@ function isFinalAttempt(job: AnyJob): boolean {
 
 /** The worker's processor: dispatches by job name, maps failures to BullMQ's retry semantics. */
 export function createProcessor(deps: ProcessorDeps) {
-  const { ctx, metrics } = deps;
+  const { ctx, metrics, queue } = deps;
+
+  /** A job that failed for good has answered its request: it is no longer pending (best effort). */
+  const settleRequest = async (job: AnyJob, projectId: string) => {
+    try {
+      await clearFailedSyncRequest(ctx.db, projectId, job.id, new Date(job.timestamp));
+    } catch (error) {
+      ctx.logger.warn(
+        { jobId: job.id, reason: errorMessage(withoutQueryText(error)) },
+        'could not settle the sync request',
+      );
+    }
+  };
 
   return async function process(job: AnyJob, token?: string): Promise<unknown> {
     const name = job.name;
@@ -107,6 +140,18 @@ export function createProcessor(deps: ProcessorDeps) {
     const started = performance.now();
     try {
       let result: unknown;
+      if (name === SYNC_JOB && job.repeatJobKey && queue) {
+        // A job scheduler's tick bypasses BullMQ's deduplication (issue 11): turn it into an
+        // ordinary deduplicated sync, so at most one sync per project waits whatever asked for it.
+        const forwarded = await enqueueSync(queue, projectId, 'schedule', { db: ctx.db });
+        metrics?.databaseReachable(true);
+        metrics?.jobProcessed(name, 'forwarded');
+        logger.debug(
+          { forwardedTo: forwarded.job.id, outcome: forwarded.outcome },
+          'schedule tick forwarded',
+        );
+        return { projectId, forwarded: true, jobId: String(forwarded.job.id), outcome: forwarded.outcome };
+      }
       if (name === SYNC_JOB) {
         const summary = await syncProject(ctx, projectId, {
           trigger: payload.trigger ?? 'manual',
@@ -121,10 +166,29 @@ export function createProcessor(deps: ProcessorDeps) {
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');
         result = { projectId, ...verified };
       }
+      metrics?.databaseReachable(true);
       metrics?.jobProcessed(name, 'completed');
       return result;
-    } catch (error) {
+    } catch (caught) {
       if (name === SYNC_JOB) metrics?.syncFinished((performance.now() - started) / 1000, 'failed');
+      // Never a raw `Failed query: … params: …` as a failure reason or in a log.
+      const error = withoutQueryText(caught);
+      if (isDatabaseUnavailable(error) && token) {
+        // An outage is not the job's failure: wait for the database without using an attempt.
+        const delayMs = databaseRetryDelay(
+          deferralsOf(job),
+          ctx.config.worker.databaseRetryDelayMs,
+          ctx.config.worker.databaseRetryMaxDelayMs,
+        );
+        await job.moveToDelayed(Date.now() + delayMs, token);
+        metrics?.databaseReachable(false);
+        metrics?.jobProcessed(name, 'waiting_for_database');
+        logger.warn(
+          { kind: 'database_unavailable', reason: scrubSecrets(errorMessage(error)), delayMs },
+          'database unreachable: job waits for it (no attempt used)',
+        );
+        throw new DelayedError();
+      }
       const decision = classifyFailure(error, deferralsOf(job));
       const detail = { ...attempt, kind: errorKind(error), reason: scrubSecrets(errorMessage(error)) };
       if (decision.action === 'delay' && token) {
@@ -140,12 +204,14 @@ export function createProcessor(deps: ProcessorDeps) {
       if (decision.action === 'fail') {
         metrics?.jobProcessed(name, 'failed');
         logger.error(detail, 'job failed: not retried');
+        if (name === SYNC_JOB) await settleRequest(job, projectId);
         throw new UnrecoverableError(decision.reason);
       }
       const final = isFinalAttempt(job);
       metrics?.jobProcessed(name, final ? 'failed' : 'retrying');
       if (final) logger.error(detail, 'job failed: no attempts left');
       else logger.warn(detail, 'job failed: will retry with backoff');
+      if (final && name === SYNC_JOB) await settleRequest(job, projectId);
       throw error instanceof Error ? error : new Error(String(error));
     }
   };

@@ -4,6 +4,7 @@ import type { ServiceContext } from '../src/context.ts';
 import { defaultJobOptions, QUEUE_NAME } from './contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createProcessor } from './processors.ts';
+import type { CatalogQueue } from './queue.ts';
 
 export interface CreateWorkerOptions {
   /** A connection with `maxRetriesPerRequest: null` (createRedis(url, 'worker')); BullMQ duplicates it for blocking reads. */
@@ -17,6 +18,8 @@ export interface CreateWorkerOptions {
   /** How often this worker looks for stalled jobs (whose worker died) and puts them back. */
   stalledIntervalMs?: number;
   metrics?: WorkerMetrics;
+  /** The queue a schedule's tick is forwarded to as a deduplicated sync (processors.ts). */
+  queue?: CatalogQueue;
   /** Start taking jobs at once (default true). */
   autorun?: boolean;
 }
@@ -29,18 +32,22 @@ export interface CreateWorkerOptions {
 export function createWorker(ctx: ServiceContext, options: CreateWorkerOptions): Worker {
   const removal = defaultJobOptions(ctx.config.worker.syncAttempts);
   const lockDuration = options.lockDurationMs ?? ctx.config.worker.lockDurationMs;
-  const worker = new Worker(QUEUE_NAME, createProcessor({ ctx, metrics: options.metrics }), {
-    connection: options.connection,
-    prefix: options.prefix,
-    concurrency: options.concurrency ?? ctx.config.worker.concurrency,
-    lockDuration,
-    stalledInterval: options.stalledIntervalMs ?? ctx.config.worker.stalledIntervalMs,
-    // One stall (a worker killed mid-job) is recovered; a job that kills every worker it touches fails.
-    maxStalledCount: 2,
-    removeOnComplete: removal.removeOnComplete as { age: number; count: number },
-    removeOnFail: removal.removeOnFail as { age: number; count: number },
-    autorun: options.autorun ?? true,
-  });
+  const worker = new Worker(
+    QUEUE_NAME,
+    createProcessor({ ctx, metrics: options.metrics, queue: options.queue }),
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? ctx.config.worker.concurrency,
+      lockDuration,
+      stalledInterval: options.stalledIntervalMs ?? ctx.config.worker.stalledIntervalMs,
+      // One stall (a worker killed mid-job) is recovered; a job that kills every worker it touches fails.
+      maxStalledCount: 2,
+      removeOnComplete: removal.removeOnComplete as { age: number; count: number },
+      removeOnFail: removal.removeOnFail as { age: number; count: number },
+      autorun: options.autorun ?? true,
+    },
+  );
   const logger = ctx.logger;
   worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
   worker.on('stalled', (jobId) =>

@@ -396,7 +396,7 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
       const saved = await storeCredentials(ctx, id, input);
       const verification = await enqueueVerify(jobs, id);
       const app = await selectedApp(ctx, id);
-      const sync = app ? await enqueueSync(jobs, id, 'credentials-saved') : null;
+      const sync = app ? await enqueueSync(jobs, id, 'credentials-saved', { db: ctx.db }) : null;
       return {
         projectId: saved.projectId,
         keyId: saved.keyId,
@@ -447,7 +447,7 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
         );
       }
       const jobs = await queue();
-      const enqueued = await enqueueSync(jobs, id, trigger);
+      const enqueued = await enqueueSync(jobs, id, trigger, { db: ctx.db });
       const request: SyncRequest = {
         projectId: id,
         trigger,

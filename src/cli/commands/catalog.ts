@@ -58,7 +58,9 @@ function renderStatus(status: ProjectStatus): string {
       run.status,
       run.durationMs,
       run.requestsMade,
-      run.status === 'failed' ? `${run.errorKind}: ${run.errorMessage}` : formatCounts(run.counts),
+      run.status === 'failed' || run.status === 'abandoned'
+        ? `${run.errorKind}: ${run.errorMessage}`
+        : formatCounts(run.counts),
     ]),
   );
   return `${lines.join('\n')}\nLast runs:\n${table}`;

@@ -71,7 +71,7 @@ async function queuedSync(ctx: ServiceContext, project: string, options: SyncCom
   const events = options.wait ? openQueueEvents(ctx.config) : undefined;
   try {
     await events?.waitUntilReady();
-    const enqueued = await enqueueSync(handle.queue, project, 'manual');
+    const enqueued = await enqueueSync(handle.queue, project, 'manual', { db: ctx.db });
     const jobId = String(enqueued.job.id);
     const queued = { projectId: project, jobId, outcome: enqueued.outcome };
     if (!events) {
