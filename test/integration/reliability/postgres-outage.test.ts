@@ -41,7 +41,10 @@ beforeAll(async () => {
   pg = await startOwnPostgres();
   database = await openDatabase({ databaseUrl: pg.url });
   sim = await startSimulator({
-    catalog: generateCatalog({ seed: 5, apps: APPS.map((id) => ({ id, iaps: 3, groups: 1, subscriptionsPerGroup: 2 })) }),
+    catalog: generateCatalog({
+      seed: 5,
+      apps: APPS.map((id) => ({ id, iaps: 3, groups: 1, subscriptionsPerGroup: 2 })),
+    }),
   });
   services = { databaseUrl: pg.url, redisUrl: redis.url, prefix: redis.prefix, simulatorUrl: sim.baseUrl };
   ctx = testContext(database.db, { ...serviceEnv(services), LOG_LEVEL: 'silent' });
@@ -70,7 +73,8 @@ afterAll(async () => {
   await pg?.remove();
 });
 
-const waits = () => worker.logs.filter((l) => l.msg === 'database unreachable: job waits for it (no attempt used)');
+const waits = () =>
+  worker.logs.filter((l) => l.msg === 'database unreachable: job waits for it (no attempt used)');
 
 describe('Postgres down for longer than all the backoff, then up', () => {
   it('every queued sync completes; the outage shows in /readyz and /metrics; no attempt is burned', async () => {
@@ -106,11 +110,18 @@ describe('Postgres down for longer than all the backoff, then up', () => {
     const rows = rowsOf<{ project_id: string; status: string }>(
       await database.db.execute(sql`select project_id, status from sync_runs order by started_at`),
     );
-    expect(rows.filter((r) => r.status === 'succeeded').map((r) => r.project_id).sort()).toEqual(
-      APPS.map((app) => `p-${app}`).sort(),
-    );
+    expect(
+      rows
+        .filter((r) => r.status === 'succeeded')
+        .map((r) => r.project_id)
+        .sort(),
+    ).toEqual(APPS.map((app) => `p-${app}`).sort());
     expect(rows.filter((r) => r.status === 'running')).toEqual([]);
-    await until(async () => (await httpGet(metricsPort, '/readyz')).status === 200, '/readyz to recover', 20_000);
+    await until(
+      async () => (await httpGet(metricsPort, '/readyz')).status === 200,
+      '/readyz to recover',
+      20_000,
+    );
     expect((await httpGet(metricsPort, '/metrics')).body).toMatch(/^catalog_sync_database_up 1$/m);
   }, 150_000);
 });

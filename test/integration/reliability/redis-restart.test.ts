@@ -6,7 +6,14 @@ import { openQueue, type QueueHandle } from '../../../jobs/queue.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import { createProject, type TestContext, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { type Services, serviceEnv, spawnWorker, started, until, type WorkerProcess } from '../jobs/support.ts';
+import {
+  type Services,
+  serviceEnv,
+  spawnWorker,
+  started,
+  until,
+  type WorkerProcess,
+} from '../jobs/support.ts';
 import { type OwnRedis, startOwnRedis } from './support.ts';
 
 /*
@@ -32,10 +39,17 @@ beforeAll(async () => {
       apps: [SLOW, ...WAITING].map((id) => ({ id, iaps: 3, groups: 1, subscriptionsPerGroup: 2 })),
     }),
   });
-  services = { databaseUrl: getDb().url, redisUrl: ownRedis.url, prefix: 'restart', simulatorUrl: sim.baseUrl };
+  services = {
+    databaseUrl: getDb().url,
+    redisUrl: ownRedis.url,
+    prefix: 'restart',
+    simulatorUrl: sim.baseUrl,
+  };
   ctx = testContext(getDb().db, { ...serviceEnv(services), LOG_LEVEL: 'silent' });
   for (const app of [SLOW, ...WAITING]) await createProject(ctx, sim, `p-${app}`, app);
-  worker = spawnWorker(serviceEnv(services, { WORKER_CONCURRENCY: '1', SCHEDULE_RECONCILE_INTERVAL_MS: '0' }));
+  worker = spawnWorker(
+    serviceEnv(services, { WORKER_CONCURRENCY: '1', SCHEDULE_RECONCILE_INTERVAL_MS: '0' }),
+  );
   await worker.waitForLog(started, 30_000);
   handle = await openQueue(ctx.config, 'client');
 }, 60_000);
@@ -65,7 +79,9 @@ describe('Redis restarted empty with syncs waiting', () => {
     await until(
       async () =>
         rowsOf(
-          await getDb().db.execute(sql`select 1 from sync_runs where project_id = ${`p-${SLOW}`} and status = 'running'`),
+          await getDb().db.execute(
+            sql`select 1 from sync_runs where project_id = ${`p-${SLOW}`} and status = 'running'`,
+          ),
         ).length > 0,
       'the slow sync to start',
     );
@@ -85,10 +101,13 @@ describe('Redis restarted empty with syncs waiting', () => {
       60_000,
       200,
     );
-    await worker.waitForLog((l) => l.msg === 'pending sync requests re-enqueued from Postgres (Redis had lost them)');
+    await worker.waitForLog(
+      (l) => l.msg === 'pending sync requests re-enqueued from Postgres (Redis had lost them)',
+    );
     await until(
       async () =>
-        rowsOf(await getDb().db.execute(sql`select 1 from projects where sync_requested_at is not null`)).length === 0,
+        rowsOf(await getDb().db.execute(sql`select 1 from projects where sync_requested_at is not null`))
+          .length === 0,
       'no request left pending',
       20_000,
     );

@@ -371,7 +371,7 @@ describe('a project synced again and again', () => {
     sim.mutate.updateProduct(app().iaps[3]!.id, { name: 'Would be renamed' });
     sim.mutate.removeProduct(app().iaps[4]!.id);
     const before = await snapshotCatalog(getDb().db, 'shop');
-    sim.faults.add({ path: '/v1/apps/{id}/inAppPurchasesV2', nth: 2, times: 'always', status: 500 });
+    sim.faults.add({ path: '/v1/apps/{id}', nth: 2, times: 'always', status: 500 });
     try {
       const error = await sync().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AppStoreError);
@@ -494,9 +494,9 @@ describe('concurrent syncs of one project', () => {
 
   it('fetch time decides, not start time: a sync that started first but fetched after an edit applies it', async () => {
     const target = app().iaps[0]!;
-    // The first sync's IAP page is slow, so the second (started later) fetches and applies first;
+    // The first sync's first request is slow, so the second (started later) fetches and applies first;
     // the edit lands after that, while the first sync's IAP request is still on its way.
-    sim.faults.add({ path: '/v1/apps/{id}/inAppPurchasesV2', nth: 1, times: 1, latencyMs: 2_000 });
+    sim.faults.add({ path: '/v1/apps/{id}', nth: 1, times: 1, latencyMs: 2_000 });
     try {
       const first = sync();
       await waitFor(() => sim.faults.list().some((f) => f.fired > 0));
