@@ -55,7 +55,6 @@ const workerEnv = () =>
     WORKER_LOCK_DURATION_MS: '3000',
     WORKER_STALLED_INTERVAL_MS: '1000',
     SCHEDULE_RECONCILE_INTERVAL_MS: '3000',
-    LOG_LEVEL: 'warn',
   });
 
 afterAll(async () => {
@@ -145,7 +144,10 @@ describe('chaos: two workers, random faults, edits and SIGKILLs', () => {
       const roll = random();
       if (roll < 0.45) await enqueueSync(handle().queue, projectOf(pick(appIds)), 'manual', { db: ctx().db });
       else if (roll < 0.7) sim().faults.add(randomFault());
-      else randomEdit(sim().catalog.apps.find((a) => a.id === pick(appIds))!);
+      else {
+        const appId = pick(appIds);
+        randomEdit(sim().catalog.apps.find((a) => a.id === appId)!);
+      }
       if (Date.now() >= nextKill) {
         const index = Math.floor(random() * live.length);
         const victim = live[index]!;
