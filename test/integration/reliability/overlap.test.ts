@@ -1,4 +1,8 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../../db/client.ts';
+import { openQueue } from '../../../jobs/queue.ts';
+import { reconcileSchedules, setSchedule } from '../../../jobs/schedules.ts';
 import { listProducts, syncProject } from '../../../src/sync/index.ts';
 import { createProject } from '../../support/context.ts';
 import {
@@ -22,7 +26,7 @@ const harness = useJobsHarness({
   catalog: { seed: 4, apps: [{ id: APP, iaps: 5, groups: 1, subscriptionsPerGroup: 2 }] },
   queue: 'plain',
 });
-const { sim, services, ctx, producer } = harness;
+const { db: getDb, sim, services, ctx, producer } = harness;
 let worker: WorkerProcess;
 
 beforeAll(async () => {
@@ -69,4 +73,53 @@ describe('a queued sync and an inline sync of one project overlap', () => {
     const stored = (await listProducts(ctx(), 'overlap')).find((p) => p.appleId === target.id);
     expect(stored?.referenceName).toBe(renamed);
   }, 60_000);
+});
+
+describe('a schedule ticking while a sync of its project runs', () => {
+  it("joins the project's deduplication: one sync at a time, at most one waiting", async () => {
+    const SCHEDULED_APP = '6000000002';
+    sim().mutate.addApp({ id: SCHEDULED_APP, name: 'Scheduled' });
+    await createProject(ctx(), sim(), 'ticking', SCHEDULED_APP);
+    // Every sync of this project is slow (2 s per request), so many ticks fall on a running one.
+    sim().faults.add({ path: new RegExp(`^/v1/apps/${SCHEDULED_APP}`), times: 'always', latencyMs: 2_000 });
+    const handle = await openQueue(ctx().config, 'client');
+    try {
+      await setSchedule(ctx(), 'ticking', { every: 1 });
+      await reconcileSchedules(ctx(), handle, { projectIds: ['ticking'] });
+      let maxRunning = 0;
+      let maxPending = 0;
+      await until(
+        async () => {
+          const [row] = rowsOf<{ running: number; done: number }>(
+            await getDb().db.execute(sql`
+              select count(*) filter (where status = 'running')::int as running,
+                     count(*) filter (where status = 'succeeded')::int as done
+                from sync_runs where project_id = 'ticking'`),
+          );
+          const pending = (await handle.queue.getJobs(['waiting', 'delayed', 'prioritized'])).filter(
+            (job) => job.data.projectId === 'ticking' && !job.repeatJobKey,
+          ).length;
+          maxRunning = Math.max(maxRunning, row?.running ?? 0);
+          maxPending = Math.max(maxPending, pending);
+          return (row?.done ?? 0) >= 2;
+        },
+        'two scheduled syncs to finish',
+        60_000,
+        100,
+      );
+      // Ticks came about once a second during ~8 s of syncing; without deduplication each would
+      // have been a sync of its own, several running side by side.
+      expect(maxRunning).toBe(1);
+      expect(maxPending).toBeLessThanOrEqual(1);
+      const forwarded = (await handle.queue.getJobs(['completed'])).filter(
+        (job) => job.repeatJobKey && (job.returnvalue as { forwarded?: boolean } | null)?.forwarded === true,
+      );
+      expect(forwarded.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await setSchedule(ctx(), 'ticking', { every: 86_400 });
+      await reconcileSchedules(ctx(), handle, { projectIds: ['ticking'] });
+      await handle.close();
+      sim().faults.clear();
+    }
+  }, 90_000);
 });
