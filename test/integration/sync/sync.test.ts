@@ -371,7 +371,7 @@ describe('a project synced again and again', () => {
     sim.mutate.updateProduct(app().iaps[3]!.id, { name: 'Would be renamed' });
     sim.mutate.removeProduct(app().iaps[4]!.id);
     const before = await snapshotCatalog(getDb().db, 'shop');
-    sim.faults.add({ path: '/v1/apps/{id}', nth: 2, times: 'always', status: 500 });
+    sim.faults.add({ path: '/v1/apps/{id}/inAppPurchasesV2', nth: 2, times: 'always', status: 500 });
     try {
       const error = await sync().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AppStoreError);
