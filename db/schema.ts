@@ -62,6 +62,12 @@ export const projects = pgTable(
     scheduleEverySeconds: integer('schedule_every_seconds'),
     scheduleCron: text('schedule_cron'),
     scheduleUpdatedAt: ts('schedule_updated_at'),
+    // --- issue 11 (outages): a sync requested but not yet served, so a Redis that lost its data
+    // gets it back from Postgres (jobs/requests.ts). Null = nothing pending. Always the LATEST
+    // request's time (database clock): a sync that started at or after it serves it and clears it.
+    syncRequestedAt: ts('sync_requested_at'),
+    syncRequestTrigger: text('sync_request_trigger'),
+    // --- end issue 11
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -107,7 +113,11 @@ export const discoveredApps = pgTable(
   (t) => [primaryKey({ columns: [t.projectId, t.appStoreId] })],
 );
 
-export const syncRunStatuses = ['running', 'succeeded', 'failed'] as const;
+/**
+ * `abandoned` (issue 11): the run's worker died, lost its job lock or lost the database mid-sync,
+ * so it stopped heart-beating; a sweep (src/sync/sweep.ts) ended it. Nothing it fetched was applied.
+ */
+export const syncRunStatuses = ['running', 'succeeded', 'failed', 'abandoned'] as const;
 export type SyncRunStatus = (typeof syncRunStatuses)[number];
 
 export const syncRuns = pgTable(
@@ -130,8 +140,21 @@ export const syncRuns = pgTable(
     counts: jsonb('counts').$type<Record<string, number>>(),
     errorKind: text('error_kind'),
     errorMessage: text('error_message'),
+    // --- issue 11 (outages)
+    /**
+     * Database clock when this run's fetch completed. Syncs of one project are ordered by it, not
+     * by `started_at`: a fetch older than one already applied is not applied (superseded).
+     */
+    fetchedAt: ts('fetched_at'),
+    /** Refreshed while the run is alive; a `running` row whose heartbeat is stale gets `abandoned`. */
+    heartbeatAt: ts('heartbeat_at').defaultNow(),
+    // --- end issue 11
   },
-  (t) => [index('sync_runs_project_started').on(t.projectId, t.startedAt)],
+  (t) => [
+    index('sync_runs_project_started').on(t.projectId, t.startedAt),
+    // issue 11: the sweep reads only live rows.
+    index('sync_runs_running_heartbeat').on(t.heartbeatAt).where(sql`${t.status} = 'running'`),
+  ],
 );
 
 export const subscriptionGroups = pgTable(

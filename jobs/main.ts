@@ -6,13 +6,16 @@ import type { AppContext } from '../src/app/context.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
-import { AppError } from '../src/errors.ts';
+import { asAppError } from '../src/database/errors.ts';
+import { AppError, errorMessage } from '../src/errors.ts';
 import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
 import { reconcileSchedules } from '../src/queue/schedules.ts';
+import { sweepAbandonedRuns } from '../src/sync/sweep.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { requeuePendingSyncs } from './requeue.ts';
 import { createWorker } from './worker.ts';
 
 export interface WorkerService {
@@ -57,22 +60,54 @@ export async function startWorkerService(
   let worker: Worker | undefined;
   let dispatcher: Dispatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
   const reconcile = (why: string) => {
     reconciling ??= reconcileSchedules(ctx, handle)
-      .catch((error: unknown) => logger.error({ err: error, why }, 'reconciling schedules failed'))
+      .catch((error: unknown) =>
+        logger.error({ why, reason: errorMessage(asAppError(error)) }, 'reconciling schedules failed'),
+      )
+      // Requests Redis may have lost (restarted empty) come back from Postgres (issue 11).
+      .then(() => requeuePendingSyncs(ctx, handle.queue))
+      .then((requeued) => {
+        if (requeued && requeued.added > 0) metrics.requestsRequeued(requeued.added);
+      })
+      .catch((error: unknown) =>
+        logger.error(
+          { why, reason: errorMessage(asAppError(error)) },
+          're-enqueuing pending sync requests failed',
+        ),
+      )
       .finally(() => {
         reconciling = undefined;
       });
     return reconciling;
   };
+  let sweeping: Promise<unknown> | undefined;
+  const sweep = () => {
+    sweeping ??= sweepAbandonedRuns(ctx.db, config.worker.runStaleAfterMs)
+      .then(({ abandoned }) => {
+        if (abandoned.length === 0) return;
+        metrics.runsAbandoned(abandoned.length);
+        logger.warn({ runs: abandoned }, 'sync runs that stopped reporting progress were marked abandoned');
+      })
+      .catch((error: unknown) =>
+        logger.warn({ reason: errorMessage(asAppError(error)) }, 'sweeping abandoned sync runs failed'),
+      )
+      .finally(() => {
+        sweeping = undefined;
+      });
+    return sweeping;
+  };
   const onReady = () => void reconcile('redis reconnected');
 
   const cleanup = async () => {
     clearInterval(timer);
+    clearInterval(sweepTimer);
     handle.redis.off('ready', onReady);
     await reconciling;
     await dispatcher?.close().catch(() => {});
+    await sweeping;
     await health?.close().catch(() => {});
     await handle.close();
   };
@@ -94,6 +129,10 @@ export async function startWorkerService(
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.
     const result = await reconcileSchedules(ctx, handle);
     logger.info(result, 'schedules in Redis mirror Postgres');
+    // Runs left `running` by a dead worker end now, and requests a lost Redis dropped come back.
+    await sweep();
+    const requeued = await requeuePendingSyncs(ctx, handle.queue);
+    if (requeued.added > 0) metrics.requestsRequeued(requeued.added);
     // The processors run the application layer with this process's own queue connection.
     const app: AppContext = {
       ...ctx,
@@ -120,6 +159,10 @@ export async function startWorkerService(
   if (config.worker.scheduleReconcileIntervalMs > 0) {
     timer = setInterval(() => void reconcile('periodic check'), config.worker.scheduleReconcileIntervalMs);
     timer.unref();
+  }
+  if (config.worker.runSweepIntervalMs > 0) {
+    sweepTimer = setInterval(() => void sweep(), config.worker.runSweepIntervalMs);
+    sweepTimer.unref();
   }
   handle.redis.on('ready', onReady);
   logger.info(

@@ -1,7 +1,16 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Outcome of one processing of a job (one attempt). */
-export type JobOutcome = 'completed' | 'retrying' | 'failed' | 'rate_limited' | 'invalid';
+export type JobOutcome =
+  | 'completed'
+  | 'retrying'
+  | 'failed'
+  | 'rate_limited'
+  | 'invalid'
+  /** Postgres unreachable: the job waits for it (delayed, no attempt used). */
+  | 'waiting_for_database'
+  /** A schedule's tick, turned into a deduplicated sync-catalog job. */
+  | 'forwarded';
 
 /** What the health server's /metrics exposes (Prometheus text format). One registry per worker. */
 export interface WorkerMetrics {
@@ -18,6 +27,10 @@ export interface WorkerMetrics {
   webhookDelivery(outcome: string): void;
   /** Age of the oldest event not yet delivered, read at scrape time (Postgres). */
   observeOutbox(oldestAgeSeconds: () => Promise<number>): void;
+  /** Issue 11: whether the last database access of a job found Postgres reachable. */
+  databaseReachable(up: boolean): void;
+  runsAbandoned(count: number): void;
+  requestsRequeued(count: number): void;
   /** Sources read at scrape time (Redis), so the numbers are current. */
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
 }
@@ -78,6 +91,22 @@ export function createWorkerMetrics(): WorkerMetrics {
       }
     },
   });
+  const databaseUp = new Gauge({
+    name: 'catalog_sync_database_up',
+    help: '0 while jobs find Postgres unreachable (they wait for it without using attempts), else 1',
+    registers: [registry],
+  });
+  databaseUp.set(1);
+  const abandoned = new Counter({
+    name: 'catalog_sync_sync_runs_abandoned_total',
+    help: 'Sync runs ended as abandoned by this worker (their worker died or lost the database mid-sync)',
+    registers: [registry],
+  });
+  const requeued = new Counter({
+    name: 'catalog_sync_sync_requests_requeued_total',
+    help: 'Pending sync requests re-enqueued from Postgres by this worker (Redis had lost them)',
+    registers: [registry],
+  });
 
   let sources: Parameters<WorkerMetrics['observeQueue']>[0] | undefined;
   new Gauge({
@@ -127,6 +156,9 @@ export function createWorkerMetrics(): WorkerMetrics {
     observeOutbox(next) {
       outboxAge = next;
     },
+    databaseReachable: (up) => databaseUp.set(up ? 1 : 0),
+    runsAbandoned: (count) => abandoned.inc(count),
+    requestsRequeued: (count) => requeued.inc(count),
     observeQueue(next) {
       sources = next;
     },

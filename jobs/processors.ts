@@ -3,9 +3,9 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
 import type { AppContext } from '../src/app/context.ts';
 import { verifyCredentials } from '../src/app/credentials.ts';
-import { runSync } from '../src/app/sync.ts';
+import { requestSync, runSync } from '../src/app/sync.ts';
 import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
-import { asAppError } from '../src/database/errors.ts';
+import { asAppError, isDatabaseUnavailable } from '../src/database/errors.ts';
 import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { emitSyncFailed } from '../src/events/sync-failed.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
@@ -17,6 +17,7 @@ import {
   SYNC_TRIGGERS,
   VERIFY_JOB,
 } from '../src/queue/contract.ts';
+import { clearFailedSyncRequest } from '../src/queue/requests.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /*
@@ -77,6 +78,21 @@ export interface ProcessorDeps {
   metrics?: WorkerMetrics | undefined;
 }
 
+/**
+ * How long a job waits for an unreachable database before its next try: doubling from
+ * `baseMs` per deferral so far, capped at `maxMs`, with ±20% jitter so a fleet's jobs do not all
+ * come back at once. No attempt is used, however long the outage lasts.
+ */
+export function databaseRetryDelay(
+  deferrals: number,
+  baseMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
+  const raw = Math.min(maxMs, baseMs * 2 ** Math.min(deferrals, 30));
+  return Math.max(1, Math.round(raw * (0.8 + 0.4 * random())));
+}
+
 type AnyJob = Job<unknown, unknown, string>;
 
 /** Rate-limit deferrals so far: activations that neither failed nor are this one (stalls aside). */
@@ -91,6 +107,18 @@ function isFinalAttempt(job: AnyJob): boolean {
 /** The worker's processor: dispatches by job name, maps failures to BullMQ's retry semantics. */
 export function createProcessor(deps: ProcessorDeps) {
   const { ctx, metrics } = deps;
+
+  /** A job that failed for good has answered its request: it is no longer pending (best effort). */
+  const settleRequest = async (job: AnyJob, projectId: string) => {
+    try {
+      await clearFailedSyncRequest(ctx.db, projectId, job.id, new Date(job.timestamp));
+    } catch (error) {
+      ctx.logger.warn(
+        { jobId: job.id, reason: errorMessage(asAppError(error)) },
+        'could not settle the sync request',
+      );
+    }
+  };
 
   return async function process(job: AnyJob, token?: string): Promise<unknown> {
     const name = job.name;
@@ -116,6 +144,16 @@ export function createProcessor(deps: ProcessorDeps) {
     const started = performance.now();
     try {
       let result: unknown;
+      if (name === SYNC_JOB && job.repeatJobKey) {
+        // A job scheduler's tick bypasses BullMQ's deduplication: turn it into an ordinary
+        // requested sync (deduplicated, recorded in Postgres), so at most one sync per project
+        // waits whatever asked for it.
+        const forwarded = await requestSync(ctx, { projectId, trigger: 'schedule' });
+        metrics?.databaseReachable(true);
+        metrics?.jobProcessed(name, 'forwarded');
+        logger.debug({ forwardedTo: forwarded.jobId, outcome: forwarded.outcome }, 'schedule tick forwarded');
+        return { projectId, forwarded: true, jobId: forwarded.jobId, outcome: forwarded.outcome };
+      }
       if (name === SYNC_JOB) {
         const summary = await runSync(ctx, {
           projectId,
@@ -131,12 +169,30 @@ export function createProcessor(deps: ProcessorDeps) {
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');
         result = verified;
       }
+      metrics?.databaseReachable(true);
       metrics?.jobProcessed(name, 'completed');
       return result;
     } catch (caught) {
-      // Database failures are classified once (src/database/errors.ts), whichever operation met them.
-      const error = asAppError(caught);
       if (name === SYNC_JOB) metrics?.syncFinished((performance.now() - started) / 1000, 'failed');
+      // Database failures are classified once (src/database/errors.ts), whichever operation met
+      // them; never a raw `Failed query: … params: …` as a failure reason or in a log.
+      const error = asAppError(caught);
+      if (isDatabaseUnavailable(error) && token) {
+        // An outage is not the job's failure: wait for the database without using an attempt.
+        const delayMs = databaseRetryDelay(
+          deferralsOf(job),
+          ctx.config.worker.databaseRetryDelayMs,
+          ctx.config.worker.databaseRetryMaxDelayMs,
+        );
+        await job.moveToDelayed(Date.now() + delayMs, token);
+        metrics?.databaseReachable(false);
+        metrics?.jobProcessed(name, 'waiting_for_database');
+        logger.warn(
+          { kind: 'database_unavailable', reason: scrubSecrets(errorMessage(error)), delayMs },
+          'database unreachable: job waits for it (no attempt used)',
+        );
+        throw new DelayedError();
+      }
       const decision = classifyFailure(error, deferralsOf(job));
       const detail = { ...attempt, kind: errorKind(error), reason: scrubSecrets(errorMessage(error)) };
       if (decision.action === 'delay' && token) {
@@ -171,6 +227,7 @@ export function createProcessor(deps: ProcessorDeps) {
         metrics?.jobProcessed(name, 'failed');
         await tellPlatform();
         logger.error(detail, 'job failed: not retried');
+        if (name === SYNC_JOB) await settleRequest(job, projectId);
         throw new UnrecoverableError(decision.reason);
       }
       const final = isFinalAttempt(job);
@@ -179,6 +236,7 @@ export function createProcessor(deps: ProcessorDeps) {
         await tellPlatform();
         logger.error(detail, 'job failed: no attempts left');
       } else logger.warn(detail, 'job failed: will retry with backoff');
+      if (final && name === SYNC_JOB) await settleRequest(job, projectId);
       throw error instanceof Error ? error : new Error(String(error));
     }
   };

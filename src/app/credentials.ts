@@ -58,7 +58,7 @@ export async function saveCredentials(
   const verification = queue ? jobRef(await enqueueVerify(queue, projectId)) : null;
   const sync =
     queue && (await selectedApp(ctx, projectId))
-      ? jobRef(await enqueueSync(queue, projectId, 'credentials-saved'))
+      ? jobRef(await enqueueSync(queue, projectId, 'credentials-saved', { db: ctx.db }))
       : null;
   return {
     projectId: saved.projectId,

@@ -52,7 +52,7 @@ export async function requestSync(ctx: AppContext, input: RequestSyncInput): Pro
   const { queue } = await ctx.queue();
   // Subscribed before the add, so a fast worker's completion is not missed.
   const events = input.wait ? await ctx.queueEvents() : undefined;
-  const enqueued = await enqueueSync(queue, projectId, trigger);
+  const enqueued = await enqueueSync(queue, projectId, trigger, { db: ctx.db });
   const request: SyncRequest = {
     projectId,
     trigger,

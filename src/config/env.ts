@@ -112,6 +112,18 @@ export const envSchema = z.object({
   WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 30_000),
   /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
   SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
+  // --- issue 11 (outages)
+  /** How often a running sync refreshes its run's heartbeat. */
+  SYNC_HEARTBEAT_INTERVAL_MS: intFrom(100, 600_000, 10_000),
+  /** A `running` run whose heartbeat is older than this is ended as `abandoned` (keep it well above the interval). */
+  SYNC_RUN_STALE_AFTER_MS: intFrom(1_000, 86_400_000, 90_000),
+  /** How often a worker sweeps for abandoned runs (also at start-up); 0 = only at start-up. */
+  SYNC_RUN_SWEEP_INTERVAL_MS: intFrom(0, 86_400_000, 30_000),
+  /** First wait of a job that found the database unreachable (doubles per deferral, no attempt used). */
+  DATABASE_RETRY_DELAY_MS: intFrom(100, 600_000, 5_000),
+  /** Longest wait between two tries while the database stays unreachable. */
+  DATABASE_RETRY_MAX_DELAY_MS: intFrom(100, 3_600_000, 60_000),
+  // --- end issue 11
   /** Health and metrics port for the worker; 0 turns the server off. */
   METRICS_PORT: intFrom(0, 65_535, 9464),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
@@ -170,6 +182,11 @@ function toConfig(env: Env) {
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
       scheduleReconcileIntervalMs: env.SCHEDULE_RECONCILE_INTERVAL_MS,
+      heartbeatIntervalMs: env.SYNC_HEARTBEAT_INTERVAL_MS,
+      runStaleAfterMs: Math.max(env.SYNC_RUN_STALE_AFTER_MS, env.SYNC_HEARTBEAT_INTERVAL_MS * 3),
+      runSweepIntervalMs: env.SYNC_RUN_SWEEP_INTERVAL_MS,
+      databaseRetryDelayMs: env.DATABASE_RETRY_DELAY_MS,
+      databaseRetryMaxDelayMs: Math.max(env.DATABASE_RETRY_MAX_DELAY_MS, env.DATABASE_RETRY_DELAY_MS),
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
     events: {

@@ -20,7 +20,9 @@ const CONNECTION_CODES = new Set([
   'ECONNRESET',
   'ETIMEDOUT',
   'EHOSTUNREACH',
+  'ENETUNREACH',
   'ENOTFOUND',
+  'EAI_AGAIN',
   'EPIPE',
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
@@ -39,9 +41,15 @@ interface DriverError {
 function driverErrorOf(error: unknown): DriverError | undefined {
   // drizzle's DrizzleQueryError (and our own wrappers) keep the driver's error as `cause`.
   let current: unknown = error;
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+  for (let depth = 0; depth < 8 && current && typeof current === 'object'; depth++) {
     const code = (current as DriverError).code;
-    if (typeof code === 'string') return current as DriverError;
+    if (typeof code === 'string' && code !== '') return current as DriverError;
+    // node:net's AggregateError (happy eyeballs over several addresses) carries the codes inside.
+    const errors = (current as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) {
+      const inner = errors.map(driverErrorOf).find((found) => found !== undefined);
+      if (inner) return inner;
+    }
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
@@ -108,4 +116,18 @@ export function databaseError(error: unknown, doing = 'this operation'): AppErro
 /** `databaseError(error)` when it is one, else the error unchanged. */
 export function asAppError(error: unknown, doing?: string): unknown {
   return databaseError(error, doing) ?? error;
+}
+
+/**
+ * "Postgres is not there right now" (an outage: the work waits for it without burning an attempt)
+ * as opposed to "Postgres refused this work". True for a driver error of that kind anywhere in the
+ * cause chain, and for the AppError made from one.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof AppError) {
+    if (error.kind === 'database_unavailable') return true;
+    return error.cause !== undefined && error.cause !== error && isDatabaseUnavailable(error.cause);
+  }
+  const code = driverErrorOf(error)?.code;
+  return typeof code === 'string' && classifyDatabaseCode(code)?.kind === 'database_unavailable';
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Job, type QueueEvents } from 'bullmq';
+import type { Db } from '../../db/client.ts';
 import { AppError, InvalidInputError } from '../errors.ts';
 import {
   SYNC_JOB,
@@ -13,6 +14,7 @@ import {
   verifyDeduplicationId,
 } from './contract.ts';
 import type { CatalogQueue } from './queue.ts';
+import { recordSyncRequest } from './requests.ts';
 
 /**
  * - `added`: a new job waits for a worker.
@@ -91,13 +93,24 @@ async function enqueueDeduplicated<T>(
   return enqueueDeduplicated(queue, name, payload, deduplicationId, tries + 1);
 }
 
+export interface EnqueueSyncOptions {
+  /**
+   * Records the request in Postgres first (`projects.sync_requested_at`), so it survives a Redis
+   * that loses its data: workers re-enqueue pending requests when Redis comes back and at start-up
+   * (jobs/requeue.ts). Every producer of this repository passes it; the re-enqueue itself does not.
+   */
+  db?: Db;
+}
+
 /** Enqueues a sync of one project, at most one waiting per project (see above). */
-export function enqueueSync(
+export async function enqueueSync(
   queue: CatalogQueue,
   projectId: string,
   trigger: SyncTrigger,
+  options: EnqueueSyncOptions = {},
 ): Promise<Enqueued<SyncCatalogPayload>> {
   const payload = parsePayload<SyncCatalogPayload>(syncCatalogPayloadSchema, { projectId, trigger });
+  if (options.db) await recordSyncRequest(options.db, projectId, trigger);
   return enqueueDeduplicated(queue, SYNC_JOB, payload, syncDeduplicationId(projectId));
 }
 

@@ -41,8 +41,8 @@ export interface ApplyOutcome {
   /** When the changes were stamped (database clock, read after the lock was granted). */
   at: Date;
   /**
-   * True when a sync that started after this one had already applied its (newer) fetch while
-   * this one waited for the lock: this fetch was not applied, and nothing was written.
+   * True when a sync whose fetch completed after this one's had already applied it while this
+   * one waited for the lock: this (older) fetch was not applied, and nothing was written.
    */
   superseded: boolean;
   diff: CatalogDiff;
@@ -81,7 +81,13 @@ async function acquireLock(tx: Db, projectId: string, mode: LockMode): Promise<v
 
 /**
  * The database clock after the lock (so stamps are ordered like the commits, whatever the
- * workers' clocks say), and whether a sync that started later than ours already applied.
+ * workers' clocks say), and whether a sync of this project whose FETCH completed later than ours
+ * already applied (issue 11). Ordering by fetch time, not start time: a sync that started first
+ * but fetched after a catalog edit must not be discarded because a later-started sync fetched the
+ * older catalog first, and an older fetch must never overwrite a newer one. A superseded run is
+ * `succeeded` too, but one is superseded only by a newer applied fetch, so comparing with every
+ * succeeded run is the same as comparing with the applied ones. A run without `fetched_at`
+ * (written before this rule, or by a caller that did not record it) is never superseded.
  */
 async function clockAndSupersession(
   tx: Db,
@@ -92,11 +98,11 @@ async function clockAndSupersession(
     await tx.execute(sql`
       select to_json(clock_timestamp()) #>> '{}' as at,
              exists (
-               select 1 from sync_runs later
-                where later.project_id = ${projectId}
-                  and later.id <> ${runId}::uuid
-                  and later.status = 'succeeded'
-                  and later.started_at > (select started_at from sync_runs where id = ${runId}::uuid)
+               select 1 from sync_runs newer
+                where newer.project_id = ${projectId}
+                  and newer.id <> ${runId}::uuid
+                  and newer.status = 'succeeded'
+                  and newer.fetched_at > (select fetched_at from sync_runs where id = ${runId}::uuid)
              ) as superseded`),
   );
   if (!row) throw new Error('clock query returned no row');

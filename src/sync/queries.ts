@@ -165,12 +165,28 @@ export async function projectStatus(
     .select({ optIn: gracePeriodSettings.optIn, removedAt: gracePeriodSettings.removedAt })
     .from(gracePeriodSettings)
     .where(eq(gracePeriodSettings.projectId, project.id));
-  const runs = await ctx.db
-    .select()
+  const rows = await ctx.db
+    .select({
+      run: syncRuns,
+      stale: sql<boolean>`${syncRuns.heartbeatAt} < now() - make_interval(secs => ${ctx.config.worker.runStaleAfterMs / 1000})`,
+    })
     .from(syncRuns)
     .where(eq(syncRuns.projectId, project.id))
     .orderBy(desc(syncRuns.startedAt))
     .limit(options.runs ?? 10);
+  // Only live runs show as running (issue 11): one whose heartbeat stopped is abandoned, even
+  // before a worker's sweep has written it so.
+  const runs: SyncRunRow[] = rows.map(({ run, stale }) =>
+    run.status === 'running' && stale === true
+      ? {
+          ...run,
+          status: 'abandoned',
+          errorKind: 'abandoned',
+          errorMessage:
+            'The sync stopped reporting progress (its worker died or lost the database); nothing of it was applied.',
+        }
+      : run,
+  );
   return {
     project: {
       id: project.id,

@@ -15,6 +15,7 @@ import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { noAppSelected, projectNotFound } from '../projects/store.ts';
 import type { SyncTrigger } from '../queue/contract.ts';
+import { clearServedSyncRequest } from '../queue/requests.ts';
 import { applyCatalog, type LockMode } from './apply.ts';
 import { fetchCatalog } from './fetch.ts';
 import { requestLowerBound } from './plan.ts';
@@ -27,6 +28,9 @@ import { requestLowerBound } from './plan.ts';
  *     and the run row finished — the changes and the 'succeeded' run commit together;
  *  4. on any failure the transaction rolls back and the run row is marked failed (kind and
  *     message, no secret), auth/forbidden errors also mark the credentials; then it throws.
+ * While it runs, the row's `heartbeat_at` is refreshed; a row whose heartbeat stops (the process
+ * died, or the database went away and the failure could not be written) is ended as `abandoned`
+ * by the sweep (sweep.ts). The fetch's completion time (`fetched_at`) orders syncs of a project.
  */
 
 export interface SyncOptions {
@@ -50,7 +54,7 @@ export interface SyncSummary {
   durationMs: number;
   /** Nothing was written but the run row. */
   unchanged: boolean;
-  /** A sync that started later had already applied a newer fetch; this one wrote nothing. */
+  /** A sync whose fetch completed later had already applied it; this older fetch wrote nothing. */
   superseded: boolean;
   /** What the fetch saw, and the fewest requests that shape allows (plan.ts). */
   shape: { iaps: number; groups: number; subscriptions: number };
@@ -78,6 +82,7 @@ export async function syncProject(
   const runId = run.id;
   const logger = ctx.logger.child({ projectId, runId, ...(options.jobId ? { jobId: options.jobId } : {}) });
   logger.info({ trigger: options.trigger }, 'sync started');
+  const heartbeat = startHeartbeat(ctx, runId, logger);
 
   let client: AppStoreClient | undefined;
   try {
@@ -92,6 +97,12 @@ export async function syncProject(
     }
     for (const warning of fetched.warnings) logger.warn(warning);
     const stats = client.stats();
+    // When the fetch completed, on the database's clock: this, not when the run started, decides
+    // which of two overlapping syncs holds the newer catalog (apply.ts).
+    await ctx.db
+      .update(syncRuns)
+      .set({ fetchedAt: sql`clock_timestamp()`, heartbeatAt: sql`clock_timestamp()` })
+      .where(eq(syncRuns.id, runId));
 
     const outcome = await ctx.db.transaction(async (tx) => {
       const applied = await applyCatalog(tx, {
@@ -112,6 +123,7 @@ export async function syncProject(
           counts: applied.counts,
         })
         .where(eq(syncRuns.id, runId));
+      await clearServedSyncRequest(tx, projectId, runId);
       return applied;
     });
     await recordCredentialSuccess(ctx, projectId, credentials.keyId);
@@ -157,7 +169,37 @@ export async function syncProject(
       }
     }
     throw error;
+  } finally {
+    heartbeat.stop();
   }
+}
+
+/** Refreshes the run's heartbeat until stopped; best effort (a database outage just lets it age). */
+function startHeartbeat(
+  ctx: ServiceContext,
+  runId: string,
+  logger: ServiceContext['logger'],
+): { stop(): void } {
+  const intervalMs = ctx.config.worker.heartbeatIntervalMs;
+  let beating: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (beating) return;
+    beating = ctx.db
+      .update(syncRuns)
+      .set({ heartbeatAt: sql`clock_timestamp()` })
+      .where(sql`${syncRuns.id} = ${runId} and ${syncRuns.status} = 'running'`)
+      .catch((error: unknown) =>
+        logger.debug(
+          { reason: errorMessage((error as { cause?: unknown }).cause ?? error) },
+          'heartbeat not written',
+        ),
+      )
+      .finally(() => {
+        beating = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 async function recordFailure(

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrationsFolder } from '../../../db/migrate.ts';
 import { appStoreCredentials } from '../../../db/schema.ts';
 import {
   AppError,
@@ -124,8 +127,13 @@ describe('an empty database', () => {
       expect((error as AppError).kind).toBe('database_not_migrated');
       expect((error as AppError).message).toMatch(/catalog-sync migrate/);
       expect((error as AppError).message).not.toMatch(/insert into/i);
-      expect(await client.migrate()).toEqual({ applied: 1, total: 1 });
-      expect(await client.migrate()).toEqual({ applied: 0, total: 1 });
+      const migrations = (
+        JSON.parse(readFileSync(path.join(migrationsFolder(), 'meta', '_journal.json'), 'utf8')) as {
+          entries: unknown[];
+        }
+      ).entries.length;
+      expect(await client.migrate()).toEqual({ applied: migrations, total: migrations });
+      expect(await client.migrate()).toEqual({ applied: 0, total: migrations });
       await expect(client.getStatus('fresh')).rejects.toBeInstanceOf(NotFoundError);
     } finally {
       await client.close();

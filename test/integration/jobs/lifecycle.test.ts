@@ -79,7 +79,8 @@ describe('stopping a worker', () => {
     expect(second.logs.some(syncStarted(job.id))).toBe(true);
     expect(await (await producer().queue.getJob(job.id!))!.getState()).toBe('completed');
 
-    // The killed run stays as it was left (running); the second one succeeded and wrote the catalog.
+    // The killed run stays as it was left (running) until a sweep ends it (SYNC_RUN_STALE_AFTER_MS,
+    // 90 s by default: reliability/sigkill.test.ts); the second one succeeded and wrote the catalog.
     const runs = await syncRuns(getDb().db, 'kill');
     expect(runs.map((r) => r.status)).toEqual(['running', 'succeeded']);
     expect(runs[1]!.id).toBe(result.runId);

@@ -96,8 +96,8 @@ describe('the published package', () => {
     for (const file of [
       'dist/src/index.js',
       'dist/src/index.d.ts',
-      'dist/jobs/contract.js',
-      'dist/jobs/contract.d.ts',
+      'dist/src/queue/contract.js',
+      'dist/src/queue/contract.d.ts',
       'dist/src/cli/main.js',
       'bin/catalog-sync.js',
       'db/migrations/meta/_journal.json',
@@ -234,7 +234,7 @@ void client.deleteEverything();
     expect(result.output).not.toMatch(/error TS/);
     expect(result.ok).toBe(true);
     const installed = 'node_modules/catalog-sync/dist/';
-    for (const file of ['src/index.d.ts', 'jobs/contract.d.ts', 'db/schema.d.ts', 'src/sync/run.d.ts']) {
+    for (const file of ['src/index.d.ts', 'src/queue/contract.d.ts', 'db/schema.d.ts', 'src/sync/run.d.ts']) {
       expect(result.output).toContain(`${installed}${file}`);
     }
   });

@@ -501,26 +501,79 @@ describe('concurrent syncs of one project', () => {
     }
   });
 
-  it('a sync whose fetch is older than one already applied is superseded and writes nothing', async () => {
-    sim.mutate.addProduct(APP, {});
-    // The first sync's first request is slow, so the second (started later) applies first.
-    sim.faults.add({ path: '/v1/apps/{id}', nth: 1, times: 1, latencyMs: 700 });
+  it('fetch time decides, not start time: a sync that started first but fetched after an edit applies it', async () => {
+    const target = app().iaps[0]!;
+    // The first sync's first request is slow, so the second (started later) fetches and applies first;
+    // the edit lands after that, while the first sync's IAP request is still on its way.
+    sim.faults.add({ path: '/v1/apps/{id}', nth: 1, times: 1, latencyMs: 2_000 });
     try {
-      const older = sync();
-      // The older sync's first request has reached the simulator (and is held there) before the
-      // newer one starts.
-      await until(async () => sim.faults.list().some((fault) => fault.fired === 1), 'the slow first request');
-      const newer = await sync();
-      const superseded = await older;
-      expect(newer.changes).toEqual({ 'product.added': 1 });
-      expect(superseded).toMatchObject({ superseded: true, unchanged: true, changes: {} });
-      expect(await changeRows(getDb().db, superseded.runId)).toEqual([]);
-      expect(await runRow(superseded.runId)).toMatchObject({ status: 'succeeded', counts: {} });
+      const first = sync();
+      await waitFor(() => sim.faults.list().some((f) => f.fired > 0));
+      const second = await sync();
+      const renamed = `${target.name} (renamed)`;
+      sim.mutate.updateProduct(target.id, { name: renamed });
+      const later = await first;
+      expect(second.superseded).toBe(false);
+      expect(later).toMatchObject({ superseded: false, changes: { 'product.updated': 1 } });
+      const stored = (await listProducts(ctx, 'shop')).find((p) => p.appleId === target.id);
+      expect(stored?.referenceName).toBe(renamed);
     } finally {
       sim.faults.clear();
     }
   });
+
+  it('a fetch older than one already applied is superseded and writes nothing', async () => {
+    sim.mutate.addProduct(APP, {});
+    const holder = postgres(getDb().url, { max: 1, onnotice: () => {} });
+    try {
+      // Both syncs fetch, then queue for the project's lock (Postgres grants it in queue order).
+      await holder`select pg_advisory_lock(${SYNC_LOCK_NAMESPACE}, hashtext('shop'))`;
+      const first = sync();
+      await waitFor(async () => (await fetchedRuns()).length >= 1);
+      const second = sync();
+      await waitFor(async () => (await fetchedRuns()).length >= 2);
+      const [firstRun, secondRun] = await fetchedRuns();
+      // Make the first in the lock queue hold the newer fetch: it applies first, and the second,
+      // whose fetch is now the older one, must not write over it.
+      await getDb().db.execute(
+        sql`update sync_runs set fetched_at = fetched_at + interval '1 hour' where id = ${firstRun!.id}::uuid`,
+      );
+      await holder`select pg_advisory_unlock(${SYNC_LOCK_NAMESPACE}, hashtext('shop'))`;
+      const [applied, superseded] = await Promise.all([first, second]);
+      expect(applied).toMatchObject({
+        runId: firstRun!.id,
+        superseded: false,
+        changes: { 'product.added': 1 },
+      });
+      expect(superseded).toMatchObject({
+        runId: secondRun!.id,
+        superseded: true,
+        unchanged: true,
+        changes: {},
+      });
+      expect(await changeRows(getDb().db, superseded.runId)).toEqual([]);
+      expect(await runRow(superseded.runId)).toMatchObject({ status: 'succeeded', counts: {} });
+    } finally {
+      await holder.end();
+    }
+  });
 });
+
+async function fetchedRuns(): Promise<{ id: string }[]> {
+  return rowsOf<{ id: string }>(
+    await getDb().db.execute(
+      sql`select id from sync_runs where project_id = 'shop' and status = 'running' and fetched_at is not null order by fetched_at`,
+    ),
+  );
+}
+
+async function waitFor(probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
 
 describe('what stops a sync', () => {
   it('an unknown project: NotFoundError, no run', async () => {
