@@ -20,8 +20,9 @@ import type { Simulator } from './server.ts';
  *   DELETE /_simulator/keys/{keyId}
  *   GET    /_simulator/faults | POST (a rule; RegExp as `pathPattern`) | DELETE (clear all)
  *   GET    /_simulator/requests                    {requests, counts}; DELETE resets them
- *   GET    /_simulator/counts[?keyId=K]            requests per endpoint template
- *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, retryAfterSeconds?}}
+ *   GET    /_simulator/counts[?keyId=K][&productId=P]  requests per endpoint template
+ *   GET    /_simulator/counts?byProduct=1[&keyId=K]     {products: {productId: {endpoint: n}}} (details)
+ *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, windowMs?, retryAfterSeconds?}}
  *   POST   /_simulator/reset                       requests, faults, rate-limit windows, token cache
  *
  * Control requests are not Apple calls: they are not authenticated with JWTs, rate limited,
@@ -57,6 +58,7 @@ const settingsSchema = z
     rateLimit: z
       .object({
         perHour: z.number().int().positive().optional(),
+        windowMs: z.number().int().positive().optional(),
         retryAfterSeconds: z.number().int().nonnegative().nullable().optional(),
       })
       .strict()
@@ -183,7 +185,13 @@ async function dispatch(
       return { ok: true };
     case 'GET counts': {
       const keyId = url.searchParams.get('keyId');
-      return { counts: sim.requestCounts(keyId ? { keyId } : {}) };
+      const productId = url.searchParams.get('productId');
+      if (url.searchParams.get('byProduct') === '1' || url.searchParams.get('byProduct') === 'true') {
+        return { products: sim.detailRequestCounts(keyId ? { keyId } : {}) };
+      }
+      return {
+        counts: sim.requestCounts({ ...(keyId ? { keyId } : {}), ...(productId ? { productId } : {}) }),
+      };
     }
     case 'PUT settings': {
       const settings = parse(settingsSchema, await readJson(req));
