@@ -89,7 +89,31 @@ export const envSchema = z.object({
   /** Health and metrics port for the worker; 0 turns the server off. */
   METRICS_PORT: intFrom(0, 65_535, 9464),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
+  DETAILS_BUDGET_SHARE: z.coerce
+    .number({ message: 'must be a number between 0 and 1' })
+    .min(0, { message: 'must be at least 0' })
+    .max(1, { message: 'must be at most 1' })
+    .default(0.5),
+  /** Issue 12: how old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
+  DETAILS_MAX_AGE: z
+    .string()
+    .regex(/^\d+\s*[smhd]?$/i, { message: 'must be a duration such as 24h, 90m, 2d, or whole seconds' })
+    .default('24h'),
+  /** Issue 12: Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
+  APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
+  /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
+  DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
 });
+
+const DURATION_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** `24h` → 86 400 000 ms; a bare number is seconds. */
+export function durationMs(text: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/i.exec(text.trim());
+  if (!match) throw new ConfigError(`not a duration: ${JSON.stringify(text)}`);
+  return Number(match[1]) * (DURATION_SECONDS[(match[2] || 's').toLowerCase()] ?? 1) * 1000;
+}
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -127,6 +151,12 @@ function toConfig(env: Env) {
       scheduleReconcileIntervalMs: env.SCHEDULE_RECONCILE_INTERVAL_MS,
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+    details: {
+      budgetShare: env.DETAILS_BUDGET_SHARE,
+      maxAgeMs: durationMs(env.DETAILS_MAX_AGE),
+      hourlyLimit: env.APP_STORE_CONNECT_HOURLY_LIMIT,
+      windowSeconds: env.DETAILS_BUDGET_WINDOW_SECONDS,
+    },
     log: {
       level: env.LOG_LEVEL,
       format: env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
