@@ -101,7 +101,7 @@ function matcher(ctx: EndpointContext): ((item: DetailResource) => boolean) | un
   return (item) =>
     tests.every(([name, values]) => {
       const value = item.match?.[name];
-      return value !== undefined && value.split(',').some((part) => values.has(part));
+      return value?.split(',').some((part) => values.has(part)) ?? false;
     });
 }
 

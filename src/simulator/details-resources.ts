@@ -34,7 +34,7 @@ export type Target = { detail: DetailResource } | { entity: Entity };
 
 export type DetailRelationship =
   /** Declared by Apple with `data` only: always rendered with its linkage. */
-  | { name: string; kind: 'data'; target: () => Target }
+  | { name: string; kind: 'data'; target: () => Target; linkage?: Linkage }
   /** Links, and `data` when included. */
   | { name: string; kind: 'one'; target: () => Target | undefined }
   /** Links, and `meta.paging` + `data` when included. */
@@ -48,8 +48,16 @@ export function targetLinkage(target: Target): Linkage {
     : { type: target.entity.type, id: target.entity.value.id };
 }
 
-const encode = (value: Record<string, string | number>) =>
-  Buffer.from(JSON.stringify(value)).toString('base64url');
+/**
+ * Ids of derived records: opaque to clients (Apple's are base64 JSON), built here so that they
+ * sort (by length, then text) in the order the records are derived — by territory, then date or
+ * tier — so a product's lists need no real sorting and big listings stay cheap.
+ */
+const day = (date: string | null | undefined) =>
+  date ? `${date.slice(0, 4)}${date.slice(5, 7)}${date.slice(8, 10)}` : '00000000';
+
+const pricePointId = (productId: string, territory: string, tier: number) =>
+  `${productId}_${territory}_${10000 + tier}`;
 
 const sortById = (items: DetailResource[]) => items.sort((a, b) => compareIds(a.id, b.id));
 const details = (list: DetailResource[]): Target[] => list.map((detail) => ({ detail }));
@@ -71,6 +79,7 @@ const territoryRel = (id: string): DetailRelationship => ({
   name: 'territory',
   kind: 'data',
   target: () => ({ detail: territoryResource(id) }),
+  linkage: { type: 'territories', id },
 });
 
 export function subscriptionPricePoint(
@@ -80,7 +89,7 @@ export function subscriptionPricePoint(
 ): DetailResource {
   return {
     type: 'subscriptionPricePoints',
-    id: encode({ s: subscriptionId, t: territory, p: String(10000 + tier) }),
+    id: pricePointId(subscriptionId, territory, tier),
     attributes: { ...amountsFor(tier, territory) },
     relationships: [
       territoryRel(territory),
@@ -95,7 +104,7 @@ export function iapPricePoint(iapId: string, territory: string, tier: number): D
   const { customerPrice, proceeds } = amountsFor(tier, territory);
   return {
     type: 'inAppPurchasePricePoints',
-    id: encode({ s: iapId, t: territory, p: String(10000 + tier) }),
+    id: pricePointId(iapId, territory, tier),
     attributes: { customerPrice, proceeds },
     relationships: [territoryRel(territory), { name: 'equalizations', kind: 'links' }],
     match: { territory },
@@ -113,6 +122,21 @@ interface TimelineEntry {
   price: SimPrice;
   /** Start of the next entry in this territory. */
   endDate: string | null;
+}
+
+/**
+ * Timelines of every territory of a price list: territories without a price of their own share
+ * one (computed once), the others get their own.
+ */
+export function timelines(prices: readonly SimPrice[]): (territory: string) => TimelineEntry[] {
+  const own = new Set<string>();
+  for (const price of prices) for (const territory of price.territories ?? []) own.add(territory);
+  let shared: TimelineEntry[] | undefined;
+  return (territory) => {
+    if (own.has(territory)) return territoryTimeline(prices, territory);
+    shared ??= territoryTimeline(prices, territory);
+    return shared;
+  };
 }
 
 /** The prices of one territory in start order; at equal dates a territory's own price wins. */
@@ -154,22 +178,32 @@ export function subscriptionPrices(ref: SubscriptionRef, today: string): DetailR
   if (!d) return [];
   const id = ref.subscription.id;
   const list: DetailResource[] = [];
+  const timelineOf = timelines(d.prices);
   for (const territory of pricedTerritories(d)) {
-    for (const { price } of currentAndScheduled(territoryTimeline(d.prices, territory), today)) {
+    for (const { price } of currentAndScheduled(timelineOf(territory), today)) {
       const attributes: Record<string, unknown> = {};
       put(attributes, 'startDate', price.startDate);
       attributes['preserved'] = price.preserved ?? false;
       put(attributes, 'planType', price.planType);
-      const point = subscriptionPricePoint(id, territory, price.tier);
+      const tier = price.tier;
       list.push({
         type: 'subscriptionPrices',
-        id: encode({ s: id, t: territory, sd: price.startDate ?? '' }),
+        id: `${id}_${territory}_${day(price.startDate)}`,
         attributes,
         relationships: [
           territoryRel(territory),
-          { name: 'subscriptionPricePoint', kind: 'data', target: () => ({ detail: point }) },
+          {
+            name: 'subscriptionPricePoint',
+            kind: 'data',
+            target: () => ({ detail: subscriptionPricePoint(id, territory, tier) }),
+            linkage: { type: 'subscriptionPricePoints', id: pricePointId(id, territory, tier) },
+          },
         ],
-        match: { territory, planType: price.planType ?? '', subscriptionPricePoint: point.id },
+        match: {
+          territory,
+          planType: price.planType ?? '',
+          subscriptionPricePoint: pricePointId(id, territory, tier),
+        },
       });
     }
   }
@@ -189,6 +223,7 @@ function offerPrices(
   offer: SimOffer,
   territories: readonly string[],
   point: (territory: string, tier: number) => DetailResource,
+  pointOf: { type: string; productId: string },
 ): DetailResource[] {
   return sortById(
     territories.map((territory) => {
@@ -199,11 +234,12 @@ function offerPrices(
           name: pointRel,
           kind: 'data',
           target: () => ({ detail: point(territory, tier) }),
+          linkage: { type: pointOf.type, id: pricePointId(pointOf.productId, territory, tier) },
         });
       }
       return {
         type,
-        id: encode({ o: offer.id, t: territory }),
+        id: `${offer.id}_${territory}`,
         attributes: {},
         relationships,
         match: { territory },
@@ -234,11 +270,15 @@ export function introductoryOffers(ref: SubscriptionRef): DetailResource[] {
           name: 'subscriptionPricePoint',
           kind: 'data',
           target: () => ({ detail: subscriptionPricePoint(ref.subscription.id, territory, tier) }),
+          linkage: {
+            type: 'subscriptionPricePoints',
+            id: pricePointId(ref.subscription.id, territory, tier),
+          },
         });
       }
       list.push({
         type: 'subscriptionIntroductoryOffers',
-        id: encode({ o: offer.id, t: territory }),
+        id: `${offer.id}_${territory}`,
         attributes: offerAttributes(offer, [
           'startDate',
           'endDate',
@@ -262,6 +302,7 @@ export function promotionalOfferPrices(ref: SubscriptionRef, offer: SimOffer): D
     offer,
     offerTerritories(d, offer),
     (t, tier) => subscriptionPricePoint(ref.subscription.id, t, tier),
+    { type: 'subscriptionPricePoints', productId: ref.subscription.id },
   );
 }
 
@@ -273,6 +314,7 @@ export function offerCodePrices(ref: SubscriptionRef, offer: SimOffer): DetailRe
     offer,
     offerTerritories(d, offer),
     (t, tier) => subscriptionPricePoint(ref.subscription.id, t, tier),
+    { type: 'subscriptionPricePoints', productId: ref.subscription.id },
   );
 }
 
@@ -284,6 +326,7 @@ export function winBackOfferPrices(ref: SubscriptionRef, offer: SimOffer): Detai
     offer,
     offerTerritories(d, offer),
     (t, tier) => subscriptionPricePoint(ref.subscription.id, t, tier),
+    { type: 'subscriptionPricePoints', productId: ref.subscription.id },
   );
 }
 
@@ -455,21 +498,27 @@ export function iapPrices(ref: IapRef, today: string, manual: boolean): DetailRe
   if (!d) return [];
   const base = baseTerritoryOf(d);
   const list: DetailResource[] = [];
+  const timelineOf = timelines(d.prices);
   for (const territory of pricedTerritories(d)) {
-    for (const { price, endDate } of currentAndScheduled(territoryTimeline(d.prices, territory), today)) {
+    for (const { price, endDate } of currentAndScheduled(timelineOf(territory), today)) {
       const isManual = territory === base || price.territories !== undefined;
       if (isManual !== manual) continue;
       const attributes: Record<string, unknown> = {};
       put(attributes, 'startDate', price.startDate);
       put(attributes, 'endDate', endDate);
       attributes['manual'] = isManual;
-      const point = iapPricePoint(ref.iap.id, territory, price.tier);
+      const tier = price.tier;
       list.push({
         type: 'inAppPurchasePrices',
-        id: encode({ s: ref.iap.id, t: territory, sd: price.startDate ?? '' }),
+        id: `${ref.iap.id}_${territory}_${day(price.startDate)}`,
         attributes,
         relationships: [
-          { name: 'inAppPurchasePricePoint', kind: 'data', target: () => ({ detail: point }) },
+          {
+            name: 'inAppPurchasePricePoint',
+            kind: 'data',
+            target: () => ({ detail: iapPricePoint(ref.iap.id, territory, tier) }),
+            linkage: { type: 'inAppPurchasePricePoints', id: pricePointId(ref.iap.id, territory, tier) },
+          },
           territoryRel(territory),
         ],
         match: { territory },
@@ -516,8 +565,13 @@ export const iapAvailability = (ref: IapRef) =>
 
 export function iapOfferPrices(ref: IapRef, offer: SimOffer): DetailResource[] {
   const d = ref.iap.details!;
-  return offerPrices('inAppPurchaseOfferPrices', 'pricePoint', offer, offerTerritories(d, offer), (t, tier) =>
-    iapPricePoint(ref.iap.id, t, tier),
+  return offerPrices(
+    'inAppPurchaseOfferPrices',
+    'pricePoint',
+    offer,
+    offerTerritories(d, offer),
+    (t, tier) => iapPricePoint(ref.iap.id, t, tier),
+    { type: 'inAppPurchasePricePoints', productId: ref.iap.id },
   );
 }
 
@@ -574,7 +628,7 @@ export function renderDetail(
     }
     const extra = included?.get(rel.name);
     if (rel.kind === 'data') {
-      value['data'] = targetLinkage(rel.target());
+      value['data'] = rel.linkage ?? targetLinkage(rel.target());
     } else if (extra) {
       if (extra.paging) value['meta'] = { paging: extra.paging };
       if (extra.data !== undefined) value['data'] = extra.data;
