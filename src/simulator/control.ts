@@ -22,7 +22,8 @@ import type { Simulator } from './server.ts';
  *   GET    /_simulator/requests                    {requests, counts}; DELETE resets them
  *   GET    /_simulator/counts[?keyId=K][&productId=P]  requests per endpoint template
  *   GET    /_simulator/counts?byProduct=1[&keyId=K]     {products: {productId: {endpoint: n}}} (details)
- *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, windowMs?, retryAfterSeconds?}}
+ *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, windowMs?, retryAfterSeconds?},
+ *                                                  today?: 'YYYY-MM-DD' | null} (the day details are served for)
  *   POST   /_simulator/reset                       requests, faults, rate-limit windows, token cache
  *
  * Control requests are not Apple calls: they are not authenticated with JWTs, rate limited,
@@ -55,6 +56,12 @@ const keyPatchSchema = z
 const settingsSchema = z
   .object({
     latencyMs: z.number().int().nonnegative().optional(),
+    /** The day details are served for (YYYY-MM-DD); null: the clock's date. */
+    today: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/)
+      .nullable()
+      .optional(),
     rateLimit: z
       .object({
         perHour: z.number().int().positive().optional(),
@@ -197,7 +204,8 @@ async function dispatch(
       const settings = parse(settingsSchema, await readJson(req));
       if (settings.latencyMs !== undefined) sim.setLatency(settings.latencyMs);
       if (settings.rateLimit) sim.setRateLimit(settings.rateLimit);
-      return { settings: sim.settings };
+      if (settings.today !== undefined) sim.setToday(settings.today);
+      return { settings: sim.settings, today: sim.today() };
     }
     case 'POST reset':
       sim.reset();

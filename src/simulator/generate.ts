@@ -357,5 +357,7 @@ export function sampleCatalog(): SimCatalog {
         grace: { optIn: true, sandboxOptIn: true, duration: 'SIXTEEN_DAYS', renewalType: 'ALL_RENEWALS' },
       },
     ],
+    // Prices in 175 territories, offers, localizations, availability (dates relative to today).
+    details: { scheduledShare: 0.5 },
   });
 }

@@ -158,8 +158,11 @@ const OFFER_DEFAULTS: Record<SimOffer['kind'], Partial<SimOffer>> = {
   },
 };
 
-export function createMutations(store: CatalogStore, now: () => number = Date.now): SimMutations {
-  const today = () => new Date(now()).toISOString().slice(0, 10);
+/** `today` gives the simulator's day (YYYY-MM-DD), the default start and end of offers. */
+export function createMutations(
+  store: CatalogStore,
+  today: () => string = () => new Date().toISOString().slice(0, 10),
+): SimMutations {
   const nextId = createIdSource(Math.random, (id) => store.hasId(id));
 
   const app = (appId: string): SimApp => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidInputError } from '../errors.ts';
 import { getLogger, type Logger } from '../log/logger.ts';
 import {
   type AppleErrorResponse,
@@ -51,6 +52,12 @@ export interface SimulatorOptions {
   rateLimit?: RateLimitSettings;
   /** The clock for token and rate-limit checks (epoch ms); tests may move it. */
   now?: () => number;
+  /**
+   * The day (YYYY-MM-DD) the details are served for: prices in force on it and scheduled after
+   * it. Default: the UTC date of `now()`. Lets a test step past a scheduled price change without
+   * moving the clock tokens are checked against (see also `setToday`).
+   */
+  today?: string;
   /** When set, `/_simulator/...` requires the header `x-simulator-token: <value>`. */
   controlToken?: string;
   /** Entries kept in `requests` (counts are kept regardless). Default 100,000. */
@@ -134,6 +141,10 @@ export interface Simulator {
   resetRateLimits(): void;
   setLatency(ms: number): void;
   setRateLimit(limit: RateLimitSettings): void;
+  /** Serve the details as on this day (YYYY-MM-DD); null: the clock's UTC date again. */
+  setToday(day: string | null): void;
+  /** The day the details are served for (YYYY-MM-DD). */
+  today(): string;
   readonly settings: {
     latencyMs: number;
     perHour: number;
@@ -176,10 +187,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     windowMs: options.rateLimit?.windowMs ?? HOUR_MS,
     retryAfterSeconds: options.rateLimit?.retryAfterSeconds ?? null,
   };
+  let fixedToday: string | null = options.today ?? null;
+  const today = () => fixedToday ?? new Date(now()).toISOString().slice(0, 10);
   const limiter = new RollingHourLimiter(now, () => settings.windowMs);
   const faults = new FaultInjector();
   const cursors = new CursorCodec();
-  const mutate = createMutations(store, now);
+  const mutate = createMutations(store, today);
   const maxLog = options.maxRequestLog ?? 100_000;
   let requests: SimRequest[] = [];
   const counts = new Map<string, number>();
@@ -246,7 +259,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       base: baseFor(req),
       id: matched.id,
       cursors,
-      today: new Date(now()).toISOString().slice(0, 10),
+      today: today(),
     });
     if (result.status !== 200) return json(result as AppleErrorResponse, headers);
     return { status: 200, body: (result as { body: string }).body, headers };
@@ -475,6 +488,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setLatency(ms) {
       settings.latencyMs = Math.max(0, ms);
     },
+    setToday(day) {
+      if (day !== null && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+        throw new InvalidInputError('today', `'${day}' is not a date YYYY-MM-DD.`);
+      }
+      fixedToday = day;
+    },
+    today,
     setRateLimit(limit) {
       if (limit.perHour !== undefined) settings.perHour = limit.perHour;
       if (limit.windowMs !== undefined) settings.windowMs = limit.windowMs;
