@@ -5,6 +5,7 @@ import { type Database, openDatabase } from '../db/client.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
+import { detailAges } from '../src/details/refresh.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
@@ -47,6 +48,7 @@ export async function startWorkerService(
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
   });
+  metrics.observeDetailAges(() => detailAges(ctx));
 
   let health: HealthServer | undefined;
   let worker: Worker | undefined;

@@ -3,12 +3,14 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
 import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
 import type { ServiceContext } from '../src/context.ts';
+import type { DetailsBudget } from '../src/details/budget.ts';
 import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import { verifyCredentials } from '../src/onboarding/index.ts';
 import { syncProject } from '../src/sync/index.ts';
 import { JOB_NAMES, type JobName, payloadSchemas, SYNC_JOB, SYNC_TRIGGERS, VERIFY_JOB } from './contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import { refreshAfterSync } from './refresh-details.ts';
 
 /*
  * What a failure means for the job (pure, so it is unit-tested without Redis):
@@ -66,6 +68,8 @@ export function parseJobPayload<N extends JobName>(
 export interface ProcessorDeps {
   ctx: ServiceContext;
   metrics?: WorkerMetrics | undefined;
+  /** Issue 12: the key budgets for details; absent: no detail refresh after a sync. */
+  detailsBudget?: DetailsBudget | undefined;
 }
 
 type AnyJob = Job<unknown, unknown, string>;
@@ -115,7 +119,14 @@ export function createProcessor(deps: ProcessorDeps) {
         });
         metrics?.syncFinished((performance.now() - started) / 1000, 'succeeded');
         logger.info({ runId: summary.runId, ...attempt, changes: summary.changes }, 'sync job completed');
-        result = summary;
+        const details = deps.detailsBudget
+          ? await refreshAfterSync(
+              { ctx, metrics, budget: deps.detailsBudget, onResponse },
+              projectId,
+              summary.runId,
+            )
+          : undefined;
+        result = details ? { ...summary, details } : summary;
       } else if (name === VERIFY_JOB) {
         const verified = await verifyCredentials(ctx, projectId);
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerCatalogQueries } from './commands/catalog.ts';
 import { registerCredentials } from './commands/credentials.ts';
+import { registerDetails } from './commands/details.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerSchedule } from './commands/schedule.ts';
 import { registerSimulator } from './commands/simulator.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerSchedule(program);
   registerCatalogQueries(program);
+  registerDetails(program);
   return program;
 }
 

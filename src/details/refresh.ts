@@ -241,3 +241,16 @@ async function recordOnRun(ctx: ServiceContext, runId: string, summary: RefreshS
     })
     .where(eq(syncRuns.id, runId));
 }
+
+/** Ages in seconds of every present product's details (never read: since first seen), for the metrics. */
+export async function detailAges(ctx: Pick<ServiceContext, 'db'>): Promise<number[]> {
+  const rows = await ctx.db
+    .select({
+      age: sql<number>`extract(epoch from (now() - coalesce(${products.detailsReadAt}, ${products.firstSeenAt})))`.mapWith(
+        Number,
+      ),
+    })
+    .from(products)
+    .where(isNull(products.removedAt));
+  return rows.map((r) => Math.max(0, r.age));
+}

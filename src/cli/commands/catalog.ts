@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { catalogHealth } from '../../app/details.ts';
 import type { ServiceContext } from '../../context.ts';
 import {
   listChanges,
@@ -68,8 +69,28 @@ export function registerCatalogQueries(program: Command): void {
   withJson(program.command('status <project>').description('credential status, last runs')).action(
     (project: string, options: JsonOption) =>
       runCommand(options, async (cli) => {
-        const status = await projectStatus(await serviceContextOf(cli), project);
-        printResult(options, { ok: true, ...status }, () => renderStatus(status));
+        const ctx = await serviceContextOf(cli);
+        const status = await projectStatus(ctx, project);
+        // Issue 12: catalog health and details staleness (the lead merges the status shape).
+        const health = await catalogHealth(ctx, { projectId: project });
+        const catalogHealthField = {
+          counts: health.counts,
+          staleProducts: health.staleProducts,
+          oldestDetailsReadAt: health.oldestDetailsReadAt,
+          issues: health.issues,
+        };
+        printResult(options, { ok: true, ...status, catalogHealth: catalogHealthField }, () => {
+          const issues = Object.entries(health.counts)
+            .filter(([, n]) => n > 0)
+            .map(([kind, n]) => `${kind} ${n}`);
+          const line =
+            `  Health:      ${issues.length === 0 ? 'no issues' : issues.join(', ')}` +
+            ` (details: ${health.staleProducts} stale, oldest read ${health.oldestDetailsReadAt ?? 'never'}; ` +
+            `\`catalog-sync health ${project}\` lists them)`;
+          const rendered = renderStatus(status);
+          const at = rendered.indexOf('\n', rendered.indexOf('  Catalog:'));
+          return at < 0 ? `${rendered}\n${line}` : `${rendered.slice(0, at)}\n${line}${rendered.slice(at)}`;
+        });
       }),
   );
 
