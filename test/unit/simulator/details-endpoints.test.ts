@@ -54,6 +54,10 @@ const cases: [string, string][] = [
     `/v1/subscriptions/${s}?include=prices,introductoryOffers,promotionalOffers,offerCodes,winBackOffers,subscriptionLocalizations,subscriptionAvailability,group,images`,
   ],
   [
+    '/v1/subscriptions/{id}',
+    `/v1/subscriptions/${s}?include=subscriptionLocalizations,introductoryOffers,promotionalOffers,offerCodes,winBackOffers,subscriptionAvailability,prices,planAvailabilities&fields[subscriptions]=subscriptionLocalizations,introductoryOffers,promotionalOffers,offerCodes,winBackOffers,subscriptionAvailability,prices,planAvailabilities&limit[prices]=1&limit[introductoryOffers]=50`,
+  ],
+  [
     '/v1/subscriptions/{id}/prices',
     `/v1/subscriptions/${s}/prices?include=territory,subscriptionPricePoint&limit=200`,
   ],
@@ -291,6 +295,26 @@ describe('contents', () => {
       const free = record.attributes!['offerMode'] === 'FREE_TRIAL';
       expect('subscriptionPricePoint' in record.relationships!).toBe(!free);
     }
+  });
+
+  it('one product request carries every include, capped, with totals (the details worker’s first request)', async () => {
+    const names =
+      'subscriptionLocalizations,introductoryOffers,promotionalOffers,offerCodes,winBackOffers,subscriptionAvailability,prices,planAvailabilities';
+    const reply = await get(
+      sim,
+      `/v1/subscriptions/${s}?include=${names}&fields[subscriptions]=${names}&limit[prices]=1`,
+      token,
+    );
+    const doc = reply.body as { data: Resource; included: Resource[] };
+    expect(doc.data.attributes).toBeUndefined();
+    const rel = doc.data.relationships!;
+    expect(rel['prices']!.meta!.paging.total).toBeGreaterThanOrEqual(2 * TERRITORY_COUNT);
+    expect(rel['prices']!.data).toHaveLength(1);
+    expect(rel['promotionalOffers']!.meta!.paging.total).toBe(2);
+    expect(rel['planAvailabilities']).toMatchObject({ data: [], meta: { paging: { total: 0 } } });
+    expect(rel['subscriptionAvailability']!.data).toEqual({ type: 'subscriptionAvailabilities', id: s });
+    const availability = doc.included.find((r) => r.type === 'subscriptionAvailabilities')!;
+    expect(availability.attributes).toHaveProperty('availableInNewTerritories');
   });
 
   it('sparse fieldsets select attributes and relationships', async () => {
