@@ -22,6 +22,8 @@ import type { Simulator } from './server.ts';
  *   GET    /_simulator/requests                    {requests, counts}; DELETE resets them
  *   GET    /_simulator/counts[?keyId=K][&productId=P]  requests per endpoint template
  *   GET    /_simulator/counts?byProduct=1[&keyId=K]     {products: {productId: {endpoint: n}}} (details)
+ *   GET    /_simulator/statuses[?keyId=K]          answers per HTTP status, e.g. {statuses: {200: 950, 429: 0}}
+ *   GET    /_simulator/budget/{keyId}              {limit, remaining, windowMs} (nothing counted)
  *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, windowMs?, retryAfterSeconds?},
  *                                                  today?: 'YYYY-MM-DD' | null} (the day details are served for)
  *   POST   /_simulator/reset                       requests, faults, rate-limit windows, token cache
@@ -200,6 +202,12 @@ async function dispatch(
         counts: sim.requestCounts({ ...(keyId ? { keyId } : {}), ...(productId ? { productId } : {}) }),
       };
     }
+    case 'GET statuses': {
+      const keyId = url.searchParams.get('keyId');
+      return { statuses: sim.statusCounts(keyId ? { keyId } : {}) };
+    }
+    case 'GET budget/:id':
+      return sim.budget(id!);
     case 'PUT settings': {
       const settings = parse(settingsSchema, await readJson(req));
       if (settings.latencyMs !== undefined) sim.setLatency(settings.latencyMs);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { getLogger, type Logger } from '../log/logger.ts';
 import {
   type AppleErrorResponse,
@@ -134,6 +134,10 @@ export interface Simulator {
   readonly requests: readonly SimRequest[];
   /** Requests per endpoint template, optionally for one key and/or one product only. */
   requestCounts(filter?: { keyId?: string; productId?: string }): Record<string, number>;
+  /** Answers per HTTP status (e.g. `{200: 950, 429: 0}`), optionally for one key; kept regardless of the log. */
+  statusCounts(filter?: { keyId?: string }): Record<string, number>;
+  /** A key's hourly budget as the next response's X-Rate-Limit would tell it (nothing counted). */
+  budget(keyId: string): { limit: number; remaining: number; windowMs: number };
   /** Detail requests per product (Apple id), then per endpoint template; optionally for one key. */
   detailRequestCounts(filter?: { keyId?: string }): Record<string, Record<string, number>>;
   resetRequests(): void;
@@ -198,6 +202,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const counts = new Map<string, number>();
   /** Detail requests per product and endpoint, kept regardless of the log's size. */
   const productCounts = new Map<string, Map<string, number>>();
+  const statuses = new Map<string, number>();
   for (const key of options.catalog?.keys ?? []) registry.register(key);
 
   const limitFor = (key: RegisteredKey) => key.rateLimitPerHour ?? settings.perHour;
@@ -213,6 +218,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests.push(entry);
     if (requests.length > maxLog) requests = requests.slice(requests.length - Math.floor(maxLog / 2));
     counts.set(entry.endpoint, (counts.get(entry.endpoint) ?? 0) + 1);
+    statuses.set(String(entry.status), (statuses.get(String(entry.status)) ?? 0) + 1);
     if (entry.productId !== null) {
       let perEndpoint = productCounts.get(entry.productId);
       if (!perEndpoint) {
@@ -462,6 +468,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
       return result;
     },
+    statusCounts(filter = {}) {
+      if (filter.keyId === undefined) return Object.fromEntries(statuses);
+      const result: Record<string, number> = {};
+      for (const entry of requests) {
+        if (entry.keyId === filter.keyId) result[entry.status] = (result[entry.status] ?? 0) + 1;
+      }
+      return result;
+    },
+    budget(keyId) {
+      const key = registry.get(keyId);
+      if (!key) throw new NotFoundError(`No key ${keyId} is registered with the simulator.`);
+      const decision = limiter.peek(key.keyId, limitFor(key));
+      return { limit: decision.limit, remaining: decision.remaining, windowMs: settings.windowMs };
+    },
     detailRequestCounts(filter = {}) {
       const result: Record<string, Record<string, number>> = {};
       if (filter.keyId === undefined) {
@@ -481,6 +501,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       requests = [];
       counts.clear();
       productCounts.clear();
+      statuses.clear();
     },
     resetRateLimits() {
       limiter.reset();

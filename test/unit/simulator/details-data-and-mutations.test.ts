@@ -264,6 +264,12 @@ describe('budget per key, shared by every app of the key; accounting per product
       await mintToken(b, { nowMs: clock }),
     );
     expect(other.headers.get('x-rate-limit')).toBe('user-hour-lim:6;user-hour-rem:5;');
+    expect(sim.budget(a.keyId)).toEqual({ limit: 6, remaining: 0, windowMs: 2_000 });
+    expect(sim.statusCounts({ keyId: a.keyId })).toEqual({ 200: 6, 429: 1 });
+    const budget = await fetch(`${sim.baseUrl}/_simulator/budget/${a.keyId}`);
+    expect(await budget.json()).toEqual({ limit: 6, remaining: 0, windowMs: 2_000 });
+    const statuses = await fetch(`${sim.baseUrl}/_simulator/statuses?keyId=${a.keyId}`);
+    expect(await statuses.json()).toEqual({ statuses: { 200: 6, 429: 1 } });
     clock += 2_001;
     const rolled = await get(sim, `/v1/subscriptions/${second!.id}/prices?limit=1`, tokenA);
     expect(rolled.status).toBe(200);
