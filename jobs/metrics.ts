@@ -98,10 +98,25 @@ export function createWorkerMetrics(): WorkerMetrics {
     },
   });
   let detailAges: (() => Promise<number[]>) | undefined;
-  const oldestAge = new Gauge({
+  // The gauge and the histogram are collected concurrently: one query serves both in a scrape.
+  let lastAges: { at: number; ages: Promise<number[]> } | undefined;
+  const agesNow = (): Promise<number[]> | undefined => {
+    if (!detailAges) return undefined;
+    if (!lastAges || Date.now() - lastAges.at > 1_000) lastAges = { at: Date.now(), ages: detailAges() };
+    return lastAges.ages;
+  };
+  new Gauge({
     name: 'catalog_sync_details_age_oldest_seconds',
     help: 'Age of the oldest product details at scrape time (the staleness to watch against DETAILS_MAX_AGE)',
     registers: [registry],
+    async collect() {
+      try {
+        const ages = await agesNow();
+        if (ages) this.set(ages.reduce((max, age) => Math.max(max, age), 0));
+      } catch {
+        // Database unreachable: /readyz says so; keep the last value.
+      }
+    },
   });
   new Histogram({
     name: 'catalog_sync_details_age_seconds',
@@ -109,14 +124,13 @@ export function createWorkerMetrics(): WorkerMetrics {
     buckets: [300, 900, 3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600, 48 * 3_600, 7 * 86_400],
     registers: [registry],
     async collect() {
-      if (!detailAges) return;
       try {
-        const ages = await detailAges();
+        const ages = await agesNow();
+        if (!ages) return;
         this.reset();
         for (const age of ages) this.observe(age);
-        oldestAge.set(ages.reduce((max, age) => Math.max(max, age), 0));
       } catch {
-        // Database unreachable: /readyz says so; keep the last values.
+        // as above
       }
     },
   });
