@@ -280,6 +280,64 @@ describe('details of a catalog', () => {
     expect(now.price?.currency).toBe('USD');
   });
 
+  it('an ended offer, an added locale and a narrower availability are changes; health lists them', async () => {
+    const subscription = subscriptions()[2]!;
+    const promotional = subscription.details!.offers.find((o) => o.kind === 'promotional')!;
+    const winBack = subscription.details!.offers.find((o) => o.kind === 'winBack')!;
+    sim.mutate.endOffer(promotional.id);
+    sim.mutate.endOffer(winBack.id, { endDate: addDays(today(), -1) });
+    sim.mutate.addLocalization(subscription.id, { locale: 'pt-BR', name: 'Pro (BR)' });
+    sim.mutate.setAvailability(subscription.id, {
+      territories: subscription.details!.availability!.territories.filter((t) => t !== 'USA'),
+    });
+    const summary = await syncProject(ctx, PROJECT, { trigger: 'manual' });
+    const details = await refreshDetails(ctx, {
+      projectId: PROJECT,
+      runId: summary.runId,
+      budget: null,
+      maxAgeMs: 0,
+    });
+    // No longer sold in the USA: its USA price ended too (kept, marked removed), and its offers'
+    // USA records and prices went with it (so more offer rows than the two ended offers).
+    expect(details.changes).toMatchObject({
+      'price.removed': 1,
+      'localization.added': 1,
+      'availability.updated': 1,
+    });
+    const changes = await changeRows(getDb().db, summary.runId);
+    expect(changes.find((c) => c.entity === 'price')?.entity_id).toMatch(
+      new RegExp(`^${subscription.id}/USA/`),
+    );
+    expect(changes.find((c) => c.entity === 'offer' && c.entity_id === winBack.id)).toMatchObject({
+      action: 'updated',
+      changed_fields: expect.arrayContaining(['endDate']),
+    });
+    expect(changes.find((c) => c.entity === 'offer' && c.entity_id === promotional.id)?.action).toBe(
+      'removed',
+    );
+    const health = await catalogHealth(ctx, { projectId: PROJECT });
+    expect(health.issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'ended_offer_listed',
+          productAppleId: subscription.id,
+          items: [winBack.id],
+        }),
+        expect.objectContaining({ kind: 'missing_locales', items: ['pt-BR'] }),
+      ]),
+    );
+    // The removed promotional offer is kept, marked removed; the ended win-back is no longer in force.
+    const offers = await listOffers(ctx, { projectId: PROJECT });
+    expect(offers.offers.find((o) => o.appleId === promotional.id)?.removedAt).toBeInstanceOf(Date);
+    const now = await attribute(ctx, {
+      projectId: PROJECT,
+      productId: subscription.productId,
+      territory: 'FRA',
+      at: new Date(),
+    });
+    expect(now.offers.map((o) => o.appleId)).not.toContain(winBack.id);
+  });
+
   it('reports catalog health', async () => {
     const health = await catalogHealth(ctx, { projectId: PROJECT });
     expect(health.staleProducts).toBe(0);
