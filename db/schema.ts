@@ -4,9 +4,11 @@ import {
   bigserial,
   boolean,
   check,
+  date,
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   text,
@@ -195,6 +197,10 @@ export const products = pgTable(
     updatedAt: updatedAt(),
     /** Set when the product disappeared from App Store Connect; rows are never deleted. */
     removedAt: ts('removed_at'),
+    /** Issue 12: when this product's details (prices, offers, localizations, availability) were last read. */
+    detailsReadAt: ts('details_read_at'),
+    /** Issue 12: requests that read took (the refresh's estimate of the next read's cost). */
+    detailsRequests: integer('details_requests'),
   },
   (t) => [
     primaryKey({ columns: [t.projectId, t.appleId] }),
@@ -411,4 +417,164 @@ export const webhookDeliveryAttempts = pgTable(
     index('webhook_delivery_attempts_delivery').on(t.deliveryId),
     index('webhook_delivery_attempts_at').on(t.attemptedAt),
   ],
+);
+// ---------------------------------------------------------------------------------------
+// Issue 12: catalog details — territories, prices versioned in time, offers with their
+// per-territory prices, localizations, availability. Money is `numeric` (Apple sends decimal
+// strings; never a float), Apple's enums are text, and nothing is ever deleted: what Apple
+// stops listing gets `removed_at` (a scheduled price that was cancelled, an ended promotional
+// offer), while a price that simply took effect and was superseded stays as history.
+
+/** Apple's territories (ISO alpha-3) with their currency (ISO 4217), from any response that includes them. */
+export const territories = pgTable('territories', {
+  id: text('id').primaryKey(),
+  currency: text('currency').notNull(),
+  updatedAt: updatedAt(),
+});
+
+export const priceSources = ['manual', 'automatic'] as const;
+export type PriceSource = (typeof priceSources)[number];
+
+/**
+ * One price of one product in one territory from `start_date` on (null: since it was first
+ * priced). A territory's prices ordered by start date form its timeline: the price in force at
+ * a date is the last one started on or before it, until the next one starts (`end_date` is
+ * Apple's, IAPs only). `removed_at` on a price that had not started yet: a cancelled change.
+ */
+export const productPrices = pgTable(
+  'product_prices',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    productAppleId: text('product_apple_id').notNull(),
+    territory: text('territory').notNull(),
+    /** Apple's price record id (subscriptionPrices / inAppPurchasePrices). */
+    appleId: text('apple_id').notNull(),
+    startDate: date('start_date', { mode: 'string' }),
+    endDate: date('end_date', { mode: 'string' }),
+    /** Subscriptions: existing subscribers keep their old price. */
+    preserved: boolean('preserved'),
+    /** IAPs: manual (set by the developer) or automatic (Apple's equalization); subscriptions: manual. */
+    source: text('source').$type<PriceSource>().notNull(),
+    planType: text('plan_type'),
+    pricePointId: text('price_point_id'),
+    currency: text('currency'),
+    customerPrice: numeric('customer_price'),
+    proceeds: numeric('proceeds'),
+    /** Subscriptions: proceeds after a subscriber's first year of paid service. */
+    proceedsYear2: numeric('proceeds_year2'),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    uniqueIndex('product_prices_version').on(
+      t.projectId,
+      t.productAppleId,
+      t.territory,
+      sql`coalesce(${t.startDate}, '-infinity'::date)`,
+    ),
+    index('product_prices_lookup').on(t.projectId, t.productAppleId, t.territory),
+  ],
+);
+
+export const offerKinds = ['introductory', 'promotional', 'offer_code', 'win_back'] as const;
+export type OfferKind = (typeof offerKinds)[number];
+
+/**
+ * Offers of every kind. Introductory offers are one Apple record per territory (so one row per
+ * territory, `territory` set); the other kinds are one row per offer with prices per territory
+ * in `offer_prices`. Eligibility (customer eligibilities, win-back months, …) is kept as JSON.
+ */
+export const productOffers = pgTable(
+  'product_offers',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    appleId: text('apple_id').notNull(),
+    productAppleId: text('product_apple_id').notNull(),
+    kind: text('kind').$type<OfferKind>().notNull(),
+    /** Introductory offers only: the territory of this record. */
+    territory: text('territory'),
+    name: text('name'),
+    offerMode: text('offer_mode'),
+    duration: text('duration'),
+    numberOfPeriods: integer('number_of_periods'),
+    startDate: date('start_date', { mode: 'string' }),
+    endDate: date('end_date', { mode: 'string' }),
+    /** Offer codes: Apple's `active`; null for the other kinds. */
+    active: boolean('active'),
+    eligibility: jsonb('eligibility').$type<Record<string, unknown>>().notNull(),
+    raw: jsonb('raw').$type<Record<string, unknown>>().notNull(),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.appleId] }),
+    index('product_offers_product').on(t.projectId, t.productAppleId),
+  ],
+);
+
+/** An offer's price in one territory (null amounts: free, no price point). */
+export const offerPrices = pgTable(
+  'offer_prices',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    offerAppleId: text('offer_apple_id').notNull(),
+    territory: text('territory').notNull(),
+    pricePointId: text('price_point_id'),
+    currency: text('currency'),
+    customerPrice: numeric('customer_price'),
+    proceeds: numeric('proceeds'),
+    proceedsYear2: numeric('proceeds_year2'),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.offerAppleId, t.territory] })],
+);
+
+export const productLocalizations = pgTable(
+  'product_localizations',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    appleId: text('apple_id').notNull(),
+    productAppleId: text('product_apple_id').notNull(),
+    locale: text('locale').notNull(),
+    name: text('name'),
+    description: text('description'),
+    /** Review state (PREPARE_FOR_SUBMISSION, WAITING_FOR_REVIEW, APPROVED, REJECTED, … open). */
+    state: text('state'),
+    raw: jsonb('raw').$type<Record<string, unknown>>().notNull(),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.appleId] }),
+    index('product_localizations_product').on(t.projectId, t.productAppleId),
+  ],
+);
+
+export const productAvailability = pgTable(
+  'product_availability',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    productAppleId: text('product_apple_id').notNull(),
+    appleId: text('apple_id').notNull(),
+    availableInNewTerritories: boolean('available_in_new_territories'),
+    territories: text('territories').array().notNull(),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.productAppleId] })],
 );

@@ -7,6 +7,7 @@ import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { asAppError } from '../src/database/errors.ts';
+import { detailAges } from '../src/details/refresh.ts';
 import { AppError, errorMessage } from '../src/errors.ts';
 import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
 import type { Logger } from '../src/log/logger.ts';
@@ -53,6 +54,7 @@ export async function startWorkerService(
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
   });
+  metrics.observeDetailAges(() => detailAges(ctx));
 
   metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
 

@@ -33,6 +33,17 @@ export interface WorkerMetrics {
   requestsRequeued(count: number): void;
   /** Sources read at scrape time (Redis), so the numbers are current. */
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
+  /** Issue 12: one project's detail refresh: requests by endpoint, the key's details budget, health. */
+  detailsRefreshed(input: {
+    projectId: string;
+    requestsByCallSite: Record<string, number>;
+    /** A hash of the key id (budget.ts keyLabel), never the id itself. */
+    key: string | undefined;
+    budget: { used: number; left: number } | undefined;
+    health: Record<string, number> | undefined;
+  }): void;
+  /** Issue 12: ages of every present product's details (seconds; never read: since first seen), read at scrape time. */
+  observeDetailAges(source: () => Promise<number[]>): void;
 }
 
 export function createWorkerMetrics(): WorkerMetrics {
@@ -107,6 +118,75 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'Pending sync requests re-enqueued from Postgres by this worker (Redis had lost them)',
     registers: [registry],
   });
+  const detailRequests = new Counter({
+    name: 'catalog_sync_detail_requests_total',
+    help: 'App Store Connect requests made to read catalog details, by endpoint (call site)',
+    labelNames: ['endpoint'] as const,
+    registers: [registry],
+  });
+  const detailsBudgetUsed = new Gauge({
+    name: 'catalog_sync_details_budget_used',
+    help: "Requests of a key's details share spent in the current window (key: a hash of the key id)",
+    labelNames: ['key'] as const,
+    registers: [registry],
+  });
+  const detailsBudgetLeft = new Gauge({
+    name: 'catalog_sync_details_budget_left',
+    help: "Requests left in a key's details share for the current window (key: a hash of the key id)",
+    labelNames: ['key'] as const,
+    registers: [registry],
+  });
+  const healthByProject = new Map<string, Record<string, number>>();
+  new Gauge({
+    name: 'catalog_sync_catalog_health_issues',
+    help: 'Catalog health issues after the last sync of each project seen by this worker, by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const totals: Record<string, number> = {};
+      for (const counts of healthByProject.values()) {
+        for (const [kind, n] of Object.entries(counts)) totals[kind] = (totals[kind] ?? 0) + n;
+      }
+      for (const [kind, n] of Object.entries(totals)) this.set({ kind }, n);
+    },
+  });
+  let detailAges: (() => Promise<number[]>) | undefined;
+  // The gauge and the histogram are collected concurrently: one query serves both in a scrape.
+  let lastAges: { at: number; ages: Promise<number[]> } | undefined;
+  const agesNow = (): Promise<number[]> | undefined => {
+    if (!detailAges) return undefined;
+    if (!lastAges || Date.now() - lastAges.at > 1_000) lastAges = { at: Date.now(), ages: detailAges() };
+    return lastAges.ages;
+  };
+  new Gauge({
+    name: 'catalog_sync_details_age_oldest_seconds',
+    help: 'Age of the oldest product details at scrape time (the staleness to watch against DETAILS_MAX_AGE)',
+    registers: [registry],
+    async collect() {
+      try {
+        const ages = await agesNow();
+        if (ages) this.set(ages.reduce((max, age) => Math.max(max, age), 0));
+      } catch {
+        // Database unreachable: /readyz says so; keep the last value.
+      }
+    },
+  });
+  new Histogram({
+    name: 'catalog_sync_details_age_seconds',
+    help: "Age of every present product's details at scrape time (never read: since the product was first seen)",
+    buckets: [300, 900, 3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600, 48 * 3_600, 7 * 86_400],
+    registers: [registry],
+    async collect() {
+      try {
+        const ages = await agesNow();
+        if (!ages) return;
+        this.reset();
+        for (const age of ages) this.observe(age);
+      } catch {
+        // as above
+      }
+    },
+  });
 
   let sources: Parameters<WorkerMetrics['observeQueue']>[0] | undefined;
   new Gauge({
@@ -161,6 +241,17 @@ export function createWorkerMetrics(): WorkerMetrics {
     requestsRequeued: (count) => requeued.inc(count),
     observeQueue(next) {
       sources = next;
+    },
+    detailsRefreshed({ projectId, requestsByCallSite, key, budget: state, health }) {
+      for (const [endpoint, n] of Object.entries(requestsByCallSite)) detailRequests.inc({ endpoint }, n);
+      if (key && state) {
+        detailsBudgetUsed.set({ key }, state.used);
+        detailsBudgetLeft.set({ key }, state.left);
+      }
+      if (health) healthByProject.set(projectId, health);
+    },
+    observeDetailAges(source) {
+      detailAges = source;
     },
   };
 }

@@ -6,6 +6,7 @@ import { verifyCredentials } from '../src/app/credentials.ts';
 import { requestSync, runSync } from '../src/app/sync.ts';
 import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
 import { asAppError, isDatabaseUnavailable } from '../src/database/errors.ts';
+import type { DetailsBudget } from '../src/details/budget.ts';
 import { AppError, errorKind, errorMessage } from '../src/errors.ts';
 import { emitSyncFailed } from '../src/events/sync-failed.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
@@ -19,6 +20,7 @@ import {
 } from '../src/queue/contract.ts';
 import { clearFailedSyncRequest } from '../src/queue/requests.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import { refreshAfterSync } from './refresh-details.ts';
 
 /*
  * What a failure means for the job (pure, so it is unit-tested without Redis):
@@ -76,6 +78,8 @@ export function parseJobPayload<N extends JobName>(
 export interface ProcessorDeps {
   ctx: AppContext;
   metrics?: WorkerMetrics | undefined;
+  /** Issue 12: the key budgets for details; absent: no detail refresh after a sync. */
+  detailsBudget?: DetailsBudget | undefined;
 }
 
 /**
@@ -163,7 +167,14 @@ export function createProcessor(deps: ProcessorDeps) {
         });
         metrics?.syncFinished((performance.now() - started) / 1000, 'succeeded');
         logger.info({ runId: summary.runId, ...attempt, changes: summary.changes }, 'sync job completed');
-        result = summary;
+        const details = deps.detailsBudget
+          ? await refreshAfterSync(
+              { ctx, metrics, budget: deps.detailsBudget, onResponse },
+              projectId,
+              summary.runId,
+            )
+          : undefined;
+        result = details ? { ...summary, details } : summary;
       } else if (name === VERIFY_JOB) {
         const verified = await verifyCredentials(ctx, { projectId });
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');

@@ -1,6 +1,7 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.ts';
+import { createDetailsBudget } from '../src/details/budget.ts';
 import { defaultJobOptions, QUEUE_NAME } from '../src/queue/contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createProcessor } from './processors.ts';
@@ -17,6 +18,8 @@ export interface CreateWorkerOptions {
   /** How often this worker looks for stalled jobs (whose worker died) and puts them back. */
   stalledIntervalMs?: number;
   metrics?: WorkerMetrics;
+  /** Issue 12: refresh catalog details after each sync (default: when DETAILS_BUDGET_SHARE > 0). */
+  details?: boolean;
   /** Start taking jobs at once (default true). */
   autorun?: boolean;
 }
@@ -29,7 +32,17 @@ export interface CreateWorkerOptions {
 export function createWorker(ctx: AppContext, options: CreateWorkerOptions): Worker {
   const removal = defaultJobOptions(ctx.config.worker.syncAttempts);
   const lockDuration = options.lockDurationMs ?? ctx.config.worker.lockDurationMs;
-  const worker = new Worker(QUEUE_NAME, createProcessor({ ctx, metrics: options.metrics }), {
+  const { details } = ctx.config;
+  const detailsBudget =
+    (options.details ?? details.budgetShare > 0)
+      ? createDetailsBudget(options.connection, {
+          hourlyLimit: details.hourlyLimit,
+          share: details.budgetShare,
+          windowSeconds: details.windowSeconds,
+          prefix: options.prefix,
+        })
+      : undefined;
+  const worker = new Worker(QUEUE_NAME, createProcessor({ ctx, metrics: options.metrics, detailsBudget }), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency ?? ctx.config.worker.concurrency,

@@ -5,6 +5,7 @@ import { parseProjectId } from '../projects/id.ts';
 import { projectStatus } from '../sync/queries.ts';
 import { formatDuration } from '../time/duration.ts';
 import type { AppContext } from './context.ts';
+import { type CatalogHealth, catalogHealth } from './details.ts';
 
 /** One sync attempt as `status` shows it. */
 export interface SyncRunInfo {
@@ -35,6 +36,8 @@ export interface ProjectStatus {
   catalog: { products: number; removedProducts: number; groups: number; graceOptIn: boolean | null };
   /** Newest first. */
   lastRuns: SyncRunInfo[];
+  /** What would hurt revenue or review, and how stale the catalog details are (src/details/health.ts). */
+  catalogHealth: Omit<CatalogHealth, 'projectId'>;
 }
 
 /** Credential status, selected app, schedule, catalog size and the last runs. */
@@ -47,7 +50,10 @@ export async function getStatus(
   if (!Number.isInteger(runs) || runs < 0 || runs > 100) {
     throw new InvalidInputError('runs', 'must be a whole number from 0 to 100');
   }
-  const status = await projectStatus(ctx, projectId, { runs });
+  const [status, { projectId: _id, ...health }] = await Promise.all([
+    projectStatus(ctx, projectId, { runs }),
+    catalogHealth(ctx, { projectId }),
+  ]);
   const { project, credentials } = status;
   const everySeconds = project.scheduleEverySeconds;
   return {
@@ -84,5 +90,6 @@ export async function getStatus(
       changes: run.counts ?? null,
       error: run.errorKind || run.errorMessage ? { kind: run.errorKind, message: run.errorMessage } : null,
     })),
+    catalogHealth: health,
   };
 }

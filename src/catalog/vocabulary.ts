@@ -13,7 +13,16 @@ export type ProductKind = (typeof productKinds)[number];
 
 export const changeActions = ['added', 'updated', 'removed', 'restored'] as const;
 export type ChangeAction = (typeof changeActions)[number];
-export const changeEntities = ['product', 'subscription_group', 'grace_period'] as const;
+export const changeEntities = [
+  'product',
+  'subscription_group',
+  'grace_period',
+  // Catalog details (src/details): each product's prices, offers, localizations and availability.
+  'price',
+  'offer',
+  'localization',
+  'availability',
+] as const;
 export type ChangeEntity = (typeof changeEntities)[number];
 
 export const environments = ['production', 'sandbox'] as const;

@@ -4,6 +4,7 @@ import '../config/node-version.ts';
 import { Command, CommanderError } from 'commander';
 import { registerCatalogQueries } from './commands/catalog.ts';
 import { registerCredentials } from './commands/credentials.ts';
+import { registerDetails } from './commands/details.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerSchedule } from './commands/schedule.ts';
 import { registerSimulator } from './commands/simulator.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerSchedule(program);
   registerCatalogQueries(program);
   registerWebhooks(program);
+  registerDetails(program);
   return program;
 }
 

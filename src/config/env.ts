@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from '../time/duration.ts';
 
 /**
  * All configuration comes from the environment, parsed once by this schema.
@@ -146,7 +147,37 @@ export const envSchema = z.object({
   WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
   /** After a rotation, requests carry signatures with the old secret too for this long. */
   WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
+  /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
+  DETAILS_BUDGET_SHARE: z.coerce
+    .number({ message: 'must be a number between 0 and 1' })
+    .min(0, { message: 'must be at least 0' })
+    .max(1, { message: 'must be at most 1' })
+    .default(0.5),
+  /** Issue 12: how old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
+  DETAILS_MAX_AGE: z
+    .string()
+    .refine(
+      (text) => {
+        try {
+          return durationMs(text) > 0;
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a duration such as 24h, 90m, 2d or 1w (${DURATION_HINT}), or whole seconds` },
+    )
+    .default('24h'),
+  /** Issue 12: Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
+  APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
+  /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
+  DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
 });
+
+/** `24h` → 86 400 000 ms, in the one duration grammar (src/time/duration.ts); a bare number is seconds. */
+export function durationMs(text: string): number {
+  const trimmed = text.trim();
+  return (/^\d+$/.test(trimmed) ? Number(trimmed) : parseDuration(trimmed, 'duration')) * 1000;
+}
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -202,6 +233,12 @@ function toConfig(env: Env) {
       retryScheduleMs: env.WEBHOOKS_RETRY_SCHEDULE_MS ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
       disableAfterMs: env.WEBHOOKS_DISABLE_AFTER_MS,
       rotationGraceMs: env.WEBHOOKS_ROTATION_GRACE_MS,
+    },
+    details: {
+      budgetShare: env.DETAILS_BUDGET_SHARE,
+      maxAgeMs: durationMs(env.DETAILS_MAX_AGE),
+      hourlyLimit: env.APP_STORE_CONNECT_HOURLY_LIMIT,
+      windowSeconds: env.DETAILS_BUDGET_WINDOW_SECONDS,
     },
     log: {
       level: env.LOG_LEVEL,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { changeEntities } from '../catalog/vocabulary.ts';
 
 /*
  * The events this worker tells the platform about (README, "Events"). Every payload carries
@@ -28,7 +29,7 @@ export const MAX_APPS_IN_EVENT = 200;
 const credentialStatus = z.enum(['unverified', 'valid', 'invalid', 'forbidden', 'no_apps']);
 
 export const changeRowSchema = z.object({
-  entity: z.enum(['product', 'subscription_group', 'grace_period']),
+  entity: z.enum(changeEntities),
   /** Apple's id of the entity. */
   entityId: z.string(),
   action: z.enum(['added', 'updated', 'removed', 'restored']),

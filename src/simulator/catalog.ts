@@ -7,6 +7,110 @@ import { z } from 'zod';
  * published yet, so clients can be tested for tolerance.
  */
 
+// ---------------------------------------------------------------------------------------------
+// Catalog details (issue 12): prices, offers, localizations, availability. Compact on purpose:
+// per-territory records (175 territories × prices × offers) are derived when a request asks,
+// so a catalog of 10,000 products stays small and cheap to generate, copy and mutate.
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const date = z.string().regex(DATE, 'must be a date YYYY-MM-DD');
+
+/** One price version: a tier (see territories.ts PRICE_TIERS) from `startDate` on. */
+export const simPriceSchema = z.object({
+  /** YYYY-MM-DD; null: in force since the product was first priced. A future date is a scheduled change. */
+  startDate: date.nullable(),
+  /** 1-based tier of PRICE_TIERS (US dollars); other territories get the equalized amount. */
+  tier: z.number().int().min(1),
+  /**
+   * A manual price for these territories only. Absent: the base territory's price, equalized to
+   * every priced territory (for IAPs: manual in the base territory, automatic elsewhere).
+   */
+  territories: z.array(z.string()).optional(),
+  /** Subscriptions: existing subscribers keep their price. */
+  preserved: z.boolean().optional(),
+  /** Subscriptions (4.x SubscriptionPlanType): MONTHLY | UPFRONT; absent: not sent. */
+  planType: z.string().optional(),
+});
+export type SimPrice = z.infer<typeof simPriceSchema>;
+
+export const OFFER_KINDS = ['introductory', 'promotional', 'offerCode', 'winBack'] as const;
+export type OfferKind = (typeof OFFER_KINDS)[number];
+
+export const simOfferSchema = z.object({
+  /** Apple id of the offer (introductory offers: the stem of the per-territory record ids). */
+  id: z.string().min(1),
+  /** introductory | promotional | offerCode | winBack (IAPs have offer codes only). */
+  kind: z.enum(OFFER_KINDS),
+  /** SubscriptionOfferDuration (open). Not used by IAP offer codes. */
+  duration: z.string().optional(),
+  /** FREE_TRIAL | PAY_AS_YOU_GO | PAY_UP_FRONT (open). */
+  offerMode: z.string().optional(),
+  /** numberOfPeriods (periodCount for win-back offers). */
+  numberOfPeriods: z.number().int().optional(),
+  /** The offer's price tier; null: free (no price point). */
+  tier: z.number().int().min(1).nullable(),
+  /** Territories the offer is priced in; absent: every territory the product is priced in. */
+  territories: z.array(z.string()).optional(),
+  startDate: date.nullable().optional(),
+  endDate: date.nullable().optional(),
+  /** Promotional offers and offer codes. */
+  name: z.string().optional(),
+  /** Promotional offers: the identifier apps sign with. */
+  offerCode: z.string().optional(),
+  /** Offer codes: NEW | EXISTING | EXPIRED (IAPs: NON_SPENDER | ACTIVE_SPENDER | CHURNED_SPENDER). */
+  customerEligibilities: z.array(z.string()).optional(),
+  /** Offer codes: STACK_WITH_INTRO_OFFERS | REPLACE_INTRO_OFFERS. */
+  offerEligibility: z.string().optional(),
+  totalNumberOfCodes: z.number().int().optional(),
+  productionCodeCount: z.number().int().optional(),
+  sandboxCodeCount: z.number().int().optional(),
+  active: z.boolean().optional(),
+  autoRenewEnabled: z.boolean().optional(),
+  /** Win-back offers. */
+  referenceName: z.string().optional(),
+  offerId: z.string().optional(),
+  paidSubscriptionMonths: z.number().int().optional(),
+  sinceLastSubscribedMonths: z.object({ minimum: z.number().int(), maximum: z.number().int() }).optional(),
+  waitBetweenOffersMonths: z.number().int().optional(),
+  /** HIGH | NORMAL. */
+  priority: z.string().optional(),
+  /** NOT_PROMOTED | USE_AUTO_GENERATED_ASSETS. */
+  promotionIntent: z.string().optional(),
+});
+export type SimOffer = z.infer<typeof simOfferSchema>;
+
+export const simLocalizationSchema = z.object({
+  id: z.string().min(1),
+  locale: z.string().min(1),
+  name: z.string(),
+  description: z.string().nullable().optional(),
+  /** Group localizations only. */
+  customAppName: z.string().nullable().optional(),
+  /** PREPARE_FOR_SUBMISSION | WAITING_FOR_REVIEW | APPROVED | REJECTED (open). */
+  state: z.string().min(1),
+});
+export type SimLocalization = z.infer<typeof simLocalizationSchema>;
+
+export const simAvailabilitySchema = z.object({
+  availableInNewTerritories: z.boolean(),
+  /** Territory ids the product is sold in. */
+  territories: z.array(z.string()),
+});
+export type SimAvailability = z.infer<typeof simAvailabilitySchema>;
+
+export const simDetailsSchema = z.object({
+  /** IAPs: the price schedule's base territory (default USA). */
+  baseTerritory: z.string().optional(),
+  prices: z.array(simPriceSchema),
+  /** Territories the product is available in but not priced in (a catalog-health case). */
+  unpricedTerritories: z.array(z.string()).optional(),
+  offers: z.array(simOfferSchema),
+  localizations: z.array(simLocalizationSchema),
+  /** Null: Apple answers 404 for the availability. */
+  availability: simAvailabilitySchema.nullable(),
+});
+export type SimDetails = z.infer<typeof simDetailsSchema>;
+
 /** Attributes Apple may add later; rendered as-is next to the known ones. */
 const extraAttributes = z.record(z.string(), z.unknown()).optional();
 
@@ -22,6 +126,8 @@ export const simIapSchema = z.object({
   familySharable: z.boolean().nullable().optional(),
   contentHosting: z.boolean().nullable().optional(),
   extraAttributes,
+  /** Prices, offer codes, localizations, availability; absent: none (to-one details answer 404). */
+  details: simDetailsSchema.optional(),
 });
 export type SimIap = z.infer<typeof simIapSchema>;
 
@@ -40,6 +146,8 @@ export const simSubscriptionSchema = z.object({
   /** Added in Apple's spec 4.5.1: APPLE_SCHOOL | APP_STORE | APPLE_BUSINESS. */
   marketSettings: z.array(z.string()).optional(),
   extraAttributes,
+  /** Prices, offers, localizations, availability; absent: none (to-one details answer 404). */
+  details: simDetailsSchema.optional(),
 });
 export type SimSubscription = z.infer<typeof simSubscriptionSchema>;
 
@@ -47,6 +155,8 @@ export const simGroupSchema = z.object({
   id: z.string().min(1),
   referenceName: z.string(),
   subscriptions: z.array(simSubscriptionSchema),
+  /** subscriptionGroupLocalizations. */
+  localizations: z.array(simLocalizationSchema).optional(),
 });
 export type SimGroup = z.infer<typeof simGroupSchema>;
 

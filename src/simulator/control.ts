@@ -20,8 +20,12 @@ import type { Simulator } from './server.ts';
  *   DELETE /_simulator/keys/{keyId}
  *   GET    /_simulator/faults | POST (a rule; RegExp as `pathPattern`) | DELETE (clear all)
  *   GET    /_simulator/requests                    {requests, counts}; DELETE resets them
- *   GET    /_simulator/counts[?keyId=K]            requests per endpoint template
- *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, retryAfterSeconds?}}
+ *   GET    /_simulator/counts[?keyId=K][&productId=P]  requests per endpoint template
+ *   GET    /_simulator/counts?byProduct=1[&keyId=K]     {products: {productId: {endpoint: n}}} (details)
+ *   GET    /_simulator/statuses[?keyId=K]          answers per HTTP status, e.g. {statuses: {200: 950, 429: 0}}
+ *   GET    /_simulator/budget/{keyId}              {limit, remaining, windowMs} (nothing counted)
+ *   PUT    /_simulator/settings                    {latencyMs?, rateLimit?: {perHour?, windowMs?, retryAfterSeconds?},
+ *                                                  today?: 'YYYY-MM-DD' | null} (the day details are served for)
  *   POST   /_simulator/reset                       requests, faults, rate-limit windows, token cache
  *
  * Control requests are not Apple calls: they are not authenticated with JWTs, rate limited,
@@ -54,9 +58,16 @@ const keyPatchSchema = z
 const settingsSchema = z
   .object({
     latencyMs: z.number().int().nonnegative().optional(),
+    /** The day details are served for (YYYY-MM-DD); null: the clock's date. */
+    today: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/)
+      .nullable()
+      .optional(),
     rateLimit: z
       .object({
         perHour: z.number().int().positive().optional(),
+        windowMs: z.number().int().positive().optional(),
         retryAfterSeconds: z.number().int().nonnegative().nullable().optional(),
       })
       .strict()
@@ -183,13 +194,26 @@ async function dispatch(
       return { ok: true };
     case 'GET counts': {
       const keyId = url.searchParams.get('keyId');
-      return { counts: sim.requestCounts(keyId ? { keyId } : {}) };
+      const productId = url.searchParams.get('productId');
+      if (url.searchParams.get('byProduct') === '1' || url.searchParams.get('byProduct') === 'true') {
+        return { products: sim.detailRequestCounts(keyId ? { keyId } : {}) };
+      }
+      return {
+        counts: sim.requestCounts({ ...(keyId ? { keyId } : {}), ...(productId ? { productId } : {}) }),
+      };
     }
+    case 'GET statuses': {
+      const keyId = url.searchParams.get('keyId');
+      return { statuses: sim.statusCounts(keyId ? { keyId } : {}) };
+    }
+    case 'GET budget/:id':
+      return sim.budget(id!);
     case 'PUT settings': {
       const settings = parse(settingsSchema, await readJson(req));
       if (settings.latencyMs !== undefined) sim.setLatency(settings.latencyMs);
       if (settings.rateLimit) sim.setRateLimit(settings.rateLimit);
-      return { settings: sim.settings };
+      if (settings.today !== undefined) sim.setToday(settings.today);
+      return { settings: sim.settings, today: sim.today() };
     }
     case 'POST reset':
       sim.reset();

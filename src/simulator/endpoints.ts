@@ -3,6 +3,14 @@ import type { RegisteredKey } from './auth.ts';
 import { compareIds, type SimApp, type SimGroup, type SimIap, type SimSubscription } from './catalog.ts';
 import type { CursorCodec } from './cursor.ts';
 import {
+  type DetailRelationship,
+  iapDetailRelationships,
+  renderDetail,
+  subscriptionDetailRelationships,
+  type Target,
+  targetLinkage,
+} from './details-resources.ts';
+import {
   type Entity,
   type IncludedRelationship,
   isToOne,
@@ -32,6 +40,8 @@ export interface EndpointContext {
   base: string;
   id: string | undefined;
   cursors: CursorCodec;
+  /** The simulator's day (YYYY-MM-DD, UTC): prices in force today and scheduled ones are listed. */
+  today: string;
 }
 
 export type EndpointResult = { status: 200; body: string } | AppleErrorResponse;
@@ -42,7 +52,7 @@ export function canSee(key: RegisteredKey, appId: string): boolean {
   return key.appIds === 'all' || key.appIds.has(appId);
 }
 
-function visibleApp(ctx: EndpointContext, id: string): SimApp | undefined {
+export function visibleApp(ctx: EndpointContext, id: string): SimApp | undefined {
   const app = ctx.store.index().appsById.get(id);
   return app && canSee(ctx.key, app.id) ? app : undefined;
 }
@@ -50,7 +60,7 @@ function visibleApp(ctx: EndpointContext, id: string): SimApp | undefined {
 // ---------------------------------------------------------------------------------------------
 // Pagination
 
-interface Page<T> {
+export interface Page<T> {
   items: T[];
   total: number;
   next: string | undefined;
@@ -67,7 +77,7 @@ function firstAfter<T extends { id: string }>(sorted: readonly T[], after: strin
   return low;
 }
 
-function paginate<T extends { id: string }>(
+export function paginate<T extends { id: string }>(
   ctx: EndpointContext,
   sorted: readonly T[],
   predicate: ((item: T) => boolean) | undefined,
@@ -119,7 +129,7 @@ function selfLink(ctx: EndpointContext): string {
   return `${ctx.base}${ctx.url.pathname}${query ? `?${query}` : ''}`;
 }
 
-function collection(
+export function collection(
   ctx: EndpointContext,
   page: Page<unknown>,
   dataJson: string[],
@@ -138,7 +148,7 @@ function collection(
   return { status: 200, body };
 }
 
-function single(
+export function single(
   ctx: EndpointContext,
   data: unknown,
   included?: Map<string, Record<string, unknown>>,
@@ -166,7 +176,11 @@ function cachedJson(index: AppIndex, base: string, entity: Entity): string {
   return json;
 }
 
-function render(ctx: EndpointContext, entity: Entity, included?: ReadonlyMap<string, IncludedRelationship>) {
+export function render(
+  ctx: EndpointContext,
+  entity: Entity,
+  included?: ReadonlyMap<string, IncludedRelationship>,
+) {
   return renderResource(entity, ctx.base, { fields: ctx.query.fields.get(entity.type), included });
 }
 
@@ -180,7 +194,7 @@ function addIncluded(
 }
 
 /** Relationships asked for with `include` that the simulator holds no data for: empty. */
-function emptyInclude(ctx: EndpointContext, type: ResourceType, name: string): IncludedRelationship {
+export function emptyInclude(ctx: EndpointContext, type: ResourceType, name: string): IncludedRelationship {
   // Apple's schemas declare to-one linkage as an object, never null: an empty one has no `data`.
   if (isToOne(type, name)) return {};
   return {
@@ -204,6 +218,50 @@ function includeMany<T extends { id: string }>(
     return linkage(entity);
   });
   return { data, paging: { total: items.length, limit } };
+}
+
+function addTarget(target: Map<string, Record<string, unknown>>, ctx: EndpointContext, item: Target): void {
+  if ('entity' in item) {
+    addIncluded(target, ctx, item.entity);
+    return;
+  }
+  const key = `${item.detail.type}/${item.detail.id}`;
+  if (!target.has(key)) {
+    target.set(key, renderDetail(item.detail, ctx.base, { fields: ctx.query.fields.get(item.detail.type) }));
+  }
+}
+
+/**
+ * Included detail relationships: to-manys capped at `limit[name]` (default 50) with the full
+ * count in `meta.paging.total`; to-ones with their linkage (no `data` when empty). Names that
+ * are not among `relationships` are left out (the caller answers them).
+ */
+export function includeRelationships(
+  ctx: EndpointContext,
+  relationships: readonly DetailRelationship[],
+  included: Map<string, Record<string, unknown>>,
+): Map<string, IncludedRelationship> {
+  const out = new Map<string, IncludedRelationship>();
+  for (const name of ctx.query.include) {
+    const relationship = relationships.find((candidate) => candidate.name === name);
+    if (!relationship || relationship.kind === 'links') continue;
+    if (relationship.kind === 'many') {
+      const items = relationship.items();
+      const limit = ctx.query.includeLimits.get(name) ?? DEFAULT_INCLUDE_LIMIT;
+      const shown = items.slice(0, limit);
+      for (const item of shown) addTarget(included, ctx, item);
+      out.set(name, { data: shown.map(targetLinkage), paging: { total: items.length, limit } });
+    } else {
+      const item = relationship.target();
+      if (item) {
+        addTarget(included, ctx, item);
+        out.set(name, { data: targetLinkage(item) });
+      } else {
+        out.set(name, {});
+      }
+    }
+  }
+  return out;
 }
 
 const appEntity = (value: SimApp): Entity => ({ type: 'apps', value });
@@ -241,19 +299,21 @@ function appIncludes(
   return relationships;
 }
 
-function anyOf(values: readonly string[] | undefined): ((value: string) => boolean) | undefined {
+export function anyOf(values: readonly string[] | undefined): ((value: string) => boolean) | undefined {
   if (!values) return undefined;
   const set = new Set(values);
   return (value) => set.has(value);
 }
 
-function combine<T>(tests: (((item: T) => boolean) | undefined)[]): ((item: T) => boolean) | undefined {
+export function combine<T>(
+  tests: (((item: T) => boolean) | undefined)[],
+): ((item: T) => boolean) | undefined {
   const active = tests.filter((test): test is (item: T) => boolean => test !== undefined);
   if (active.length === 0) return undefined;
   return (item) => active.every((test) => test(item));
 }
 
-function filterOn<T>(ctx: EndpointContext, name: string, read: (item: T) => string) {
+export function filterOn<T>(ctx: EndpointContext, name: string, read: (item: T) => string) {
   const test = anyOf(ctx.query.filters.get(name));
   return test && ((item: T) => test(read(item)));
 }
@@ -326,10 +386,65 @@ const listInAppPurchases: Endpoint = (ctx) => {
       undefined,
     );
   }
-  const relationships = new Map<string, IncludedRelationship>();
-  for (const name of ctx.query.include) relationships.set(name, emptyInclude(ctx, 'inAppPurchases', name));
-  const data = page.items.map((iap) => JSON.stringify(render(ctx, iapEntity(iap), relationships)));
-  return collection(ctx, page, data, ctx.query.include.size > 0 ? new Map() : undefined);
+  const included = new Map<string, Record<string, unknown>>();
+  const data = page.items.map((iap) =>
+    JSON.stringify(render(ctx, iapEntity(iap), iapIncludes(ctx, { app, iap }, included))),
+  );
+  return collection(ctx, page, data, ctx.query.include.size > 0 ? included : undefined);
+};
+
+function iapIncludes(
+  ctx: EndpointContext,
+  ref: { app: SimApp; iap: SimIap },
+  included: Map<string, Record<string, unknown>>,
+): Map<string, IncludedRelationship> {
+  if (ctx.query.include.size === 0) return new Map();
+  const relationships = includeRelationships(ctx, iapDetailRelationships(ref, ctx.today), included);
+  for (const name of ctx.query.include) {
+    if (!relationships.has(name)) relationships.set(name, emptyInclude(ctx, 'inAppPurchases', name));
+  }
+  return relationships;
+}
+
+function subscriptionIncludes(
+  ctx: EndpointContext,
+  ref: { app: SimApp; group: SimGroup; subscription: SimSubscription },
+  included: Map<string, Record<string, unknown>>,
+): Map<string, IncludedRelationship> {
+  if (ctx.query.include.size === 0) return new Map();
+  const relationships = includeRelationships(ctx, subscriptionDetailRelationships(ref, ctx.today), included);
+  for (const name of ctx.query.include) {
+    if (name === 'group') {
+      const entity = groupEntity(ref.group);
+      relationships.set(name, { data: linkage(entity) });
+      addIncluded(included, ctx, entity);
+    } else if (!relationships.has(name)) {
+      relationships.set(name, emptyInclude(ctx, 'subscriptions', name));
+    }
+  }
+  return relationships;
+}
+
+const getInAppPurchase: Endpoint = (ctx) => {
+  const ref = ctx.store.index().productsById.get(ctx.id!);
+  if (!ref?.iap || !canSee(ctx.key, ref.app.id)) return notFound('inAppPurchases', ctx.id!);
+  const included = new Map<string, Record<string, unknown>>();
+  const data = render(ctx, iapEntity(ref.iap), iapIncludes(ctx, { app: ref.app, iap: ref.iap }, included));
+  return single(ctx, data, ctx.query.include.size > 0 ? included : undefined);
+};
+
+const getSubscription: Endpoint = (ctx) => {
+  const ref = ctx.store.index().productsById.get(ctx.id!);
+  if (!ref?.subscription || !ref.group || !canSee(ctx.key, ref.app.id))
+    return notFound('subscriptions', ctx.id!);
+  const full = { app: ref.app, group: ref.group, subscription: ref.subscription };
+  const included = new Map<string, Record<string, unknown>>();
+  const data = render(
+    ctx,
+    subscriptionEntity(ref.group.id)(ref.subscription),
+    subscriptionIncludes(ctx, full, included),
+  );
+  return single(ctx, data, ctx.query.include.size > 0 ? included : undefined);
 };
 
 const listSubscriptionGroups: Endpoint = (ctx) => {
@@ -394,17 +509,15 @@ const listSubscriptions: Endpoint = (ctx) => {
     );
   }
   const included = new Map<string, Record<string, unknown>>();
-  const relationships = new Map<string, IncludedRelationship>();
-  for (const name of ctx.query.include) {
-    if (name === 'group') {
-      const entity = groupEntity(owner.group);
-      relationships.set(name, { data: linkage(entity) });
-      if (page.items.length > 0) addIncluded(included, ctx, entity);
-    } else {
-      relationships.set(name, emptyInclude(ctx, 'subscriptions', name));
-    }
-  }
-  const data = page.items.map((item) => JSON.stringify(render(ctx, toEntity(item), relationships)));
+  const data = page.items.map((item) =>
+    JSON.stringify(
+      render(
+        ctx,
+        toEntity(item),
+        subscriptionIncludes(ctx, { app: owner.app, group: owner.group, subscription: item }, included),
+      ),
+    ),
+  );
   return collection(ctx, page, data, ctx.query.include.size > 0 ? included : undefined);
 };
 
@@ -428,13 +541,24 @@ export interface Route {
   endpoint: Endpoint;
   /** Needs a role that can read the IAP catalog (Admin, Account Holder, App Manager, Developer). */
   catalog: boolean;
+  /**
+   * What `{id}` names, for the per-product accounting: a product (or its schedule or
+   * availability, which share its id) or an offer.
+   */
+  product?: 'id' | 'offer';
 }
 
-const route = (template: string, endpoint: Endpoint, catalog: boolean): Route => ({
+export const route = (
+  template: string,
+  endpoint: Endpoint,
+  catalog: boolean,
+  product?: 'id' | 'offer',
+): Route => ({
   template,
   segments: template.split('/').slice(1),
   endpoint,
   catalog,
+  ...(product ? { product } : {}),
 });
 
 export const ROUTES: Route[] = [
@@ -445,6 +569,8 @@ export const ROUTES: Route[] = [
   route('/v1/subscriptionGroups/{id}/subscriptions', listSubscriptions, true),
   route('/v1/apps/{id}/subscriptionGracePeriod', getAppGracePeriod, true),
   route('/v1/subscriptionGracePeriods/{id}', getGracePeriod, true),
+  route('/v1/subscriptions/{id}', getSubscription, true, 'id'),
+  route('/v2/inAppPurchases/{id}', getInAppPurchase, true, 'id'),
 ];
 
 /** Includes on /v1/apps and /v1/apps/{id} that reveal the catalog, so need a catalog role. */
@@ -456,9 +582,12 @@ export const CATALOG_INCLUDES: ReadonlySet<string> = new Set([
   'promotedPurchases',
 ]);
 
-export function matchRoute(pathname: string): { route: Route; id: string | undefined } | undefined {
+export function matchIn(
+  routes: readonly Route[],
+  pathname: string,
+): { route: Route; id: string | undefined } | undefined {
   const segments = pathname.split('/').slice(1);
-  for (const candidate of ROUTES) {
+  for (const candidate of routes) {
     if (candidate.segments.length !== segments.length) continue;
     let id: string | undefined;
     let ok = true;

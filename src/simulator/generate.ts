@@ -1,4 +1,5 @@
 import type { SimApp, SimCatalog, SimGrace, SimGroup, SimIap, SimSubscription } from './catalog.ts';
+import { addDetails, type GenerateDetailsOptions } from './generate-details.ts';
 
 /*
  * Seeded catalog generator: the same options and seed give the same catalog, byte for byte.
@@ -30,6 +31,12 @@ export interface GenerateCatalogOptions {
   nullAttributes?: boolean;
   /** Add the 4.5.1 subscription attributes multiSeatStatus and marketSettings (default true). */
   recentAttributes?: boolean;
+  /**
+   * Catalog details (prices in every territory, offers, localizations, availability): `true`
+   * for the defaults, or options (see generate-details.ts). Default: none. Structure ids do
+   * not change when details are turned on.
+   */
+  details?: boolean | GenerateDetailsOptions;
 }
 
 /** mulberry32: small, fast, good enough for test data. */
@@ -311,6 +318,27 @@ export function generateCatalog(options: GenerateCatalogOptions): SimCatalog {
       grace: generateGrace(ctx, spec.grace),
     };
   });
+  if (options.details) {
+    const taken = new Set<string>();
+    for (const app of apps) {
+      taken.add(app.id);
+      if (app.grace) taken.add(app.grace.id);
+      for (const iap of app.iaps) taken.add(iap.id);
+      for (const group of app.groups) {
+        taken.add(group.id);
+        for (const subscription of group.subscriptions) taken.add(subscription.id);
+      }
+    }
+    // A stream of its own: the structure is the same with or without details.
+    const detailsRandom = seededRandom(((options.seed ?? 1) ^ 0x5eed5eed) >>> 0);
+    const detailsOptions = options.details === true ? {} : options.details;
+    addDetails(
+      apps,
+      detailsOptions,
+      detailsRandom,
+      createIdSource(detailsRandom, (id) => taken.has(id)),
+    );
+  }
   return { apps };
 }
 
@@ -329,5 +357,7 @@ export function sampleCatalog(): SimCatalog {
         grace: { optIn: true, sandboxOptIn: true, duration: 'SIXTEEN_DAYS', renewalType: 'ALL_RENEWALS' },
       },
     ],
+    // Prices in 175 territories, offers, localizations, availability (dates relative to today).
+    details: { scheduledShare: 0.5 },
   });
 }

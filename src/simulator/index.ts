@@ -9,13 +9,20 @@ export {
   CATALOG_ROLES,
   compareIds,
   countProducts,
+  OFFER_KINDS,
+  type OfferKind,
   type SimApp,
+  type SimAvailability,
   type SimCatalog,
+  type SimDetails,
   type SimGrace,
   type SimGroup,
   type SimIap,
   type SimKey,
   type SimKeyInput,
+  type SimLocalization,
+  type SimOffer,
+  type SimPrice,
   type SimSubscription,
   simCatalogSchema,
   USER_ROLES,
@@ -32,14 +39,35 @@ export {
   UNKNOWN_IAP_STATE,
   UNKNOWN_SUBSCRIPTION_STATE,
 } from './generate.ts';
+export { addDays, DEFAULT_LOCALES, type GenerateDetailsOptions } from './generate-details.ts';
 export { generateKeyPair, p8FileName, publicKeyFromPrivate, randomIssuerId, randomKeyId } from './keys.ts';
-export type { AppInput, GraceInput, GroupInput, SimMutations } from './mutate.ts';
+export type {
+  AppInput,
+  GraceInput,
+  GroupInput,
+  LocalizationInput,
+  OfferInput,
+  PriceInput,
+  SimMutations,
+} from './mutate.ts';
 export {
   type CreatedKey,
   type CreateKeyOptions,
   DEFAULT_RATE_LIMIT_PER_HOUR,
+  type RateLimitSettings,
   type SimRequest,
   type Simulator,
   type SimulatorOptions,
   startSimulator,
 } from './server.ts';
+export {
+  amountsFor,
+  PRICE_TIERS,
+  type PriceAmounts,
+  TERRITORIES,
+  TERRITORY_COUNT,
+  TERRITORY_IDS,
+  type Territory,
+  TIER_COUNT,
+  tierFor,
+} from './territories.ts';

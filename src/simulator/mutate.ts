@@ -2,18 +2,29 @@ import type { z } from 'zod';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import {
   type SimApp,
+  type SimAvailability,
+  type SimDetails,
   type SimGrace,
   type SimGroup,
   type SimIap,
+  type SimLocalization,
+  type SimOffer,
+  type SimPrice,
   type SimSubscription,
   simAppSchema,
+  simAvailabilitySchema,
+  simDetailsSchema,
   simGraceSchema,
   simGroupSchema,
   simIapSchema,
+  simLocalizationSchema,
+  simOfferSchema,
+  simPriceSchema,
   simSubscriptionSchema,
 } from './catalog.ts';
 import { createIdSource } from './generate.ts';
 import type { CatalogStore } from './store.ts';
+import { TERRITORIES_BY_ID, TERRITORY_IDS } from './territories.ts';
 
 /*
  * Changes to the live catalog, as a developer makes them in App Store Connect: products and
@@ -56,7 +67,28 @@ export interface SimMutations {
   /** Sets (creates or changes) an app's grace settings; null removes them. */
   setGrace(appId: string, grace: GraceInput | null): SimGrace | null;
   removeGrace(appId: string): void;
+  /** Adds a price version (a future `startDate` schedules a change) to a product's details. */
+  schedulePrice(productId: string, price: PriceInput): SimPrice;
+  /** Adds an offer to a subscription (any kind) or an IAP (offer codes); defaults per kind. */
+  addOffer(productId: string, offer: OfferInput): SimOffer;
+  /**
+   * Ends an offer: introductory and win-back offers get `endDate` (default today), offer codes
+   * `active: false`; promotional offers are removed (Apple deletes them). Returns the offer, or
+   * null when it was removed.
+   */
+  endOffer(offerId: string, options?: { endDate?: string }): SimOffer | null;
+  /** Adds a localization to a product or a subscription group. */
+  addLocalization(ownerId: string, input: LocalizationInput): SimLocalization;
+  updateLocalization(localizationId: string, patch: Partial<Omit<SimLocalization, 'id'>>): SimLocalization;
+  /** Changes where a product is sold. */
+  setAvailability(productId: string, patch: Partial<SimAvailability>): SimAvailability;
+  /** Replaces a product's details wholesale (null: none). */
+  setDetails(productId: string, details: SimDetails | null): SimDetails | null;
 }
+
+export type PriceInput = Omit<SimPrice, 'startDate'> & { startDate: string | null };
+export type OfferInput = Partial<Omit<SimOffer, 'kind'>> & { kind: SimOffer['kind'] };
+export type LocalizationInput = Partial<Omit<SimLocalization, 'locale'>> & { locale: string };
 
 export const MUTATION_NAMES = [
   'addApp',
@@ -72,6 +104,13 @@ export const MUTATION_NAMES = [
   'moveSubscription',
   'setGrace',
   'removeGrace',
+  'schedulePrice',
+  'addOffer',
+  'endOffer',
+  'addLocalization',
+  'updateLocalization',
+  'setAvailability',
+  'setDetails',
 ] as const satisfies readonly (keyof SimMutations)[];
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -84,7 +123,46 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
   throw new InvalidInputError(field, `${issue?.message ?? 'is invalid'}; fix the value and try again.`);
 }
 
-export function createMutations(store: CatalogStore): SimMutations {
+const OFFER_DEFAULTS: Record<SimOffer['kind'], Partial<SimOffer>> = {
+  introductory: {
+    duration: 'ONE_WEEK',
+    offerMode: 'FREE_TRIAL',
+    numberOfPeriods: 1,
+    tier: null,
+    startDate: null,
+    endDate: null,
+  },
+  promotional: { duration: 'ONE_MONTH', offerMode: 'PAY_AS_YOU_GO', numberOfPeriods: 1 },
+  offerCode: {
+    duration: 'ONE_MONTH',
+    offerMode: 'PAY_UP_FRONT',
+    numberOfPeriods: 1,
+    customerEligibilities: ['NEW'],
+    offerEligibility: 'STACK_WITH_INTRO_OFFERS',
+    totalNumberOfCodes: 500,
+    productionCodeCount: 400,
+    sandboxCodeCount: 100,
+    active: true,
+    autoRenewEnabled: true,
+  },
+  winBack: {
+    duration: 'ONE_MONTH',
+    offerMode: 'PAY_AS_YOU_GO',
+    numberOfPeriods: 1,
+    paidSubscriptionMonths: 6,
+    sinceLastSubscribedMonths: { minimum: 3, maximum: 24 },
+    waitBetweenOffersMonths: 12,
+    endDate: null,
+    priority: 'NORMAL',
+    promotionIntent: 'NOT_PROMOTED',
+  },
+};
+
+/** `today` gives the simulator's day (YYYY-MM-DD), the default start and end of offers. */
+export function createMutations(
+  store: CatalogStore,
+  today: () => string = () => new Date().toISOString().slice(0, 10),
+): SimMutations {
   const nextId = createIdSource(Math.random, (id) => store.hasId(id));
 
   const app = (appId: string): SimApp => {
@@ -178,6 +256,29 @@ export function createMutations(store: CatalogStore): SimMutations {
   const changed = <T>(value: T): T => {
     store.touch();
     return copy(value);
+  };
+  /** A product's details, created (available everywhere, nothing priced) when it has none. */
+  const detailsOf = (id: string) => {
+    const ref = product(id);
+    const target = (ref.iap ?? ref.subscription)!;
+    target.details ??= {
+      ...(ref.iap ? { baseTerritory: 'USA' } : {}),
+      prices: [],
+      offers: [],
+      localizations: [],
+      availability: { availableInNewTerritories: true, territories: [...TERRITORY_IDS] },
+    };
+    return { ref, details: target.details };
+  };
+  const checkTerritories = (field: string, territories: readonly string[] | undefined) => {
+    for (const territory of territories ?? []) {
+      if (!TERRITORIES_BY_ID.has(territory)) {
+        throw new InvalidInputError(
+          field,
+          `${territory} is not one of the simulator's 175 territories (ISO alpha-3, e.g. USA).`,
+        );
+      }
+    }
   };
 
   return {
@@ -365,6 +466,130 @@ export function createMutations(store: CatalogStore): SimMutations {
     removeGrace(appId) {
       app(appId).grace = null;
       store.touch();
+    },
+
+    schedulePrice(productId, input) {
+      const { details } = detailsOf(productId);
+      const price = parseOrThrow<SimPrice>(simPriceSchema, input, 'price');
+      checkTerritories('price.territories', price.territories);
+      details.prices.push(price);
+      return changed(price);
+    },
+
+    addOffer(productId, input) {
+      const { ref, details } = detailsOf(productId);
+      if (ref.iap && input.kind !== 'offerCode') {
+        throw new InvalidInputError(
+          'offer.kind',
+          `in-app purchases have offer codes only, not ${input.kind} offers.`,
+        );
+      }
+      const defaults = OFFER_DEFAULTS[input.kind];
+      const offer = parseOrThrow<SimOffer>(
+        simOfferSchema,
+        {
+          tier: 1,
+          ...defaults,
+          ...(input.kind === 'introductory' ? { startDate: today() } : {}),
+          ...(input.kind === 'winBack'
+            ? {
+                startDate: today(),
+                referenceName: 'Win-back offer',
+                offerId: `winback.${details.offers.length + 1}`,
+              }
+            : {}),
+          ...(input.kind === 'promotional'
+            ? { name: 'Promotional offer', offerCode: `PROMO${details.offers.length + 1}` }
+            : {}),
+          ...(input.kind === 'offerCode' ? { name: `Offer code ${details.offers.length + 1}` } : {}),
+          ...(ref.iap
+            ? { customerEligibilities: ['NON_SPENDER'], duration: undefined, offerMode: undefined }
+            : {}),
+          ...input,
+          id: freshId(input.id),
+        },
+        'offer',
+      );
+      checkTerritories('offer.territories', offer.territories);
+      details.offers.push(offer);
+      return changed(offer);
+    },
+
+    endOffer(offerId, options = {}) {
+      const found = store.detailsIndex().offers.get(offerId);
+      if (!found) throw new NotFoundError(`The simulator has no offer ${offerId}.`);
+      const details = (found.product.iap ?? found.product.subscription)!.details!;
+      const { offer } = found;
+      if (offer.kind === 'promotional') {
+        details.offers.splice(details.offers.indexOf(offer), 1);
+        store.touch();
+        return null;
+      }
+      if (offer.kind === 'offerCode') offer.active = false;
+      else offer.endDate = options.endDate ?? today();
+      return changed(offer);
+    },
+
+    addLocalization(ownerId, input) {
+      const owner = store.index().groupsById.get(ownerId);
+      if (owner && !owner.group.localizations) owner.group.localizations = [];
+      const list = owner ? owner.group.localizations! : detailsOf(ownerId).details.localizations;
+      if (list.some((entry) => entry.locale === input.locale)) {
+        throw new InvalidInputError(
+          'locale',
+          `${ownerId} already has a ${input.locale} localization; update it instead.`,
+        );
+      }
+      const entry = parseOrThrow<SimLocalization>(
+        simLocalizationSchema,
+        {
+          name: `Name (${input.locale})`,
+          state: 'PREPARE_FOR_SUBMISSION',
+          ...(owner ? {} : { description: `Description (${input.locale})` }),
+          ...input,
+          id: freshId(input.id),
+        },
+        'localization',
+      );
+      list.push(entry);
+      return changed(entry);
+    },
+
+    updateLocalization(localizationId, patch) {
+      const found = store.detailsIndex().localizations.get(localizationId);
+      if (!found) throw new NotFoundError(`The simulator has no localization ${localizationId}.`);
+      const next = parseOrThrow<SimLocalization>(
+        simLocalizationSchema,
+        { ...found.entry, ...patch, id: localizationId },
+        'localization',
+      );
+      Object.assign(found.entry, next);
+      return changed(found.entry);
+    },
+
+    setAvailability(productId, patch) {
+      const { details } = detailsOf(productId);
+      const next = parseOrThrow<SimAvailability>(
+        simAvailabilitySchema,
+        { availableInNewTerritories: true, territories: [], ...details.availability, ...patch },
+        'availability',
+      );
+      checkTerritories('availability.territories', next.territories);
+      next.territories = [...new Set(next.territories)].sort();
+      details.availability = next;
+      return changed(next);
+    },
+
+    setDetails(productId, input) {
+      const ref = product(productId);
+      const target = (ref.iap ?? ref.subscription)!;
+      if (input === null) {
+        delete target.details;
+        store.touch();
+        return null;
+      }
+      target.details = parseOrThrow<SimDetails>(simDetailsSchema, input, 'details');
+      return changed(target.details);
     },
   };
 }

@@ -53,6 +53,24 @@ const IMPLEMENTED_FILTERS: Record<string, ReadonlySet<string>> = {
     'filter[name]',
     'filter[state]',
   ]),
+  // Catalog details (detail-endpoints.ts).
+  '/v1/subscriptions/{id}/prices': new Set([
+    'filter[territory]',
+    'filter[planType]',
+    'filter[subscriptionPricePoint]',
+  ]),
+  '/v1/subscriptions/{id}/pricePoints': new Set(['filter[territory]']),
+  '/v1/subscriptions/{id}/introductoryOffers': new Set(['filter[territory]']),
+  '/v1/subscriptions/{id}/promotionalOffers': new Set(['filter[territory]']),
+  '/v1/subscriptions/{id}/offerCodes': new Set(['filter[territory]']),
+  '/v1/subscriptionPromotionalOffers/{id}/prices': new Set(['filter[territory]']),
+  '/v1/winBackOffers/{id}/prices': new Set(['filter[territory]']),
+  '/v1/subscriptionOfferCodes/{id}/prices': new Set(['filter[territory]']),
+  '/v1/inAppPurchasePriceSchedules/{id}/manualPrices': new Set(['filter[territory]']),
+  '/v1/inAppPurchasePriceSchedules/{id}/automaticPrices': new Set(['filter[territory]']),
+  '/v2/inAppPurchases/{id}/pricePoints': new Set(['filter[territory]']),
+  '/v2/inAppPurchases/{id}/offerCodes': new Set(['filter[territory]']),
+  '/v1/inAppPurchaseOfferCodes/{id}/prices': new Set(['filter[territory]']),
 };
 
 export interface ParsedQuery {

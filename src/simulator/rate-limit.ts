@@ -1,10 +1,12 @@
 /*
  * Apple's hourly budget per API key, over a rolling hour: `user-hour-rem` is the limit minus
  * the requests the key made in the previous 60 minutes. Rejected (429) requests are not
- * counted, so a client that waits gets its budget back as the window rolls.
+ * counted, so a client that waits gets its budget back as the window rolls. The budget is
+ * keyed by the key id alone: every app, project and process using a key shares it. Tests may
+ * shrink the "hour" (`windowMs`) to see the window roll in seconds.
  */
 
-const HOUR_MS = 60 * 60 * 1000;
+export const HOUR_MS = 60 * 60 * 1000;
 
 export interface RateDecision {
   allowed: boolean;
@@ -22,9 +24,11 @@ interface Window {
 export class RollingHourLimiter {
   private windows = new Map<string, Window>();
   private readonly now: () => number;
+  private readonly windowMs: () => number;
 
-  constructor(now: () => number) {
+  constructor(now: () => number, windowMs: () => number = () => HOUR_MS) {
     this.now = now;
+    this.windowMs = windowMs;
   }
 
   /** Counts one request for `keyId` if the budget allows it. */
@@ -36,7 +40,7 @@ export class RollingHourLimiter {
         allowed: false,
         limit,
         remaining: 0,
-        resetAt: (window.times[window.head] ?? this.now()) + HOUR_MS,
+        resetAt: (window.times[window.head] ?? this.now()) + this.windowMs(),
       };
     }
     window.times.push(this.now());
@@ -60,7 +64,7 @@ export class RollingHourLimiter {
       window = { times: [], head: 0 };
       this.windows.set(keyId, window);
     }
-    const cutoff = this.now() - HOUR_MS;
+    const cutoff = this.now() - this.windowMs();
     while (window.head < window.times.length && (window.times[window.head] as number) <= cutoff)
       window.head++;
     // Compact now and then so the array does not grow for ever.

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { getLogger, type Logger } from '../log/logger.ts';
 import {
   type AppleErrorResponse,
@@ -24,12 +25,13 @@ import {
 import { CATALOG_ROLES, type SimCatalog, type SimKeyInput, simCatalogSchema } from './catalog.ts';
 import { handleControl } from './control.ts';
 import { CursorCodec } from './cursor.ts';
-import { CATALOG_INCLUDES, matchRoute } from './endpoints.ts';
+import { CATALOG_INCLUDES } from './endpoints.ts';
 import { type FaultAction, FaultInjector, type FaultRule } from './faults.ts';
 import { generateKeyPair, randomIssuerId, randomKeyId, writeP8 } from './keys.ts';
 import { createMutations, type SimMutations } from './mutate.ts';
 import { parseQuery } from './parameters.ts';
-import { type RateDecision, RollingHourLimiter, rateLimitHeader } from './rate-limit.ts';
+import { HOUR_MS, type RateDecision, RollingHourLimiter, rateLimitHeader } from './rate-limit.ts';
+import { matchRoute } from './routes.ts';
 import { CatalogStore } from './store.ts';
 
 export interface SimulatorOptions {
@@ -43,9 +45,19 @@ export interface SimulatorOptions {
   publicUrl?: string;
   /** Added to every request (benchmarks use 50–100 ms to stand in for Apple's latency). */
   latencyMs?: number;
-  rateLimit?: { perHour?: number; retryAfterSeconds?: number | null };
+  /**
+   * The hourly budget per key (default 3600), the length of the rolling "hour" (default
+   * 3,600,000 ms; tests scale it down) and the `Retry-After` sent with 429s (default none).
+   */
+  rateLimit?: RateLimitSettings;
   /** The clock for token and rate-limit checks (epoch ms); tests may move it. */
   now?: () => number;
+  /**
+   * The day (YYYY-MM-DD) the details are served for: prices in force on it and scheduled after
+   * it. Default: the UTC date of `now()`. Lets a test step past a scheduled price change without
+   * moving the clock tokens are checked against (see also `setToday`).
+   */
+  today?: string;
   /** When set, `/_simulator/...` requires the header `x-simulator-token: <value>`. */
   controlToken?: string;
   /** Entries kept in `requests` (counts are kept regardless). Default 100,000. */
@@ -53,6 +65,12 @@ export interface SimulatorOptions {
   /** Called after each API request is answered (e.g. to log it). */
   onRequest?: (entry: SimRequest) => void;
   logger?: Logger;
+}
+
+export interface RateLimitSettings {
+  perHour?: number;
+  windowMs?: number;
+  retryAfterSeconds?: number | null;
 }
 
 export interface SimRequest {
@@ -68,6 +86,11 @@ export interface SimRequest {
   durationMs: number;
   /** Why a request was refused (401 detail) or which fault fired; never a token. */
   note?: string;
+  /**
+   * The Apple id of the product a detail request is about (also when the path names one of its
+   * offers, its price schedule or its availability); null for other requests.
+   */
+  productId: string | null;
 }
 
 export interface CreateKeyOptions {
@@ -109,14 +132,29 @@ export interface Simulator {
     list(): ReturnType<FaultInjector['list']>;
   };
   readonly requests: readonly SimRequest[];
-  /** Requests per endpoint template, optionally for one key only. */
-  requestCounts(filter?: { keyId?: string }): Record<string, number>;
+  /** Requests per endpoint template, optionally for one key and/or one product only. */
+  requestCounts(filter?: { keyId?: string; productId?: string }): Record<string, number>;
+  /** Answers per HTTP status (e.g. `{200: 950, 429: 0}`), optionally for one key; kept regardless of the log. */
+  statusCounts(filter?: { keyId?: string }): Record<string, number>;
+  /** A key's hourly budget as the next response's X-Rate-Limit would tell it (nothing counted). */
+  budget(keyId: string): { limit: number; remaining: number; windowMs: number };
+  /** Detail requests per product (Apple id), then per endpoint template; optionally for one key. */
+  detailRequestCounts(filter?: { keyId?: string }): Record<string, Record<string, number>>;
   resetRequests(): void;
   /** Forgets every key's rolling-hour usage. */
   resetRateLimits(): void;
   setLatency(ms: number): void;
-  setRateLimit(limit: { perHour?: number; retryAfterSeconds?: number | null }): void;
-  readonly settings: { latencyMs: number; perHour: number; retryAfterSeconds: number | null };
+  setRateLimit(limit: RateLimitSettings): void;
+  /** Serve the details as on this day (YYYY-MM-DD); null: the clock's UTC date again. */
+  setToday(day: string | null): void;
+  /** The day the details are served for (YYYY-MM-DD). */
+  today(): string;
+  readonly settings: {
+    latencyMs: number;
+    perHour: number;
+    windowMs: number;
+    retryAfterSeconds: number | null;
+  };
   /** Replaces the catalog (and registers its keys). */
   replaceCatalog(catalog: SimCatalog): void;
   /** Clears requests, faults, rate-limit windows and cached tokens. */
@@ -147,18 +185,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const registry = new KeyRegistry();
   const verifier = new TokenVerifier(registry, now);
   registry.onChange = () => verifier.clearCache();
-  const limiter = new RollingHourLimiter(now);
-  const faults = new FaultInjector();
-  const cursors = new CursorCodec();
-  const mutate = createMutations(store);
   const settings = {
     latencyMs: options.latencyMs ?? 0,
     perHour: options.rateLimit?.perHour ?? DEFAULT_RATE_LIMIT_PER_HOUR,
+    windowMs: options.rateLimit?.windowMs ?? HOUR_MS,
     retryAfterSeconds: options.rateLimit?.retryAfterSeconds ?? null,
   };
+  let fixedToday: string | null = options.today ?? null;
+  const today = () => fixedToday ?? new Date(now()).toISOString().slice(0, 10);
+  const limiter = new RollingHourLimiter(now, () => settings.windowMs);
+  const faults = new FaultInjector();
+  const cursors = new CursorCodec();
+  const mutate = createMutations(store, today);
   const maxLog = options.maxRequestLog ?? 100_000;
   let requests: SimRequest[] = [];
   const counts = new Map<string, number>();
+  /** Detail requests per product and endpoint, kept regardless of the log's size. */
+  const productCounts = new Map<string, Map<string, number>>();
+  const statuses = new Map<string, number>();
   for (const key of options.catalog?.keys ?? []) registry.register(key);
 
   const limitFor = (key: RegisteredKey) => key.rateLimitPerHour ?? settings.perHour;
@@ -174,6 +218,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests.push(entry);
     if (requests.length > maxLog) requests = requests.slice(requests.length - Math.floor(maxLog / 2));
     counts.set(entry.endpoint, (counts.get(entry.endpoint) ?? 0) + 1);
+    statuses.set(String(entry.status), (statuses.get(String(entry.status)) ?? 0) + 1);
+    if (entry.productId !== null) {
+      let perEndpoint = productCounts.get(entry.productId);
+      if (!perEndpoint) {
+        perEndpoint = new Map();
+        productCounts.set(entry.productId, perEndpoint);
+      }
+      perEndpoint.set(entry.endpoint, (perEndpoint.get(entry.endpoint) ?? 0) + 1);
+    }
     options.onRequest?.(entry);
   }
 
@@ -212,6 +265,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       base: baseFor(req),
       id: matched.id,
       cursors,
+      today: today(),
     });
     if (result.status !== 200) return json(result as AppleErrorResponse, headers);
     return { status: 200, body: (result as { body: string }).body, headers };
@@ -276,6 +330,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       at: new Date(now()),
       endpoint,
       durationMs: 0,
+      productId: productOf(matched?.route.product, matched?.id),
     };
     // The key is read (not trusted) for accounting and fault headers; auth decides later.
     entry.keyId = readKeyId(req.headers.authorization) ?? null;
@@ -312,6 +367,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (corrupt) entry.note = `fault ${corrupt} body`;
     entry.durationMs = performance.now() - started;
     record(entry);
+  }
+
+  /** The product a request's `{id}` belongs to, for the per-product accounting. */
+  function productOf(kind: 'id' | 'offer' | undefined, id: string | undefined): string | null {
+    if (!kind || id === undefined) return null;
+    if (kind === 'id') return id;
+    const offer = store.detailsIndex().offers.get(id);
+    if (!offer) return null;
+    return (offer.product.iap ?? offer.product.subscription)?.id ?? null;
   }
 
   const server: Server = createServer((req, res) => {
@@ -392,16 +456,52 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return requests;
     },
     requestCounts(filter = {}) {
-      if (filter.keyId === undefined) return Object.fromEntries(counts);
+      if (filter.keyId === undefined && filter.productId === undefined) return Object.fromEntries(counts);
+      if (filter.keyId === undefined && filter.productId !== undefined) {
+        return Object.fromEntries(productCounts.get(filter.productId) ?? []);
+      }
       const result: Record<string, number> = {};
       for (const entry of requests) {
-        if (entry.keyId === filter.keyId) result[entry.endpoint] = (result[entry.endpoint] ?? 0) + 1;
+        if (entry.keyId !== filter.keyId) continue;
+        if (filter.productId !== undefined && entry.productId !== filter.productId) continue;
+        result[entry.endpoint] = (result[entry.endpoint] ?? 0) + 1;
+      }
+      return result;
+    },
+    statusCounts(filter = {}) {
+      if (filter.keyId === undefined) return Object.fromEntries(statuses);
+      const result: Record<string, number> = {};
+      for (const entry of requests) {
+        if (entry.keyId === filter.keyId) result[entry.status] = (result[entry.status] ?? 0) + 1;
+      }
+      return result;
+    },
+    budget(keyId) {
+      const key = registry.get(keyId);
+      if (!key) throw new NotFoundError(`No key ${keyId} is registered with the simulator.`);
+      const decision = limiter.peek(key.keyId, limitFor(key));
+      return { limit: decision.limit, remaining: decision.remaining, windowMs: settings.windowMs };
+    },
+    detailRequestCounts(filter = {}) {
+      const result: Record<string, Record<string, number>> = {};
+      if (filter.keyId === undefined) {
+        for (const [productId, perEndpoint] of productCounts)
+          result[productId] = Object.fromEntries(perEndpoint);
+        return result;
+      }
+      for (const entry of requests) {
+        if (entry.keyId !== filter.keyId || entry.productId === null) continue;
+        const perEndpoint = result[entry.productId] ?? {};
+        result[entry.productId] = perEndpoint;
+        perEndpoint[entry.endpoint] = (perEndpoint[entry.endpoint] ?? 0) + 1;
       }
       return result;
     },
     resetRequests() {
       requests = [];
       counts.clear();
+      productCounts.clear();
+      statuses.clear();
     },
     resetRateLimits() {
       limiter.reset();
@@ -409,8 +509,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setLatency(ms) {
       settings.latencyMs = Math.max(0, ms);
     },
+    setToday(day) {
+      if (day !== null && !/^\d{4}-\d{2}-\d{2}$/.test(day)) {
+        throw new InvalidInputError('today', `'${day}' is not a date YYYY-MM-DD.`);
+      }
+      fixedToday = day;
+    },
+    today,
     setRateLimit(limit) {
       if (limit.perHour !== undefined) settings.perHour = limit.perHour;
+      if (limit.windowMs !== undefined) settings.windowMs = limit.windowMs;
       if (limit.retryAfterSeconds !== undefined) settings.retryAfterSeconds = limit.retryAfterSeconds;
     },
     settings,

@@ -4,6 +4,8 @@ import {
   type SimCatalog,
   type SimGroup,
   type SimIap,
+  type SimLocalization,
+  type SimOffer,
   type SimSubscription,
 } from './catalog.ts';
 
@@ -40,6 +42,13 @@ export interface AppIndex {
   rendered: Map<string, string>;
 }
 
+/** Offers and localizations by id (built only when a details request needs them). */
+export interface DetailsIndex {
+  generation: number;
+  offers: Map<string, { offer: SimOffer; product: ProductRef }>;
+  localizations: Map<string, { entry: SimLocalization; product?: ProductRef; group?: SimGroup }>;
+}
+
 const byId = (a: { id: string }, b: { id: string }) => compareIds(a.id, b.id);
 
 export class CatalogStore {
@@ -47,6 +56,7 @@ export class CatalogStore {
   generation = 0;
   private global: GlobalIndex | undefined;
   private apps = new Map<string, AppIndex>();
+  private details: DetailsIndex | undefined;
 
   constructor(catalog: SimCatalog) {
     this.catalog = catalog;
@@ -126,14 +136,33 @@ export class CatalogStore {
     return index;
   }
 
+  detailsIndex(): DetailsIndex {
+    if (this.details?.generation === this.generation) return this.details;
+    const offers: DetailsIndex['offers'] = new Map();
+    const localizations: DetailsIndex['localizations'] = new Map();
+    for (const product of this.index().productsById.values()) {
+      const details = (product.iap ?? product.subscription)?.details;
+      for (const offer of details?.offers ?? []) offers.set(offer.id, { offer, product });
+      for (const entry of details?.localizations ?? []) localizations.set(entry.id, { entry, product });
+    }
+    for (const { group } of this.index().groupsById.values()) {
+      for (const entry of group.localizations ?? []) localizations.set(entry.id, { entry, group });
+    }
+    this.details = { generation: this.generation, offers, localizations };
+    return this.details;
+  }
+
   /** Every id in use, so new resources never collide. */
   hasId(id: string): boolean {
     const index = this.index();
-    return (
+    if (
       index.appsById.has(id) ||
       index.groupsById.has(id) ||
       index.gracesById.has(id) ||
       index.productsById.has(id)
-    );
+    )
+      return true;
+    const details = this.detailsIndex();
+    return details.offers.has(id) || details.localizations.has(id);
   }
 }

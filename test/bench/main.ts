@@ -24,6 +24,7 @@ import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
 import { databaseScenario } from './scenarios/database.ts';
+import { detailsScenario } from './scenarios/details.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { requestsScenario } from './scenarios/requests.ts';
@@ -35,6 +36,7 @@ const SCENARIOS: Scenario[] = [
   databaseScenario,
   fleetScenario,
   schedulerScenario,
+  detailsScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);

@@ -12,6 +12,17 @@ function formatCounts(counts: Record<string, number> | null | undefined): string
   return entries.length === 0 ? 'no changes' : entries.map(([key, n]) => `${key} ${n}`).join(', ');
 }
 
+function healthLine({ catalogHealth: health, projectId }: ProjectStatus): string {
+  const issues = Object.entries(health.counts)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${kind} ${n}`);
+  return (
+    `${issues.length === 0 ? 'no issues' : issues.join(', ')}` +
+    ` (details: ${health.staleProducts} stale, oldest read ${health.oldestDetailsReadAt ?? 'never'}; ` +
+    `\`catalog-sync health ${projectId}\` lists them)`
+  );
+}
+
 export function renderStatus(status: ProjectStatus): string {
   const { app, credentials, catalog, lastRuns: runs, schedule } = status;
   const appText = app
@@ -28,6 +39,7 @@ export function renderStatus(status: ProjectStatus): string {
     `  Credentials: ${key}`,
     `  Schedule:    ${schedule ? describeSchedule(schedule) : 'none'}`,
     `  Catalog:     ${catalog.products} products (${catalog.removedProducts} removed), ${catalog.groups} groups, grace ${grace}`,
+    `  Health:      ${healthLine(status)}`,
   ];
   if (runs.length === 0) return `${lines.join('\n')}\n  No sync has run yet.`;
   const table = renderTable(

@@ -3,9 +3,11 @@
  * every query parameter Apple accepts per endpoint (names, enums, limit maxima) without reading
  * the spec at run time.
  *
- *   node src/simulator/tools/build-parameter-table.ts [excerpt.json] [out.ts]
+ *   node src/simulator/tools/build-parameter-table.ts [excerpt.json] [details-excerpt.json] [out.ts]
  *
- * Defaults: test/fixtures/apple-openapi-excerpt.json → src/simulator/parameter-table.ts.
+ * Defaults: test/fixtures/apple-openapi-excerpt.json and
+ * test/fixtures/apple-openapi-catalog-details-excerpt.json → src/simulator/parameter-table.ts.
+ * A path in both excerpts must be declared identically (checked).
  * Run `npx biome check --write src/simulator/parameter-table.ts` afterwards.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,33 @@ export const SERVED_PATHS = [
   '/v1/subscriptionGroups/{id}/subscriptions',
   '/v1/apps/{id}/subscriptionGracePeriod',
   '/v1/subscriptionGracePeriods/{id}',
+  // Catalog details (issue 12).
+  '/v1/territories',
+  '/v1/subscriptions/{id}',
+  '/v1/subscriptions/{id}/prices',
+  '/v1/subscriptions/{id}/pricePoints',
+  '/v1/subscriptions/{id}/introductoryOffers',
+  '/v1/subscriptions/{id}/promotionalOffers',
+  '/v1/subscriptions/{id}/offerCodes',
+  '/v1/subscriptions/{id}/winBackOffers',
+  '/v1/subscriptions/{id}/subscriptionLocalizations',
+  '/v1/subscriptions/{id}/subscriptionAvailability',
+  '/v1/subscriptionAvailabilities/{id}/availableTerritories',
+  '/v1/subscriptionGroups/{id}/subscriptionGroupLocalizations',
+  '/v1/subscriptionPromotionalOffers/{id}/prices',
+  '/v1/winBackOffers/{id}/prices',
+  '/v1/subscriptionOfferCodes/{id}/prices',
+  '/v2/inAppPurchases/{id}',
+  '/v2/inAppPurchases/{id}/inAppPurchaseLocalizations',
+  '/v2/inAppPurchases/{id}/inAppPurchaseAvailability',
+  '/v1/inAppPurchaseAvailabilities/{id}/availableTerritories',
+  '/v2/inAppPurchases/{id}/iapPriceSchedule',
+  '/v1/inAppPurchasePriceSchedules/{id}/manualPrices',
+  '/v1/inAppPurchasePriceSchedules/{id}/automaticPrices',
+  '/v1/inAppPurchasePriceSchedules/{id}/baseTerritory',
+  '/v2/inAppPurchases/{id}/pricePoints',
+  '/v2/inAppPurchases/{id}/offerCodes',
+  '/v1/inAppPurchaseOfferCodes/{id}/prices',
 ] as const;
 
 interface OpenApiParameter {
@@ -54,13 +83,19 @@ export interface TableEntry {
   max?: number;
 }
 
-export function buildTable(excerpt: OpenApiExcerpt): Record<string, Record<string, TableEntry>> {
+export function buildTable(
+  excerpt: OpenApiExcerpt,
+  details: OpenApiExcerpt = { paths: {} },
+): Record<string, Record<string, TableEntry>> {
   const table: Record<string, Record<string, TableEntry>> = {};
   const additions = additionsByType(excerpt);
   for (const path of SERVED_PATHS) {
-    const operation = excerpt.paths[path]?.get;
-    if (!operation)
-      throw new Error(`The excerpt has no GET ${path}; refresh the excerpt or drop the endpoint.`);
+    const main = excerpt.paths[path]?.get;
+    const detail = details.paths[path]?.get;
+    if (main && detail && JSON.stringify(main.parameters) !== JSON.stringify(detail.parameters))
+      throw new Error(`The two excerpts declare GET ${path} differently; refresh them together.`);
+    const operation = main ?? detail;
+    if (!operation) throw new Error(`No excerpt has GET ${path}; refresh the excerpts or drop the endpoint.`);
     const parameters: Record<string, TableEntry> = {};
     for (const parameter of operation.parameters ?? []) {
       if (parameter.in !== 'query') continue;
@@ -106,8 +141,10 @@ export function renderTable(table: Record<string, Record<string, TableEntry>>, s
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const input = process.argv[2] ?? 'test/fixtures/apple-openapi-excerpt.json';
-  const output = process.argv[3] ?? 'src/simulator/parameter-table.ts';
+  const detailsInput = process.argv[3] ?? 'test/fixtures/apple-openapi-catalog-details-excerpt.json';
+  const output = process.argv[4] ?? 'src/simulator/parameter-table.ts';
   const excerpt = JSON.parse(readFileSync(input, 'utf8')) as OpenApiExcerpt;
-  writeFileSync(output, renderTable(buildTable(excerpt), input));
+  const details = JSON.parse(readFileSync(detailsInput, 'utf8')) as OpenApiExcerpt;
+  writeFileSync(output, renderTable(buildTable(excerpt, details), `${input} and ${detailsInput}`));
   process.stdout.write(`wrote ${output}\n`);
 }

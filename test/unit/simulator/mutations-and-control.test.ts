@@ -197,7 +197,12 @@ describe('control endpoint', async () => {
       latencyMs: 5,
       rateLimit: { perHour: 100, retryAfterSeconds: 3 },
     });
-    expect(settings.body.settings).toEqual({ latencyMs: 5, perHour: 100, retryAfterSeconds: 3 });
+    expect(settings.body.settings).toEqual({
+      latencyMs: 5,
+      perHour: 100,
+      retryAfterSeconds: 3,
+      windowMs: 3_600_000,
+    });
     await control('PUT', '/settings', { latencyMs: 0 });
 
     await control('POST', '/reset');

@@ -1,0 +1,256 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { products, syncRuns } from '../../db/schema.ts';
+import { type AppStoreClient, AppStoreError, type ResponseEvent } from '../appstore/index.ts';
+import type { ServiceContext } from '../context.ts';
+import { type ClientOverrides, loadClientForProject } from '../credentials/index.ts';
+import { errorKind, errorMessage } from '../errors.ts';
+import type { DetailsBudget } from './budget.ts';
+import { fetchProductDetails } from './fetch.ts';
+import { type DetailShape, detailRequestLowerBound, estimatedDetailRequests } from './plan.ts';
+import { applyProductDetails } from './store.ts';
+
+/*
+ * The rolling refresh of details, run right after a project's structure sync, in the same job
+ * (the structure is always read first, every run, so details can never starve it): new products
+ * first, then products whose structure changed since their details were read, then the stalest
+ * past the maximum age — each only while the key's details share (budget.ts) has room. What is
+ * left over stays stale and is picked up by the next run (the status and a metric report it).
+ * Each product is read and then written in its own transaction: all of its details or none.
+ */
+
+export type RefreshReason = 'new' | 'changed' | 'stale';
+
+export interface RefreshCandidate {
+  appleId: string;
+  kind: string;
+  updatedAt: Date;
+  detailsReadAt: Date | null;
+  detailsRequests: number | null;
+}
+
+/** Products due for a read, in the order they are read (pure): new, changed, then oldest first. */
+export function refreshOrder(
+  candidates: readonly RefreshCandidate[],
+  now: Date,
+  maxAgeMs: number,
+): Array<RefreshCandidate & { reason: RefreshReason }> {
+  const rank: Record<RefreshReason, number> = { new: 0, changed: 1, stale: 2 };
+  const due: Array<RefreshCandidate & { reason: RefreshReason }> = [];
+  for (const candidate of candidates) {
+    const read = candidate.detailsReadAt;
+    let reason: RefreshReason | null = null;
+    if (read === null) reason = 'new';
+    else if (candidate.updatedAt.getTime() > read.getTime()) reason = 'changed';
+    else if (now.getTime() - read.getTime() >= maxAgeMs) reason = 'stale';
+    if (reason) due.push({ ...candidate, reason });
+  }
+  return due.sort(
+    (a, b) =>
+      rank[a.reason] - rank[b.reason] ||
+      (a.detailsReadAt?.getTime() ?? 0) - (b.detailsReadAt?.getTime() ?? 0) ||
+      (a.appleId < b.appleId ? -1 : a.appleId > b.appleId ? 1 : 0),
+  );
+}
+
+export interface RefreshOptions {
+  projectId: string;
+  /** The sync run the detail changes are recorded under. */
+  runId: string;
+  /** The key's shared details budget; null reads every due product (inline CLI, tests). */
+  budget: DetailsBudget | null;
+  maxAgeMs?: number;
+  /** At most this many products in this run (default: no cap beyond the budget). */
+  maxProducts?: number;
+  client?: ClientOverrides;
+  /** Observes every detail response (metrics). */
+  onResponse?: (event: ResponseEvent) => void;
+  now?: Date;
+}
+
+export interface ProductRefresh {
+  appleId: string;
+  reason: RefreshReason;
+  requests: number;
+  lowerBound: number;
+  shape: DetailShape;
+  changes: Record<string, number>;
+}
+
+export interface RefreshSummary {
+  projectId: string;
+  due: number;
+  refreshed: ProductRefresh[];
+  /** Products left for a later run because the key's details share was spent. */
+  deferred: number;
+  /** Products whose read failed (not found, schema): logged, retried next run. */
+  failed: Array<{ appleId: string; kind: string; error: string }>;
+  requests: number;
+  requestsByCallSite: Record<string, number>;
+  changes: Record<string, number>;
+  /** Why the run stopped early, if it did. */
+  stoppedBy: 'budget' | 'rate_limited' | 'auth' | null;
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
+}
+
+export async function refreshDetails(ctx: ServiceContext, options: RefreshOptions): Promise<RefreshSummary> {
+  const { projectId, runId, budget } = options;
+  const logger = ctx.logger.child({ projectId, runId, part: 'details' });
+  const maxAgeMs = options.maxAgeMs ?? ctx.config.details.maxAgeMs;
+  const rows = await ctx.db
+    .select({
+      appleId: products.appleId,
+      kind: products.kind,
+      updatedAt: products.updatedAt,
+      detailsReadAt: products.detailsReadAt,
+      detailsRequests: products.detailsRequests,
+    })
+    .from(products)
+    .where(and(eq(products.projectId, projectId), isNull(products.removedAt)));
+  const due = refreshOrder(rows, options.now ?? new Date(), maxAgeMs).slice(
+    0,
+    options.maxProducts ?? Number.POSITIVE_INFINITY,
+  );
+  const summary: RefreshSummary = {
+    projectId,
+    due: due.length,
+    refreshed: [],
+    deferred: 0,
+    failed: [],
+    requests: 0,
+    requestsByCallSite: {},
+    changes: {},
+    stoppedBy: null,
+  };
+  if (due.length === 0) return summary;
+
+  let client: AppStoreClient | undefined;
+  let keyId = '';
+  const corrections: Promise<void>[] = [];
+  try {
+    ({
+      client,
+      credentials: { keyId },
+    } = await loadClientForProject(ctx, projectId, {
+      ...options.client,
+      onResponse: (event) => {
+        options.client?.onResponse?.(event);
+        options.onResponse?.(event);
+        if (budget && event.rateLimit) {
+          corrections.push(
+            budget.correct(event.keyId, event.rateLimit).catch((error) => {
+              logger.warn({ err: error }, 'could not correct the details budget from X-Rate-Limit');
+            }),
+          );
+        }
+      },
+    }));
+    for (const [index, product] of due.entries()) {
+      const estimate = estimatedDetailRequests(
+        product.kind === 'auto_renewable_subscription' ? 'subscription' : 'iap',
+      );
+      const reserved = product.detailsRequests ?? estimate;
+      if (budget) {
+        await Promise.all(corrections.splice(0));
+        const grant = await budget.reserve(keyId, reserved);
+        if (!grant.granted) {
+          summary.deferred = due.length - index;
+          summary.stoppedBy = 'budget';
+          logger.info(
+            { deferred: summary.deferred, retryInMs: grant.msBeforeNext },
+            'details budget of the key is spent for now: the rest waits for a later run',
+          );
+          break;
+        }
+      }
+      const before = client.stats();
+      try {
+        const fetched = await fetchProductDetails(client, product);
+        const after = client.stats();
+        const requests = after.requests - before.requests;
+        if (budget) await budget.settle(keyId, reserved, requests);
+        const outcome = await ctx.db.transaction((tx) =>
+          applyProductDetails(tx, { projectId, runId, details: fetched.details, requests }),
+        );
+        summary.refreshed.push({
+          appleId: product.appleId,
+          reason: product.reason,
+          requests,
+          lowerBound: detailRequestLowerBound(fetched.shape),
+          shape: fetched.shape,
+          changes: outcome.counts,
+        });
+        addCounts(summary.changes, outcome.counts);
+      } catch (error) {
+        const spent = client.stats().requests - before.requests;
+        if (budget) await budget.settle(keyId, reserved, spent);
+        if (error instanceof AppStoreError && error.kind === 'rate_limited') {
+          summary.deferred = due.length - index;
+          summary.stoppedBy = 'rate_limited';
+          logger.warn({ deferred: summary.deferred }, 'rate limited while reading details: the rest waits');
+          break;
+        }
+        if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
+          summary.deferred = due.length - index;
+          summary.stoppedBy = 'auth';
+          throw error;
+        }
+        summary.failed.push({ appleId: product.appleId, kind: errorKind(error), error: errorMessage(error) });
+        logger.warn(
+          { appleId: product.appleId, kind: errorKind(error), error: errorMessage(error) },
+          "could not read a product's details; it stays as it was and is retried next run",
+        );
+      }
+    }
+  } finally {
+    client?.close();
+    await Promise.all(corrections.splice(0));
+    if (client) {
+      const stats = client.stats();
+      summary.requests = stats.requests;
+      summary.requestsByCallSite = stats.byCallSite;
+    }
+    await recordOnRun(ctx, runId, summary).catch((error) =>
+      logger.warn({ err: error }, 'could not add the details to the sync run'),
+    );
+  }
+  logger.info(
+    {
+      refreshed: summary.refreshed.length,
+      deferred: summary.deferred,
+      failed: summary.failed.length,
+      requests: summary.requests,
+      changes: summary.changes,
+    },
+    'details refreshed',
+  );
+  return summary;
+}
+
+/** Adds the details' requests and change counts to the sync run they belong to. */
+async function recordOnRun(ctx: ServiceContext, runId: string, summary: RefreshSummary): Promise<void> {
+  if (summary.requests === 0 && Object.keys(summary.changes).length === 0) return;
+  await ctx.db
+    .update(syncRuns)
+    .set({
+      requestsMade: sql`${syncRuns.requestsMade} + ${summary.requests}`,
+      requestCounts: sql`coalesce(${syncRuns.requestCounts}, '{}'::jsonb) || ${JSON.stringify(summary.requestsByCallSite)}::jsonb`,
+      counts: sql`coalesce(${syncRuns.counts}, '{}'::jsonb) || ${JSON.stringify(summary.changes)}::jsonb`,
+    })
+    .where(eq(syncRuns.id, runId));
+}
+
+/** Ages in seconds of every present product's details (never read: since first seen), for the metrics. */
+export async function detailAges(ctx: Pick<ServiceContext, 'db'>): Promise<number[]> {
+  const rows = await ctx.db
+    .select({
+      age: sql<number>`extract(epoch from (now() - coalesce(${products.detailsReadAt}, ${products.firstSeenAt})))`.mapWith(
+        Number,
+      ),
+    })
+    .from(products)
+    .where(isNull(products.removedAt));
+  return rows.map((r) => Math.max(0, r.age));
+}

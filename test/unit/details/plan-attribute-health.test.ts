@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import { offersInForceAt, priceInForceAt } from '../../../src/details/attribute.ts';
+import { budgetCorrection, keyLabel } from '../../../src/details/budget.ts';
+import { catalogHealthIssues } from '../../../src/details/health.ts';
+import { type DetailShape, detailRequestLowerBound } from '../../../src/details/plan.ts';
+import { refreshOrder } from '../../../src/details/refresh.ts';
+
+const shape = (patch: Partial<DetailShape>): DetailShape => ({
+  kind: 'subscription',
+  priceRecords: 0,
+  automaticPrices: 0,
+  hasPriceSchedule: false,
+  introductoryRecords: 0,
+  introductoryPaid: false,
+  promotionalOffers: 0,
+  offerCodes: 0,
+  winBackOffers: 0,
+  offerTerritories: [],
+  locales: 0,
+  availabilityTerritories: null,
+  ...patch,
+});
+
+describe('detailRequestLowerBound', () => {
+  it('is one request for a product without details', () => {
+    expect(detailRequestLowerBound(shape({}))).toBe(1);
+    expect(detailRequestLowerBound(shape({ kind: 'iap' }))).toBe(1);
+  });
+  it('counts pages of prices, paid introductory records, each offer, overflowing locales and availability', () => {
+    // 175 territories + 44 scheduled = 219 records: 2 pages; paid intro over 175: 1; 3 offers: 3;
+    // 60 locales: 1; availability of 175: 1.
+    const full = shape({
+      priceRecords: 219,
+      introductoryRecords: 175,
+      introductoryPaid: true,
+      promotionalOffers: 1,
+      offerCodes: 1,
+      winBackOffers: 1,
+      offerTerritories: [175, 175, 10],
+      locales: 60,
+      availabilityTerritories: 175,
+    });
+    expect(detailRequestLowerBound(full)).toBe(1 + 2 + 1 + 3 + 1 + 1);
+    // A free trial of ≤ 50 records rides on the product request.
+    expect(detailRequestLowerBound(shape({ introductoryRecords: 10 }))).toBe(1);
+    expect(detailRequestLowerBound(shape({ introductoryRecords: 51 }))).toBe(2);
+  });
+  it('reads an IAP schedule as its manual and automatic listings', () => {
+    expect(
+      detailRequestLowerBound(
+        shape({
+          kind: 'iap',
+          hasPriceSchedule: true,
+          priceRecords: 2,
+          automaticPrices: 173,
+          availabilityTerritories: 175,
+        }),
+      ),
+    ).toBe(1 + 1 + 1 + 1);
+  });
+});
+
+const version = (startDate: string | null, removedAt: Date | null = null) => ({
+  territory: 'USA',
+  startDate,
+  endDate: null,
+  removedAt,
+});
+
+describe('priceInForceAt', () => {
+  const versions = [
+    version(null),
+    version('2026-07-01'),
+    version('2026-09-01', new Date('2026-06-15T00:00:00Z')),
+  ];
+  it('answers on either side of a change; a cancelled change never is in force', () => {
+    expect(priceInForceAt(versions, new Date('2026-06-30T23:59:59Z'))?.version.startDate).toBe(null);
+    expect(priceInForceAt(versions, new Date('2026-07-01T00:00:00Z'))?.version.startDate).toBe('2026-07-01');
+    expect(priceInForceAt(versions, new Date('2026-10-01T00:00:00Z'))?.version.startDate).toBe('2026-07-01');
+    expect(priceInForceAt(versions, new Date('2026-06-01T00:00:00Z'))?.until).toBe('2026-07-01');
+  });
+  it('ends a price removed after it started at its removal', () => {
+    const ended = [version(null, new Date('2026-05-01T10:00:00Z'))];
+    expect(priceInForceAt(ended, new Date('2026-04-30T00:00:00Z'))).not.toBeNull();
+    expect(priceInForceAt(ended, new Date('2026-05-02T00:00:00Z'))).toBeNull();
+  });
+});
+
+describe('offersInForceAt', () => {
+  const base = { active: null, removedAt: null, firstSeenAt: new Date(0), territories: ['USA'] };
+  it('keeps offers within their dates, in the territory, introductory first', () => {
+    const offers = [
+      { ...base, appleId: 'p', kind: 'promotional', territory: null, startDate: null, endDate: null },
+      {
+        ...base,
+        appleId: 'i',
+        kind: 'introductory',
+        territory: 'USA',
+        startDate: '2026-01-01',
+        endDate: '2026-02-01',
+      },
+      { ...base, appleId: 'j', kind: 'introductory', territory: 'FRA', startDate: null, endDate: null },
+      {
+        ...base,
+        appleId: 'c',
+        kind: 'offer_code',
+        territory: null,
+        startDate: null,
+        endDate: null,
+        active: false,
+      },
+    ];
+    expect(offersInForceAt(offers, 'USA', new Date('2026-01-15T00:00:00Z')).map((o) => o.appleId)).toEqual([
+      'i',
+      'p',
+    ]);
+    expect(offersInForceAt(offers, 'USA', new Date('2026-02-01T00:00:00Z')).map((o) => o.appleId)).toEqual([
+      'p',
+    ]);
+  });
+});
+
+describe('budgetCorrection', () => {
+  it('consumes what Apple says is gone beyond the structure reserve', () => {
+    // lim 3600, share 0.5: reserve 1800. Apple: 2000 left → details may spend 200; limiter thinks 1000.
+    expect(budgetCorrection({ limiterLeft: 1000, appleRemaining: 2000, appleLimit: 3600, share: 0.5 })).toBe(
+      800,
+    );
+    expect(budgetCorrection({ limiterLeft: 100, appleRemaining: 3000, appleLimit: 3600, share: 0.5 })).toBe(
+      0,
+    );
+    expect(budgetCorrection({ limiterLeft: 100, appleRemaining: 1000, appleLimit: 3600, share: 0.5 })).toBe(
+      100,
+    );
+  });
+  it('labels keys by a hash, never the id', () => {
+    expect(keyLabel('2X9R4HXF34')).toMatch(/^[0-9a-f]{8}$/);
+    expect(keyLabel('2X9R4HXF34')).not.toContain('2X9R');
+  });
+});
+
+describe('refreshOrder', () => {
+  it('reads new products first, then changed ones, then the stalest past the maximum age', () => {
+    const now = new Date('2026-06-01T12:00:00Z');
+    const h = (n: number) => new Date(now.getTime() - n * 3_600_000);
+    const order = refreshOrder(
+      [
+        { appleId: 'fresh', kind: 'consumable', updatedAt: h(50), detailsReadAt: h(1), detailsRequests: 3 },
+        {
+          appleId: 'stale-30',
+          kind: 'consumable',
+          updatedAt: h(50),
+          detailsReadAt: h(30),
+          detailsRequests: 3,
+        },
+        {
+          appleId: 'stale-40',
+          kind: 'consumable',
+          updatedAt: h(50),
+          detailsReadAt: h(40),
+          detailsRequests: 3,
+        },
+        { appleId: 'changed', kind: 'consumable', updatedAt: h(1), detailsReadAt: h(2), detailsRequests: 3 },
+        { appleId: 'new', kind: 'consumable', updatedAt: h(1), detailsReadAt: null, detailsRequests: null },
+      ],
+      now,
+      24 * 3_600_000,
+    );
+    expect(order.map((p) => [p.appleId, p.reason])).toEqual([
+      ['new', 'new'],
+      ['changed', 'changed'],
+      ['stale-40', 'stale'],
+      ['stale-30', 'stale'],
+    ]);
+  });
+});
+
+describe('catalogHealthIssues', () => {
+  it('lists bad states, unpriced territories, ended offers still listed, missing locales and stale details', () => {
+    const now = new Date('2026-06-01T12:00:00Z');
+    const read = new Date('2026-06-01T11:00:00Z');
+    const issues = catalogHealthIssues({
+      now,
+      maxAgeMs: 86_400_000,
+      products: [
+        {
+          appleId: 's1',
+          productId: 'sub.one',
+          kind: 'auto_renewable_subscription',
+          state: 'REJECTED',
+          detailsReadAt: read,
+        },
+        {
+          appleId: 's2',
+          productId: 'sub.two',
+          kind: 'auto_renewable_subscription',
+          state: 'APPROVED',
+          detailsReadAt: read,
+        },
+        { appleId: 'i1', productId: 'iap.one', kind: 'consumable', state: 'APPROVED', detailsReadAt: null },
+      ],
+      prices: new Map([
+        ['s1', [{ territory: 'USA', startDate: null, endDate: null, removedAt: null }]],
+        ['s2', [{ territory: 'USA', startDate: null, endDate: null, removedAt: null }]],
+      ]),
+      availability: new Map([
+        ['s1', ['USA']],
+        ['s2', ['FRA', 'USA']],
+      ]),
+      locales: new Map([
+        ['s1', ['en-US', 'de-DE']],
+        ['s2', ['en-US']],
+      ]),
+      offers: [
+        {
+          appleId: 'o1',
+          productAppleId: 's2',
+          kind: 'win_back',
+          territory: null,
+          endDate: '2026-05-01',
+          active: null,
+        },
+      ],
+    });
+    expect(issues.map((i) => [i.kind, i.productId, i.items])).toEqual([
+      ['product_state', 'sub.one', ['REJECTED']],
+      ['unpriced_territories', 'sub.two', ['FRA']],
+      ['ended_offer_listed', 'sub.two', ['o1']],
+      ['missing_locales', 'sub.two', ['de-DE']],
+      ['stale_details', 'iap.one', []],
+    ]);
+  });
+});
