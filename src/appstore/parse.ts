@@ -7,6 +7,25 @@ import { collectUnknownEnumValues, type UnknownEnumValue } from './resources.ts'
  * the JSON path of the first problem (`data[3].attributes.productId: expected string, got number`).
  */
 
+/**
+ * Whether `value` (parsed JSON) nests deeper than `max` arrays/objects. Iterative, so a hostile
+ * document cannot overflow the stack here, and it stops at the first branch past the bound:
+ * everything after the parse (zod, canonical JSON, the diff) recurses, and must not see it.
+ */
+export function exceedsJsonDepth(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth + 1 > max) return true;
+    const children = Array.isArray(current) ? current : Object.values(current);
+    for (const child of children) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** `['data', 3, 'attributes', 'productId']` → `data[3].attributes.productId`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
