@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { boundText } from '../errors.ts';
 import { schemaError } from './errors.ts';
 import { collectUnknownEnumValues, type UnknownEnumValue } from './resources.ts';
 
@@ -56,17 +57,17 @@ function describe(value: unknown): string {
 
 /** One line per issue: path, what was expected, what came. */
 export function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const where = formatPath(issue.path);
+  const where = boundText(formatPath(issue.path), 300);
   const got = describe(valueAt(input, issue.path));
   switch (issue.code) {
     case 'invalid_type':
       return `${where}: expected ${issue.expected}, got ${got}`;
     case 'invalid_value':
       return `${where}: expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${
-        typeof valueAt(input, issue.path) === 'string' ? JSON.stringify(valueAt(input, issue.path)) : got
+        typeof valueAt(input, issue.path) === 'string' ? boundText(JSON.stringify(valueAt(input, issue.path)), 200) : got
       }`;
     default:
-      return `${where}: ${issue.message}`;
+      return boundText(`${where}: ${issue.message}`, 500);
   }
 }
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { DrizzleQueryError, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { databaseAppError, isDatabaseError } from '../../db/errors.ts';
 import { projects, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
@@ -11,7 +12,7 @@ import {
   recordCredentialSuccess,
 } from '../credentials/index.ts';
 import { projectNotFound } from '../credentials/store.ts';
-import { AppError, errorKind, errorMessage, PreconditionError } from '../errors.ts';
+import { AppError, boundText, errorKind, errorMessage, PreconditionError } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { applyCatalog, type LockMode } from './apply.ts';
 import { fetchCatalog } from './fetch.ts';
@@ -94,7 +95,9 @@ export async function syncProject(
     ({ client, credentials } = await loadClientForProject(ctx, projectId, options.client ?? {}));
     let fetched: Awaited<ReturnType<typeof fetchCatalog>>;
     try {
-      fetched = await fetchCatalog(client, project.appStoreId);
+      fetched = await fetchCatalog(client, project.appStoreId, {
+        maxAttributesBytes: ctx.config.limits.productAttributesBytes,
+      });
     } finally {
       client.close();
     }
@@ -154,13 +157,16 @@ export async function syncProject(
     );
     return summary;
   } catch (caught) {
-    const error = asAppError(caught);
+    const error = asAppError(caught, ctx.config.databaseUrl);
     await recordFailure(ctx, logger, runId, started, client, error);
     if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
       try {
         await recordCredentialFailure(ctx, projectId, error);
       } catch (recordError) {
-        logger.error({ err: recordError }, 'could not record the credential failure');
+        logger.error(
+          { error: boundText(scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))), 500) },
+          'could not record the credential failure',
+        );
       }
     }
     throw error;
@@ -169,18 +175,12 @@ export async function syncProject(
 
 /**
  * A database error arrives wrapped by drizzle with the whole statement and its parameters (the
- * catalog as JSON) in its message: keep Postgres's reason, drop the rest, so the run row, the
- * log and the CLI say what went wrong in one line.
+ * catalog as JSON) in its message: db/errors.ts gives the verdict by SQLSTATE (unavailable,
+ * not migrated, bad data, conflict) and a message that says what to do, in one line.
  */
-function asAppError(error: unknown): unknown {
-  if (error instanceof AppError || !(error instanceof DrizzleQueryError)) return error;
-  const reason = error.cause?.message ?? 'no reason given';
-  return new AppError(
-    'database',
-    `The database refused this sync's work (${reason}); nothing was applied. ` +
-      'Check that the database is reachable and migrated (catalog-sync migrate), then sync again.',
-    { retryable: true, cause: error },
-  );
+function asAppError(error: unknown, databaseUrl: string | undefined): unknown {
+  if (error instanceof AppError || !isDatabaseError(error)) return error;
+  return databaseAppError(error, { databaseUrl });
 }
 
 async function recordFailure(
@@ -193,11 +193,15 @@ async function recordFailure(
 ): Promise<void> {
   const stats = client?.stats();
   const kind = errorKind(error);
-  const message = scrubSecrets(errorMessage(error));
+  const max = ctx.config.limits.errorTextChars;
+  const message = boundText(scrubSecrets(errorMessage(error)), max);
   // A known error's message says it all (its cause may be drizzle's dump of a statement and its
-  // parameters); an unexpected one keeps its stack.
+  // parameters); an unexpected one keeps (the start of) its stack.
   if (error instanceof AppError) logger.warn({ kind, error: message }, 'sync failed');
-  else logger.warn({ kind, err: error }, 'sync failed');
+  else {
+    const stack = error instanceof Error && error.stack ? boundText(scrubSecrets(error.stack), max) : undefined;
+    logger.warn({ kind, error: message, stack }, 'sync failed');
+  }
   try {
     await ctx.db
       .update(syncRuns)
@@ -213,6 +217,9 @@ async function recordFailure(
       .where(eq(syncRuns.id, runId));
   } catch (recordError) {
     // The original error matters more; the run stays 'running' and says so in the status.
-    logger.error({ err: recordError }, 'could not mark the sync run as failed');
+    logger.error(
+      { error: boundText(scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))), 500) },
+      'could not mark the sync run as failed',
+    );
   }
 }
