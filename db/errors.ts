@@ -140,13 +140,22 @@ export function classifyDatabaseError(
 }
 
 /** The verdict as an AppError (kind `database_<kind>`), keeping the original as its cause. */
-export function databaseAppError(error: unknown, options: { databaseUrl?: string | undefined } = {}): AppError {
+export function databaseAppError(
+  error: unknown,
+  options: { databaseUrl?: string | undefined } = {},
+): AppError {
   const verdict = classifyDatabaseError(error, options);
-  return new AppError(`database_${verdict.kind}`, verdict.message, { retryable: verdict.retryable, cause: error });
+  return new AppError(`database_${verdict.kind}`, verdict.message, {
+    retryable: verdict.retryable,
+    cause: error,
+  });
 }
 
 /** A database error as the AppError a person should see; anything else unchanged. */
-export function publicDatabaseError(error: unknown, options: { databaseUrl?: string | undefined } = {}): unknown {
+export function publicDatabaseError(
+  error: unknown,
+  options: { databaseUrl?: string | undefined } = {},
+): unknown {
   return isDatabaseError(error) ? databaseAppError(error, options) : error;
 }
 

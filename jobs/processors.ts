@@ -40,7 +40,9 @@ export function classifyFailure(error: unknown, deferrals = 0): FailureAction {
     return { action: 'fail', reason: boundText(scrubSecrets(error.message)) };
   }
   if (error instanceof AppError) {
-    return error.retryable ? { action: 'retry' } : { action: 'fail', reason: boundText(scrubSecrets(error.message)) };
+    return error.retryable
+      ? { action: 'retry' }
+      : { action: 'fail', reason: boundText(scrubSecrets(error.message)) };
   }
   // Unknown errors (a dropped database connection, a bug) may pass; BullMQ's attempts bound them.
   return { action: 'retry' };
@@ -67,7 +69,8 @@ export function parseJobPayload<N extends JobName>(
           PAYLOAD_PROBLEM_MAX_CHARS,
         ),
       )
-      .join('; ') + (issues.length > PAYLOAD_PROBLEMS_MAX ? `; and ${issues.length - PAYLOAD_PROBLEMS_MAX} more` : '');
+      .join('; ') +
+    (issues.length > PAYLOAD_PROBLEMS_MAX ? `; and ${issues.length - PAYLOAD_PROBLEMS_MAX} more` : '');
   const expected =
     name === SYNC_JOB
       ? `{"projectId": string, "trigger": ${SYNC_TRIGGERS.map((t) => `"${t}"`).join(' | ')}}`

@@ -88,6 +88,50 @@ export function validateCron(expression: string): string {
   return normalised;
 }
 
+/** Consecutive cron occurrences sampled to find its shortest gap (a cron can burst in one hour only). */
+const CRON_SAMPLE_OCCURRENCES = 500;
+/** A fixed start, so the verdict on an expression does not depend on when it was given. */
+const CRON_SAMPLE_START = new Date('2025-01-01T00:00:00Z');
+
+/** The shortest gap, in seconds, between consecutive occurrences of a (valid) cron expression. */
+export function shortestCronGapSeconds(expression: string): number {
+  const iterator = CronExpressionParser.parse(expression, { tz: CRON_TZ, currentDate: CRON_SAMPLE_START });
+  let previous = iterator.next().getTime();
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 1; i < CRON_SAMPLE_OCCURRENCES && iterator.hasNext(); i++) {
+    const next = iterator.next().getTime();
+    shortest = Math.min(shortest, (next - previous) / 1000);
+    previous = next;
+  }
+  return shortest;
+}
+
+/**
+ * Refuses a schedule that runs more often than SCHEDULE_MIN_INTERVAL_SECONDS: one sync a second
+ * burns a key's hourly App Store Connect budget in minutes. For cron, the shortest gap between
+ * consecutive occurrences counts (`* * * * *` and `0-4 9 * * *` are both once a minute).
+ */
+export function checkMinimumInterval(spec: ScheduleSpec, minSeconds: number): void {
+  const minimum = formatEvery(minSeconds);
+  const raise = `the minimum is ${minimum} (SCHEDULE_MIN_INTERVAL_SECONDS=${minSeconds})`;
+  if ('every' in spec) {
+    if (spec.every < minSeconds) {
+      throw new InvalidInputError(
+        '--every',
+        `${formatEvery(spec.every)} is more often than allowed: ${raise}; choose ${minimum} or longer.`,
+      );
+    }
+    return;
+  }
+  const gap = shortestCronGapSeconds(spec.cron);
+  if (gap < minSeconds) {
+    throw new InvalidInputError(
+      '--cron',
+      `"${spec.cron}" runs as often as every ${formatEvery(gap)}: ${raise}; choose an expression whose runs are at least ${minimum} apart.`,
+    );
+  }
+}
+
 /**
  * A stable offset in [1, every) from the project id, so projects on one interval fire spread
  * across it rather than in the same second. Never 0: BullMQ treats 0 as "no offset" and then
@@ -296,6 +340,10 @@ export async function setSchedule(
   if (every !== null && (!Number.isInteger(every) || every < 1 || every > MAX_EVERY_SECONDS)) {
     throw new InvalidInputError('every', 'must be a whole number of seconds between 1 and 366 days');
   }
+  checkMinimumInterval(
+    every !== null ? { every } : { cron: cron! },
+    ctx.config.limits.scheduleMinIntervalSeconds,
+  );
   const now = new Date();
   const [row] = await ctx.db
     .update(projects)

@@ -1,5 +1,6 @@
-import { DrizzleQueryError, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Database, openDatabase, rowsOf } from '../db/client.ts';
+import { publicDatabaseError } from '../db/errors.ts';
 import { migrateDatabase, migrationsFolder } from '../db/migrate.ts';
 import type { CredentialStatus } from '../db/schema.ts';
 import {
@@ -595,19 +596,9 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
  * the SQL with its parameters (a sealed key among them), so only the driver's own message goes
  * out, with advice where there is one.
  */
+/** A raw database error as what is wrong and what to do, by SQLSTATE (db/errors.ts). */
 function toPublicError(error: unknown): unknown {
-  if (error instanceof AppError || !(error instanceof DrizzleQueryError)) return error;
-  const cause = error.cause;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  const hint =
-    code === '42P01'
-      ? ' The database has no catalog-sync tables yet: run `catalog-sync migrate` (or client.migrate()).'
-      : '';
-  return new AppError('database', `Database error: ${scrubSecrets(errorMessage(cause ?? error))}.${hint}`, {
-    // Connection trouble may pass; a schema or constraint error will not.
-    retryable: typeof code !== 'string' || !/^(42|23)/.test(code),
-    cause,
-  });
+  return publicDatabaseError(error);
 }
 
 function withPublicErrors(client: CatalogSync): CatalogSync {

@@ -310,7 +310,8 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
           }
           throw transientNetworkError(request, `HTTP ${status} with a body that is not JSON`, attempts);
         }
-        if (exceedsJsonDepth(json, settings.maxJsonDepth)) throw documentTooDeepError(request, settings.maxJsonDepth);
+        if (exceedsJsonDepth(json, settings.maxJsonDepth))
+          throw documentTooDeepError(request, settings.maxJsonDepth);
         return json;
       }
 

@@ -64,7 +64,9 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
       return `${where}: expected ${issue.expected}, got ${got}`;
     case 'invalid_value':
       return `${where}: expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${
-        typeof valueAt(input, issue.path) === 'string' ? boundText(JSON.stringify(valueAt(input, issue.path)), 200) : got
+        typeof valueAt(input, issue.path) === 'string'
+          ? boundText(JSON.stringify(valueAt(input, issue.path)), 200)
+          : got
       }`;
     default:
       return boundText(`${where}: ${issue.message}`, 500);

@@ -99,7 +99,13 @@ export function createTransport(options: TransportOptions): Transport {
     async get(url, headers) {
       if (stop.signal.aborted) throw clientClosedError();
       try {
-          return await readBounded(instanceFor(url, options), url, headers, stop.signal, options.maxResponseBytes);
+        return await readBounded(
+          instanceFor(url, options),
+          url,
+          headers,
+          stop.signal,
+          options.maxResponseBytes,
+        );
       } catch (error) {
         if (stop.signal.aborted) throw clientClosedError();
         if (error instanceof RequestError) {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type Database, openDatabase } from '../../db/client.ts';
+import { publicDatabaseError } from '../../db/errors.ts';
 import { closeSharedAgents } from '../appstore/index.ts';
 import { type Config, ConfigError, loadConfig } from '../config/env.ts';
 import { AppError, errorKind, errorMessage } from '../errors.ts';
@@ -27,22 +28,25 @@ export async function runCommand(
   body: (context: CliContext) => Promise<void>,
 ): Promise<void> {
   let database: Database | undefined;
+  let config: Config | undefined;
   try {
-    const config = loadConfig();
+    const loaded = loadConfig();
+    config = loaded;
     // Logs go to stderr so that stdout stays the command's result (tables or JSON).
     const logger = createLogger({ level: config.log.level, format: config.log.format, fd: 2 });
     setLogger(logger);
     const context: CliContext = {
-      config,
+      config: loaded,
       logger,
       database: async () => {
-        database ??= await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+        database ??= await openDatabase({ databaseUrl: loaded.databaseUrl, dataDir: loaded.dataDir });
         return database;
       },
     };
     await body(context);
   } catch (error) {
-    reportError(options, error);
+    // A raw SQL or socket error becomes what is wrong and what to do (db/errors.ts).
+    reportError(options, publicDatabaseError(error, { databaseUrl: config?.databaseUrl }));
     process.exitCode = 1;
   } finally {
     // One command per process: the keep-alive sockets to Apple go with it.

@@ -30,7 +30,8 @@ const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 export const intFrom = (min: number, max: number, fallback: number) =>
   z
     .preprocess(
-      (value) => (value === undefined || value === '' ? undefined : typeof value === 'number' ? String(value) : value),
+      (value) =>
+        value === undefined || value === '' ? undefined : typeof value === 'number' ? String(value) : value,
       z
         .string()
         .regex(/^[0-9]{1,15}$/, {
@@ -128,7 +129,10 @@ export const envSchema = z.object({
   /** Loopback by default: set 0.0.0.0 (and METRICS_TOKEN) to expose /metrics and /readyz. */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** When set, /metrics and /readyz want `Authorization: Bearer <token>` (/livez stays open). */
-  METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, { message: 'must be at least 16 characters' }).optional()),
+  METRICS_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ),
   /** Label App Store series with each customer's Key ID (off: one series for all keys). */
   METRICS_KEY_ID_LABELS: booleanFlag,
 });

@@ -184,7 +184,8 @@ function storable<T extends { appleId: string; raw: Record<string, unknown> }>(
 ): T {
   const { value, changed } = storableJson(record);
   if (changed.length > 0) {
-    const fields = changed.slice(0, 5).join(', ') + (changed.length > 5 ? ` and ${changed.length - 5} more` : '');
+    const fields =
+      changed.slice(0, 5).join(', ') + (changed.length > 5 ? ` and ${changed.length - 5} more` : '');
     warnings.push(
       `${what} ${record.appleId}: characters Postgres cannot store (NUL or an unpaired surrogate) were removed from ${fields}`,
     );
@@ -210,7 +211,8 @@ export function normaliseCatalog(fetched: FetchedResources, options: NormaliseOp
     // The same resource twice (a cursor page shifted by a concurrent change) is harmless.
     products.set(product.appleId, product);
   };
-  for (const iap of fetched.iaps) add(storable(normaliseIap(iap, warnings), 'in-app purchase', maxBytes, warnings));
+  for (const iap of fetched.iaps)
+    add(storable(normaliseIap(iap, warnings), 'in-app purchase', maxBytes, warnings));
   const groups = new Map<string, CatalogGroup>();
   for (const { group, subscriptions } of fetched.groups) {
     groups.set(group.id, storable(normaliseGroup(group), 'subscription group', maxBytes, warnings));
@@ -235,7 +237,9 @@ export function normaliseCatalog(fetched: FetchedResources, options: NormaliseOp
     catalog: {
       products: [...products.values()].sort(byId),
       groups: [...groups.values()].sort(byId),
-      grace: fetched.grace ? storable(normaliseGrace(fetched.grace), 'grace period', maxBytes, warnings) : null,
+      grace: fetched.grace
+        ? storable(normaliseGrace(fetched.grace), 'grace period', maxBytes, warnings)
+        : null,
     },
     warnings,
   };

@@ -213,16 +213,31 @@ const DURATION_UNITS: Record<string, number> = {
  * `--since`: an ISO date-time (`2026-01-31T12:00:00Z`, or a date `2026-01-31`) or a duration
  * back from `now` such as `90m`, `24h`, `7d`, `2w`.
  */
+/** The range `--since` may name: nothing in the catalog is older than 1970 (nor newer than 9999). */
+const SINCE_MIN_MS = 0;
+const SINCE_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+function inRange(date: Date, text: string): Date {
+  const ms = date.getTime();
+  if (Number.isNaN(ms) || ms < SINCE_MIN_MS || ms > SINCE_MAX_MS) {
+    throw new InvalidInputError(
+      '--since',
+      `${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} reaches outside 1970-01-01 … 9999-12-31; give a shorter duration (e.g. 30d) or a date in that range.`,
+    );
+  }
+  return date;
+}
+
 export function parseSince(text: string, now: Date = new Date()): Date {
   const trimmed = text.trim();
   const duration = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(trimmed);
   if (duration) {
     const ms = Number(duration[1]) * DURATION_UNITS[duration[2]!.toLowerCase()]!;
-    return new Date(now.getTime() - ms);
+    return inRange(new Date(now.getTime() - ms), text);
   }
   if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed)) {
     const date = new Date(trimmed);
-    if (!Number.isNaN(date.getTime())) return date;
+    if (!Number.isNaN(date.getTime())) return inRange(date, text);
   }
   throw new InvalidInputError(
     '--since',

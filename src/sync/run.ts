@@ -164,7 +164,12 @@ export async function syncProject(
         await recordCredentialFailure(ctx, projectId, error);
       } catch (recordError) {
         logger.error(
-          { error: boundText(scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))), 500) },
+          {
+            error: boundText(
+              scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))),
+              500,
+            ),
+          },
           'could not record the credential failure',
         );
       }
@@ -199,7 +204,8 @@ async function recordFailure(
   // parameters); an unexpected one keeps (the start of) its stack.
   if (error instanceof AppError) logger.warn({ kind, error: message }, 'sync failed');
   else {
-    const stack = error instanceof Error && error.stack ? boundText(scrubSecrets(error.stack), max) : undefined;
+    const stack =
+      error instanceof Error && error.stack ? boundText(scrubSecrets(error.stack), max) : undefined;
     logger.warn({ kind, error: message, stack }, 'sync failed');
   }
   try {

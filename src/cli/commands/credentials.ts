@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ServiceContext } from '../../context.ts';
+import { readPrivateKeyFile } from '../../credentials/key-file.ts';
 import { loadCredentials, saveCredentials } from '../../credentials/store.ts';
 import { InvalidInputError, PreconditionError } from '../../errors.ts';
 import { type DiscoveredApp, listDiscoveredApps, selectApp, selectedApp } from '../../onboarding/apps.ts';
@@ -24,6 +24,7 @@ const OPTION_FOR_FIELD: Record<string, string> = {
   keyId: '--key-id',
   issuerId: '--issuer-id',
   privateKey: '--private-key-file',
+  privateKeyFile: '--private-key-file',
   project: '<project>',
   appStoreId: '<appStoreId>',
 };
@@ -40,34 +41,6 @@ function asCliError(error: unknown): unknown {
 async function serviceContext(context: CliContext): Promise<ServiceContext> {
   const { db } = await context.database();
   return { db, config: context.config, logger: context.logger };
-}
-
-/** A .p8 is a few hundred bytes; anything far larger is the wrong file (and is not read whole). */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
-
-async function readKeyFile(file: string): Promise<string> {
-  const field = '--private-key-file';
-  try {
-    const info = await stat(file);
-    if (info.isDirectory())
-      throw new InvalidInputError(field, `${file} is a folder; give the AuthKey_<KEYID>.p8 file.`);
-    if (info.size > MAX_KEY_FILE_BYTES) {
-      throw new InvalidInputError(
-        field,
-        `${file} is ${info.size} bytes, far too large for a .p8 key; give the AuthKey_<KEYID>.p8 file.`,
-      );
-    }
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if (error instanceof InvalidInputError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
-    throw new InvalidInputError(
-      field,
-      `cannot read ${file} (${why}); give the path of the AuthKey_<KEYID>.p8 file.`,
-    );
-  }
 }
 
 function appsTable(apps: DiscoveredApp[], selectedId?: string | null): string {
@@ -103,7 +76,7 @@ export function registerCredentials(program: Command): void {
   ).action((project: string, options: SetOptions) =>
     runCommand(options, async (context) => {
       try {
-        const privateKey = await readKeyFile(options.privateKeyFile);
+        const privateKey = await readPrivateKeyFile(options.privateKeyFile);
         const ctx = await serviceContext(context);
         const saved = await saveCredentials(ctx, project, {
           keyId: options.keyId,

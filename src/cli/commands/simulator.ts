@@ -64,7 +64,7 @@ async function readyKey(sim: Simulator, dir: string): Promise<ReadyKey> {
     sim.keys.register({ keyId: saved.keyId, issuerId: saved.issuerId, publicKeyPem, role: 'ADMIN' });
     return { keyId: saved.keyId, issuerId: saved.issuerId, p8Path };
   } catch {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const created = await sim.createKey({ role: 'ADMIN', dir });
     await writeFile(
       recordPath,

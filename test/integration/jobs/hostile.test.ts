@@ -206,7 +206,9 @@ describe('a worker behind a hostile App Store Connect', () => {
       expect(hostileRequests[name]).toBe(1);
     }
     const peak = peakRssMiB(worker.child.pid!);
-    console.log(`worker peak RSS: ${rssBefore.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB after the hostile syncs`);
+    console.log(
+      `worker peak RSS: ${rssBefore.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB after the hostile syncs`,
+    );
     expect(peak).toBeLessThan(RSS_BOUND_MIB);
   }, 120_000);
 

@@ -113,7 +113,12 @@ describe('error detail bound', () => {
     const server = await serve((_req, res) =>
       sendJson(res, 400, {
         errors: [
-          { status: '400', code: 'PARAMETER_ERROR.INVALID', title: 'A parameter has an invalid value', detail: 'd'.repeat(20_000_000) },
+          {
+            status: '400',
+            code: 'PARAMETER_ERROR.INVALID',
+            title: 'A parameter has an invalid value',
+            detail: 'd'.repeat(20_000_000),
+          },
         ],
       }),
     );
