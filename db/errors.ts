@@ -139,16 +139,27 @@ export function classifyDatabaseError(
   };
 }
 
-/** The verdict as an AppError (kind `database_<kind>`), keeping the original as its cause. */
+/**
+ * A database failure as callers see it: AppError kind `database` (stable for the API, the run
+ * row's error_kind and the CLI's --json), the verdict's class in `databaseKind`.
+ */
+export class DatabaseError extends AppError {
+  override name = 'DatabaseError';
+  readonly databaseKind: DatabaseErrorKind;
+  readonly code: string | undefined;
+  constructor(verdict: DatabaseErrorVerdict, cause: unknown) {
+    super('database', verdict.message, { retryable: verdict.retryable, cause });
+    this.databaseKind = verdict.kind;
+    this.code = verdict.code;
+  }
+}
+
+/** The verdict as a DatabaseError, keeping the original as its cause. */
 export function databaseAppError(
   error: unknown,
   options: { databaseUrl?: string | undefined } = {},
-): AppError {
-  const verdict = classifyDatabaseError(error, options);
-  return new AppError(`database_${verdict.kind}`, verdict.message, {
-    retryable: verdict.retryable,
-    cause: error,
-  });
+): DatabaseError {
+  return new DatabaseError(classifyDatabaseError(error, options), error);
 }
 
 /** A database error as the AppError a person should see; anything else unchanged. */
@@ -161,6 +172,7 @@ export function publicDatabaseError(
 
 /** Whether `error` means the database is unreachable (the outage class other modules wait on). */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof AppError) return error.kind === 'database_unavailable';
+  if (error instanceof DatabaseError) return error.databaseKind === 'unavailable';
+  if (error instanceof AppError) return false;
   return isDatabaseError(error) && classifyDatabaseError(error).kind === 'unavailable';
 }

@@ -122,6 +122,7 @@ describe('an empty database', () => {
       const error = await client.saveCredentials('fresh', credentials()).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AppError);
       expect((error as AppError).kind).toBe('database');
+      expect(error).toMatchObject({ databaseKind: 'not_migrated', retryable: false });
       expect((error as AppError).message).toMatch(/catalog-sync migrate/);
       expect((error as AppError).message).not.toMatch(/insert into/i);
       expect(await client.migrate()).toEqual({ applied: 1, total: 1 });

@@ -6,8 +6,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   classifyDatabaseError,
+  type DatabaseError,
   databaseAddress,
   isDatabaseError,
+  isDatabaseUnavailable,
   publicDatabaseError,
 } from '../../../db/errors.ts';
 import { startHealthServer } from '../../../jobs/health.ts';
@@ -148,9 +150,17 @@ describe('classifyDatabaseError', () => {
     expect(isDatabaseError(app)).toBe(false);
     expect(publicDatabaseError(app)).toBe(app);
     expect(isDatabaseError(Object.assign(new Error('no'), { code: 'ENOENT' }))).toBe(false);
-    const mapped = publicDatabaseError(drizzle(pgError('22P05'))) as AppError;
-    expect(mapped.kind).toBe('database_bad_data');
-    expect(mapped.retryable).toBe(false);
+    const mapped = publicDatabaseError(drizzle(pgError('22P05'))) as DatabaseError;
+    expect(mapped).toBeInstanceOf(AppError);
+    expect(mapped).toMatchObject({
+      kind: 'database',
+      databaseKind: 'bad_data',
+      code: '22P05',
+      retryable: false,
+    });
+    expect(isDatabaseUnavailable(publicDatabaseError(pgError('57P01')))).toBe(true);
+    expect(isDatabaseUnavailable(pgError('ECONNREFUSED'))).toBe(true);
+    expect(isDatabaseUnavailable(mapped)).toBe(false);
   });
 });
 
