@@ -94,7 +94,8 @@ function installExitHooks(): void {
 
 async function openEmbedded(options: OpenOptions): Promise<Database> {
   const dataDir = path.resolve(options.dataDir ?? '.data', 'pglite');
-  mkdirSync(dataDir, { recursive: true });
+  // Owner only: the embedded database holds every project's catalog and sealed keys.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
   const timeoutMs = options.embeddedOpenTimeoutMs ?? 30_000;

@@ -1,6 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { boundText } from '../src/errors.ts';
 import type { Logger } from '../src/log/logger.ts';
 
 export interface HealthChecks {
@@ -35,9 +37,20 @@ async function runCheck(check: () => Promise<unknown>): Promise<{ ok: boolean; e
   }
 }
 
+/** Whether the request carries `Authorization: Bearer <token>`, compared in constant time. */
+export function hasBearerToken(req: Pick<IncomingMessage, 'headers'>, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  const match = /^Bearer (.+)$/i.exec(header);
+  if (!match) return false;
+  // Hashing first gives equal lengths, so timingSafeEqual leaks neither content nor length.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(match[1]!), digest(token));
+}
+
 /**
  * `/healthz`: the process is up. `/readyz`: every dependency answers (503 naming the ones that do
- * not). `/metrics`: Prometheus text format.
+ * not, never their error text: the log has it). `/metrics`: Prometheus text format. With a token,
+ * `/readyz` and `/metrics` want `Authorization: Bearer <token>`; `/healthz` stays open.
  */
 export async function startHealthServer(options: {
   port: number;
@@ -45,6 +58,8 @@ export async function startHealthServer(options: {
   registry: Registry;
   checks: HealthChecks;
   logger: Logger;
+  /** METRICS_TOKEN: when set, /readyz and /metrics require it. */
+  token?: string | undefined;
 }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -56,13 +71,26 @@ export async function startHealthServer(options: {
       send(status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
     if (path === '/healthz') return json(200, { status: 'ok' });
+    if ((path === '/readyz' || path === '/metrics') && options.token && !hasBearerToken(req, options.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return json(401, { error: 'unauthorized: send Authorization: Bearer <METRICS_TOKEN>' });
+    }
     if (path === '/readyz') {
       void (async () => {
         const names = Object.keys(options.checks);
         const results = await Promise.all(names.map((name) => runCheck(options.checks[name]!)));
-        const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
-        const ready = results.every((r) => r.ok);
-        json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+        const failed = names.filter((_, i) => !results[i]!.ok);
+        for (const name of failed) {
+          const error = results[names.indexOf(name)]!.error ?? '';
+          options.logger.warn({ dependency: name, error: boundText(error, 500) }, 'readiness check failed');
+        }
+        const checks = Object.fromEntries(names.map((name, i) => [name, { ok: results[i]!.ok }]));
+        const ready = failed.length === 0;
+        json(ready ? 200 : 503, {
+          status: ready ? 'ready' : 'not ready',
+          ...(ready ? {} : { failed }),
+          checks,
+        });
       })();
       return;
     }

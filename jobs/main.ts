@@ -49,7 +49,7 @@ export async function startWorkerService(
 ): Promise<WorkerService> {
   const { config, logger } = ctx;
   const handle: QueueHandle = await openQueue(config, 'worker');
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ keyIdLabels: config.metrics.keyIdLabels });
   metrics.observeQueue({
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
@@ -122,6 +122,7 @@ export async function startWorkerService(
         host: config.metrics.host,
         registry: metrics.registry,
         logger,
+        token: config.metrics.token,
         checks: {
           redis: () => handle.redis.ping(),
           postgres: () => ctx.db.execute(sql`select 1`),

@@ -46,7 +46,14 @@ export interface WorkerMetrics {
   observeDetailAges(source: () => Promise<number[]>): void;
 }
 
-export function createWorkerMetrics(): WorkerMetrics {
+/**
+ * `keyIdLabels` (METRICS_KEY_ID_LABELS): label the rate-limit gauges with each customer's Key ID.
+ * Off by default: a Key ID is not a secret, but it identifies a customer to whoever scrapes, and
+ * one series per key grows without bound; without it the gauges show the last key seen.
+ */
+export function createWorkerMetrics(options: { keyIdLabels?: boolean } = {}): WorkerMetrics {
+  const byKey = options.keyIdLabels === true;
+  const budgetLabels = byKey ? (['key_id', 'window'] as const) : (['window'] as const);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'catalog_sync_' });
 
@@ -71,14 +78,14 @@ export function createWorkerMetrics(): WorkerMetrics {
   });
   const budget = new Gauge({
     name: 'catalog_sync_appstore_rate_limit_remaining',
-    help: 'Requests left in the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per key id and window',
-    labelNames: ['key_id', 'window'] as const,
+    help: 'Requests left in the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per window (and key id when METRICS_KEY_ID_LABELS=true)',
+    labelNames: budgetLabels as readonly string[],
     registers: [registry],
   });
   const budgetLimit = new Gauge({
     name: 'catalog_sync_appstore_rate_limit_limit',
-    help: 'Size of the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per key id and window',
-    labelNames: ['key_id', 'window'] as const,
+    help: 'Size of the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per window (and key id when METRICS_KEY_ID_LABELS=true)',
+    labelNames: budgetLabels as readonly string[],
     registers: [registry],
   });
 
@@ -229,7 +236,8 @@ export function createWorkerMetrics(): WorkerMetrics {
       for (const [name, value] of Object.entries(rateLimit)) {
         const match = /^(.*)-(lim|rem)$/.exec(name);
         if (!match?.[1]) continue;
-        (match[2] === 'rem' ? budget : budgetLimit).set({ key_id: keyId, window: match[1] }, value);
+        const labels = byKey ? { key_id: keyId, window: match[1] } : { window: match[1] };
+        (match[2] === 'rem' ? budget : budgetLimit).set(labels, value);
       }
     },
     webhookDelivery: (outcome) => deliveries.inc({ outcome }),

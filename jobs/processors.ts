@@ -7,7 +7,7 @@ import { requestSync, runSync } from '../src/app/sync.ts';
 import { AppStoreError, type ResponseEvent } from '../src/appstore/index.ts';
 import { asAppError, isDatabaseUnavailable } from '../src/database/errors.ts';
 import type { DetailsBudget } from '../src/details/budget.ts';
-import { AppError, errorKind, errorMessage } from '../src/errors.ts';
+import { AppError, boundText, DEFAULT_ERROR_TEXT_MAX_CHARS, errorKind, errorMessage } from '../src/errors.ts';
 import { emitSyncFailed } from '../src/events/sync-failed.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import {
@@ -49,14 +49,20 @@ export function classifyFailure(error: unknown, deferrals = 0): FailureAction {
       return { action: 'delay', delayMs: Math.min(Math.max(wanted, 1_000), RATE_LIMIT_MAX_DELAY_MS) };
     }
     if (error.kind === 'transient') return { action: 'retry' };
-    return { action: 'fail', reason: scrubSecrets(error.message) };
+    return { action: 'fail', reason: boundText(scrubSecrets(error.message)) };
   }
   if (error instanceof AppError) {
-    return error.retryable ? { action: 'retry' } : { action: 'fail', reason: scrubSecrets(error.message) };
+    return error.retryable
+      ? { action: 'retry' }
+      : { action: 'fail', reason: boundText(scrubSecrets(error.message)) };
   }
   // Unknown errors (a dropped database connection, a bug) may pass; BullMQ's attempts bound them.
   return { action: 'retry' };
 }
+
+/** What a rejection quotes of one problem, and of all of them: a 1 MB key must not become a 1 MB reason. */
+const PAYLOAD_PROBLEM_MAX_CHARS = 200;
+const PAYLOAD_PROBLEMS_MAX = 5;
 
 /** Parses a job's payload against the contract, or says exactly what is wrong (no retries). */
 export function parseJobPayload<N extends JobName>(
@@ -65,9 +71,18 @@ export function parseJobPayload<N extends JobName>(
 ): z.infer<(typeof payloadSchemas)[N]> {
   const parsed = payloadSchemas[name].safeParse(data);
   if (parsed.success) return parsed.data as z.infer<(typeof payloadSchemas)[N]>;
-  const problems = parsed.error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(payload)'}: ${issue.message}`)
-    .join('; ');
+  const issues = parsed.error.issues;
+  const problems =
+    issues
+      .slice(0, PAYLOAD_PROBLEMS_MAX)
+      .map((issue) =>
+        boundText(
+          `${issue.path.length ? issue.path.map(String).join('.') : '(payload)'}: ${issue.message}`,
+          PAYLOAD_PROBLEM_MAX_CHARS,
+        ),
+      )
+      .join('; ') +
+    (issues.length > PAYLOAD_PROBLEMS_MAX ? `; and ${issues.length - PAYLOAD_PROBLEMS_MAX} more` : '');
   const expected =
     name === SYNC_JOB
       ? `{"projectId": string, "trigger": ${SYNC_TRIGGERS.map((t) => `"${t}"`).join(' | ')}}`
@@ -127,9 +142,10 @@ export function createProcessor(deps: ProcessorDeps) {
   return async function process(job: AnyJob, token?: string): Promise<unknown> {
     const name = job.name;
     if (!(JOB_NAMES as readonly string[]).includes(name)) {
-      metrics?.jobProcessed(name, 'invalid');
+      metrics?.jobProcessed('unknown', 'invalid');
+      await discardPayload(job);
       throw new UnrecoverableError(
-        `Unknown job name "${name}": this worker handles ${JOB_NAMES.join(' and ')}. Not retried.`,
+        `Unknown job name ${boundText(JSON.stringify(name), 100)}: this worker handles ${JOB_NAMES.join(' and ')}. Not retried.`,
       );
     }
     let payload: { projectId: string; trigger?: (typeof SYNC_TRIGGERS)[number] };
@@ -138,6 +154,7 @@ export function createProcessor(deps: ProcessorDeps) {
     } catch (error) {
       metrics?.jobProcessed(name, 'invalid');
       ctx.logger.warn({ jobId: job.id, jobName: name, reason: errorMessage(error) }, 'job payload rejected');
+      await discardPayload(job);
       throw error;
     }
     const { projectId } = payload;
@@ -205,7 +222,11 @@ export function createProcessor(deps: ProcessorDeps) {
         throw new DelayedError();
       }
       const decision = classifyFailure(error, deferralsOf(job));
-      const detail = { ...attempt, kind: errorKind(error), reason: scrubSecrets(errorMessage(error)) };
+      const detail = {
+        ...attempt,
+        kind: errorKind(error),
+        reason: boundText(scrubSecrets(errorMessage(error)), ctx.config.limits.errorTextChars),
+      };
       if (decision.action === 'delay' && token) {
         const until = Date.now() + decision.delayMs;
         await job.moveToDelayed(until, token);
@@ -248,7 +269,29 @@ export function createProcessor(deps: ProcessorDeps) {
         logger.error(detail, 'job failed: no attempts left');
       } else logger.warn(detail, 'job failed: will retry with backoff');
       if (final && name === SYNC_JOB) await settleRequest(job, projectId);
-      throw error instanceof Error ? error : new Error(String(error));
+      throw boundedError(error, ctx.config.limits.errorTextChars);
     }
   };
+}
+
+/**
+ * A rejected job's data may hold what must not stay in Redis (a key pasted into the wrong field):
+ * it is replaced before the job is failed, so the failed job (kept for days) holds only the reason.
+ * `updateData` is allowed while the job is active; removing it is not.
+ */
+async function discardPayload(job: AnyJob): Promise<void> {
+  try {
+    await job.updateData({ discarded: 'the payload was rejected and removed; see the failure reason' });
+  } catch {
+    // The failure reason still says what was wrong; the job's own removal policy ends it.
+  }
+}
+
+/** `error` with its message bounded (BullMQ stores the message and the stack with the job). */
+function boundedError(error: unknown, max: number = DEFAULT_ERROR_TEXT_MAX_CHARS): Error {
+  const message = errorMessage(error);
+  if (error instanceof Error && message.length <= max && (error.stack?.length ?? 0) <= max * 4) return error;
+  const bounded = new Error(boundText(scrubSecrets(message), max));
+  bounded.name = error instanceof Error ? error.name : 'Error';
+  return bounded;
 }

@@ -55,3 +55,25 @@ export function errorKind(error: unknown): string {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Default bound on any error text that is stored or logged (ERROR_TEXT_MAX_CHARS overrides it). */
+export const DEFAULT_ERROR_TEXT_MAX_CHARS = 2_000;
+
+/**
+ * `text` cut to at most `max` characters plus a short note saying how much was cut. Every error
+ * text that leaves the process (a job's failure reason, a run row, a log line, a metric) goes
+ * through here: a hostile or broken peer must not turn a 20 MB message into 20 MB in Redis.
+ * Never splits a surrogate pair.
+ */
+export function boundText(text: string, max: number = DEFAULT_ERROR_TEXT_MAX_CHARS): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}… [${text.length - end} more characters cut]`;
+}
+
+/** errorMessage, bounded: what is stored or logged about a failure. */
+export function boundedErrorMessage(error: unknown, max: number = DEFAULT_ERROR_TEXT_MAX_CHARS): string {
+  return boundText(errorMessage(error), max);
+}

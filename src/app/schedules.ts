@@ -3,6 +3,7 @@ import { parseProjectId } from '../projects/id.ts';
 import { type ScheduleRow, type ScheduleSpec, writeSchedule } from '../projects/store.ts';
 import { scheduleId } from '../queue/contract.ts';
 import {
+  checkMinimumInterval,
   isStoredScheduler,
   listSchedules as listStoredSchedules,
   reconcileSchedules,
@@ -26,7 +27,16 @@ export type ScheduleInfo = ScheduleDescription;
 const MAX_EVERY_SECONDS = 366 * 86_400;
 
 /** Exactly one of `every` and `cron`, each checked by the one grammar for it. */
-export function parseScheduleInput(input: Omit<ScheduleInput, 'projectId'>): ScheduleSpec {
+export function parseScheduleInput(
+  input: Omit<ScheduleInput, 'projectId'>,
+  minIntervalSeconds = 1,
+): ScheduleSpec {
+  const spec = parseSpec(input);
+  checkMinimumInterval(spec, minIntervalSeconds);
+  return spec;
+}
+
+function parseSpec(input: Omit<ScheduleInput, 'projectId'>): ScheduleSpec {
   const hasEvery = input.every !== undefined;
   const hasCron = input.cron !== undefined;
   if (hasEvery === hasCron) {
@@ -76,7 +86,7 @@ async function mirror(ctx: AppContext, projectId: string): Promise<string | null
 /** Sets the project's periodic sync (replacing any other); the workers pick it up at once. */
 export async function schedule(ctx: AppContext, input: ScheduleInput): Promise<ScheduleInfo> {
   const projectId = parseProjectId(input?.projectId);
-  const spec = parseScheduleInput(input);
+  const spec = parseScheduleInput(input, ctx.config.limits.scheduleMinIntervalSeconds);
   // Redis is reached first: a schedule stored in Postgres but not mirrored would only start at
   // the workers' next periodic reconcile.
   await ctx.queue();

@@ -1,9 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { getLogger, type Logger } from '../log/logger.ts';
-import { type AppleErrorInfo, errorFromResponse, transientNetworkError } from './errors.ts';
+import {
+  type AppleErrorInfo,
+  documentTooDeepError,
+  errorFromResponse,
+  transientNetworkError,
+} from './errors.ts';
 import { buildUrl, collectPages, DEFAULT_PAGE_LIMIT, type Query } from './pagination.ts';
-import { parseBody } from './parse.ts';
+import { exceedsJsonDepth, parseBody } from './parse.ts';
 import { parseRateLimit } from './rate-limit.ts';
 import {
   type App,
@@ -52,6 +57,12 @@ export interface AppStoreClientOptions {
   maxPages?: number;
   /** Requests in flight at once (Apple throttles bursts even with hourly budget left). */
   concurrency?: number;
+  /** Largest response body accepted, counted after decompression (bytes). */
+  maxResponseBytes?: number;
+  /** Deepest nesting of arrays/objects accepted in a JSON document. */
+  maxJsonDepth?: number;
+  /** Apple's error `detail` is cut to this many characters in messages. */
+  maxErrorDetailChars?: number;
   /** First backoff ceiling (doubles per retry). */
   backoffBaseMs?: number;
   onResponse?: (event: ResponseEvent) => void;
@@ -69,6 +80,9 @@ export const clientDefaults = {
   maxPages: 1_000,
   concurrency: 8,
   backoffBaseMs: 500,
+  maxResponseBytes: 32 * 1024 * 1024,
+  maxJsonDepth: 64,
+  maxErrorDetailChars: 500,
 } as const;
 
 /** A rate-limited request's suggested wait when Apple sends no Retry-After. */
@@ -152,6 +166,9 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
     maxPages: options.maxPages ?? clientDefaults.maxPages,
     concurrency: options.concurrency ?? clientDefaults.concurrency,
     backoffBaseMs: options.backoffBaseMs ?? clientDefaults.backoffBaseMs,
+    maxResponseBytes: options.maxResponseBytes ?? clientDefaults.maxResponseBytes,
+    maxJsonDepth: options.maxJsonDepth ?? clientDefaults.maxJsonDepth,
+    maxErrorDetailChars: options.maxErrorDetailChars ?? clientDefaults.maxErrorDetailChars,
   };
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const logger = options.logger ?? getLogger();
@@ -167,6 +184,7 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
   const transport = createTransport({
     connectTimeoutMs: settings.connectTimeoutMs,
     responseTimeoutMs: settings.responseTimeoutMs,
+    maxResponseBytes: settings.maxResponseBytes,
   });
   const semaphore = createSemaphore(settings.concurrency);
   const stats = createStatsRecorder();
@@ -261,8 +279,9 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
       const { response } = outcome;
       const { status } = response;
       if (status >= 200 && status < 300) {
+        let json: unknown;
         try {
-          return JSON.parse(response.body);
+          json = JSON.parse(response.body);
         } catch {
           // A truncated or garbled body is a transport fault: the same GET may well succeed.
           if (retries < settings.maxRetries) {
@@ -271,6 +290,9 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
           }
           throw transientNetworkError(request, `HTTP ${status} with a body that is not JSON`, attempts);
         }
+        if (exceedsJsonDepth(json, settings.maxJsonDepth))
+          throw documentTooDeepError(request, settings.maxJsonDepth);
+        return json;
       }
 
       if (status === 401 && !refreshedAfter401) {
@@ -291,6 +313,7 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
         request,
         retryAfterMs: status === 429 ? (retryAfterMs ?? DEFAULT_RATE_LIMIT_WAIT_MS) : retryAfterMs,
         attempts,
+        detailMaxChars: settings.maxErrorDetailChars,
       });
     }
   };

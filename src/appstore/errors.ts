@@ -1,4 +1,4 @@
-import { AppError } from '../errors.ts';
+import { AppError, boundText } from '../errors.ts';
 
 /**
  * One taxonomy for every way App Store Connect can fail, so the rest of the worker can act
@@ -12,6 +12,8 @@ export const appStoreErrorKinds = [
   'transient',
   'schema',
   'invalid_request',
+  /** A configured bound on what comes in was crossed (response size, JSON depth, attribute size). */
+  'limit_exceeded',
 ] as const;
 export type AppStoreErrorKind = (typeof appStoreErrorKinds)[number];
 
@@ -88,6 +90,20 @@ export function forbiddenReasonOf(apple: AppleErrorInfo | undefined): ForbiddenR
   return apple?.code.startsWith(AGREEMENTS_CODE) ? 'agreements' : 'role';
 }
 
+/** Apple's `detail` as quoted in a message: enough to act on, never megabytes. */
+export const APPLE_DETAIL_MAX_CHARS = 500;
+/** Apple's codes and titles are short; these bounds only stop a hostile body. */
+const APPLE_CODE_MAX_CHARS = 200;
+
+/** Apple's error as received, bounded: code and title whole (up to a hostile length), detail cut. */
+export function boundAppleError(apple: AppleErrorInfo, detailMax = APPLE_DETAIL_MAX_CHARS): AppleErrorInfo {
+  return {
+    code: boundText(apple.code, APPLE_CODE_MAX_CHARS),
+    title: boundText(apple.title, APPLE_CODE_MAX_CHARS),
+    detail: apple.detail === undefined ? undefined : boundText(apple.detail, detailMax),
+  };
+}
+
 function appleSuffix(status: number, apple: AppleErrorInfo | undefined): string {
   if (!apple) return `HTTP ${status}`;
   const detail = apple.detail ?? apple.title;
@@ -101,6 +117,8 @@ export interface ResponseErrorInput {
   request: string;
   retryAfterMs?: number | undefined;
   attempts?: number | undefined;
+  /** Apple's detail is cut to this many characters (APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS). */
+  detailMaxChars?: number | undefined;
 }
 
 /**
@@ -108,7 +126,8 @@ export interface ResponseErrorInput {
  * (after retries for 429/5xx, after the fresh-token retry for 401).
  */
 export function errorFromResponse(input: ResponseErrorInput): AppStoreError {
-  const { status, apple, request, retryAfterMs } = input;
+  const { status, request, retryAfterMs } = input;
+  const apple = input.apple && boundAppleError(input.apple, input.detailMaxChars);
   const base = { status, apple, request };
   const said = `(${appleSuffix(status, apple)})`;
   const tries = input.attempts && input.attempts > 1 ? ` after ${input.attempts} attempts` : '';
@@ -172,4 +191,49 @@ export function schemaError(request: string, problem: string): AppStoreError {
 
 export function invalidRequestError(request: string, message: string): AppStoreError {
   return new AppStoreError('invalid_request', message, { request });
+}
+
+/** Names of the variables behind each bound, so the message says what to raise. */
+export const LIMIT_VARIABLES = {
+  responseBytes: 'APP_STORE_CONNECT_MAX_RESPONSE_BYTES',
+  jsonDepth: 'APP_STORE_CONNECT_MAX_JSON_DEPTH',
+  productAttributesBytes: 'SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES',
+} as const;
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
+/** A body past APP_STORE_CONNECT_MAX_RESPONSE_BYTES (counted after decompression). Not retried. */
+export function responseTooLargeError(request: string, limit: number): AppStoreError {
+  return new AppStoreError(
+    'limit_exceeded',
+    `App Store Connect's answer to ${request} is larger than the limit of ${formatBytes(limit)} ` +
+      `(${LIMIT_VARIABLES.responseBytes}, counted after decompression); the request was stopped and ` +
+      `this sync was not applied or retried. If the catalog really is this large, raise ${LIMIT_VARIABLES.responseBytes}.`,
+    { request },
+  );
+}
+
+/** A JSON document nested deeper than APP_STORE_CONNECT_MAX_JSON_DEPTH. Not retried. */
+export function documentTooDeepError(request: string, limit: number): AppStoreError {
+  return new AppStoreError(
+    'limit_exceeded',
+    `App Store Connect's answer to ${request} is nested deeper than the limit of ${limit} levels ` +
+      `(${LIMIT_VARIABLES.jsonDepth}); this sync was not applied or retried. ` +
+      `If Apple's documents really are this deep, raise ${LIMIT_VARIABLES.jsonDepth}.`,
+    { request },
+  );
+}
+
+/** One product's raw attributes past SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES. Not retried. */
+export function attributesTooLargeError(product: string, bytes: number, limit: number): AppStoreError {
+  return new AppStoreError(
+    'limit_exceeded',
+    `The attributes of ${product} take ${formatBytes(bytes)} as JSON, more than the limit of ${formatBytes(limit)} ` +
+      `per product (${LIMIT_VARIABLES.productAttributesBytes}); this sync was not applied or retried. ` +
+      `Check the product in App Store Connect, or raise ${LIMIT_VARIABLES.productAttributesBytes}.`,
+  );
 }

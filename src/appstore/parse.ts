@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { boundText } from '../errors.ts';
 import { schemaError } from './errors.ts';
 import { collectUnknownEnumValues, type UnknownEnumValue } from './resources.ts';
 
@@ -6,6 +7,25 @@ import { collectUnknownEnumValues, type UnknownEnumValue } from './resources.ts'
  * Turning a response body into a typed document, with errors a person can act on:
  * the JSON path of the first problem (`data[3].attributes.productId: expected string, got number`).
  */
+
+/**
+ * Whether `value` (parsed JSON) nests deeper than `max` arrays/objects. Iterative, so a hostile
+ * document cannot overflow the stack here, and it stops at the first branch past the bound:
+ * everything after the parse (zod, canonical JSON, the diff) recurses, and must not see it.
+ */
+export function exceedsJsonDepth(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth + 1 > max) return true;
+    const children = Array.isArray(current) ? current : Object.values(current);
+    for (const child of children) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
 
 /** `['data', 3, 'attributes', 'productId']` → `data[3].attributes.productId`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -37,17 +57,19 @@ function describe(value: unknown): string {
 
 /** One line per issue: path, what was expected, what came. */
 export function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const where = formatPath(issue.path);
+  const where = boundText(formatPath(issue.path), 300);
   const got = describe(valueAt(input, issue.path));
   switch (issue.code) {
     case 'invalid_type':
       return `${where}: expected ${issue.expected}, got ${got}`;
     case 'invalid_value':
       return `${where}: expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${
-        typeof valueAt(input, issue.path) === 'string' ? JSON.stringify(valueAt(input, issue.path)) : got
+        typeof valueAt(input, issue.path) === 'string'
+          ? boundText(JSON.stringify(valueAt(input, issue.path)), 200)
+          : got
       }`;
     default:
-      return `${where}: ${issue.message}`;
+      return boundText(`${where}: ${issue.message}`, 500);
   }
 }
 

@@ -3,11 +3,15 @@ import https from 'node:https';
 import got, { type Got, RequestError } from 'got';
 import { AppError } from '../errors.ts';
 import { sharedAgentFor } from './agents.ts';
+import { responseTooLargeError } from './errors.ts';
 
 /*
  * One HTTP attempt, nothing more: got with its own retries and HTTP errors turned off, so the
  * retry rules live in one visible place (client.ts + retry.ts). Bodies are read as text and
  * parsed by the caller, so a malformed or truncated body is an outcome, not a crash.
+ * The body is read as a stream AFTER decompression and counted chunk by chunk: past
+ * `maxResponseBytes` the request is destroyed at once (a 1 MiB gzip that inflates to 1 GiB
+ * never reaches memory, and the event loop is never held long enough to lose a job lock).
  * Connections come from the process-wide keep-alive agents (agents.ts), shared by all clients.
  */
 
@@ -30,6 +34,8 @@ export class NetworkFailure extends Error {
 export interface TransportOptions {
   connectTimeoutMs: number;
   responseTimeoutMs: number;
+  /** Largest body accepted, counted after decompression (APP_STORE_CONNECT_MAX_RESPONSE_BYTES). */
+  maxResponseBytes: number;
 }
 
 export interface Transport {
@@ -93,8 +99,13 @@ export function createTransport(options: TransportOptions): Transport {
     async get(url, headers) {
       if (stop.signal.aborted) throw clientClosedError();
       try {
-        const response = await instanceFor(url, options).get(url, { headers, signal: stop.signal });
-        return { status: response.statusCode, headers: response.headers, body: response.body };
+        return await readBounded(
+          instanceFor(url, options),
+          url,
+          headers,
+          stop.signal,
+          options.maxResponseBytes,
+        );
       } catch (error) {
         if (stop.signal.aborted) throw clientClosedError();
         if (error instanceof RequestError) {
@@ -114,4 +125,34 @@ function describeNetworkError(error: RequestError): string {
   const code = error.code || 'network error';
   if (error.name === 'TimeoutError') return `timed out (${code})`;
   return `${code}: ${error.message}`;
+}
+
+/** Streams one GET, counting decompressed bytes; destroys the request past `limit`. */
+async function readBounded(
+  instance: Got,
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  limit: number,
+): Promise<RawResponse> {
+  const request = instance.stream(url, { headers, signal });
+  let status = 0;
+  let responseHeaders: RawResponse['headers'] = {};
+  request.once('response', (response: { statusCode: number; headers: RawResponse['headers'] }) => {
+    status = response.statusCode;
+    responseHeaders = response.headers;
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw responseTooLargeError(`GET ${url.pathname}`, limit);
+      chunks.push(chunk);
+    }
+  } finally {
+    // Leaving the loop early (the limit, an error) destroys the stream; make sure of it.
+    if (!request.destroyed) request.destroy();
+  }
+  return { status, headers: responseHeaders, body: Buffer.concat(chunks, size).toString('utf8') };
 }

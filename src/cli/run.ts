@@ -43,10 +43,12 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 export async function runCommand(options: JsonOption, body: (cli: Cli) => Promise<void>): Promise<void> {
   let database: Promise<Database> | undefined;
   let queue: { close(): Promise<void> } | undefined;
+  let databaseUrl: string | undefined;
   try {
     const { loadConfig } = await import('../config/env.ts');
     const { createLogger, setLogger } = await import('../log/logger.ts');
     const config = loadConfig();
+    databaseUrl = config.databaseUrl;
     // Logs go to stderr so that stdout stays the command's result (tables or JSON).
     const logger = createLogger({ level: config.log.level, format: config.log.format, fd: 2 });
     setLogger(logger);
@@ -74,7 +76,7 @@ export async function runCommand(options: JsonOption, body: (cli: Cli) => Promis
     };
     await body(cli);
   } catch (error) {
-    process.exitCode = await reportError(options, error);
+    process.exitCode = await reportError(options, error, databaseUrl);
   } finally {
     await queue?.close();
     const opened = await database?.catch(() => undefined);
@@ -85,12 +87,16 @@ export async function runCommand(options: JsonOption, body: (cli: Cli) => Promis
 }
 
 /** Prints the error (flags instead of field names) and returns the exit code it deserves. */
-export async function reportError(options: JsonOption, error: unknown): Promise<number> {
+export async function reportError(
+  options: JsonOption,
+  error: unknown,
+  databaseUrl?: string,
+): Promise<number> {
   const { AppError, InvalidInputError, errorKind, errorMessage } = await import('../errors.ts');
   const { ConfigError } = await import('../config/env.ts');
   const { scrubSecrets } = await import('../log/logger.ts');
   const { asAppError } = await import('../database/errors.ts');
-  const shown = asAppError(error);
+  const shown = asAppError(error, 'this command', { databaseUrl });
   const usage = shown instanceof InvalidInputError;
   const message = scrubSecrets(
     shown instanceof InvalidInputError ? `${flagOf(shown.field)}: ${shown.reason}` : errorMessage(shown),

@@ -21,13 +21,33 @@ const url = (protocols: string[], hint: string) =>
     { message: `must be a ${hint} URL` },
   );
 
-const intFrom = (min: number, max: number, fallback: number) =>
-  z.coerce
-    .number({ message: 'must be a whole number' })
-    .int({ message: 'must be a whole number' })
-    .min(min, { message: `must be at least ${min}` })
-    .max(max, { message: `must be at most ${max}` })
-    .default(fallback);
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+/**
+ * A whole number written in decimal digits, within [min, max]; unset or empty means `fallback`.
+ * Strict on purpose: `Number()` would read `1e3` as 1000 and `0x10` as 16, which nobody
+ * reading the variable would expect.
+ */
+export const intFrom = (min: number, max: number, fallback: number) =>
+  z
+    .preprocess(
+      (value) =>
+        value === undefined || value === '' ? undefined : typeof value === 'number' ? String(value) : value,
+      z
+        .string()
+        .regex(/^[0-9]{1,15}$/, {
+          message: `must be a whole number in decimal digits only (no sign, exponent, hex prefix or decimal point), from ${min} to ${max}`,
+        })
+        .transform(Number)
+        .pipe(
+          z
+            .number()
+            .min(min, { message: `must be at least ${min}` })
+            .max(max, { message: `must be at most ${max}` }),
+        )
+        .optional(),
+    )
+    .transform((value) => value ?? fallback);
 
 /** 32 bytes, as base64 (44 chars) or hex (64 chars). `openssl rand -base64 32` makes one. */
 const encryptionKey = z.string().refine((value) => decodeEncryptionKey(value) !== undefined, {
@@ -43,8 +63,6 @@ export function decodeEncryptionKey(value: string): Uint8Array | undefined {
   }
   return undefined;
 }
-
-const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 
 /** `true`/`false` (also 1/0, yes/no); anything else is an error, never silently false. */
 const flag = (fallback: boolean) =>
@@ -105,12 +123,24 @@ export const envSchema = z.object({
   APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000),
   /** Requests in flight per sync (Apple throttles bursts even with hourly budget left). */
   APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
+  /** Largest App Store Connect response body, counted after decompression (default 32 MiB). */
+  APP_STORE_CONNECT_MAX_RESPONSE_BYTES: intFrom(1_024, 1_073_741_824, 33_554_432),
+  /** Deepest nesting of arrays/objects accepted in one JSON document. */
+  APP_STORE_CONNECT_MAX_JSON_DEPTH: intFrom(8, 10_000, 64),
+  /** Apple's error `detail` is cut to this many characters wherever it is quoted. */
+  APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS: intFrom(50, 100_000, 500),
+  /** Largest raw attribute JSON stored per product (default 64 KiB). */
+  SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES: intFrom(1_024, 16_777_216, 65_536),
+  /** Any error text stored or logged (run row, job failure reason, log line) is cut to this. */
+  ERROR_TEXT_MAX_CHARS: intFrom(200, 1_000_000, 2_000),
+  /** Shortest interval between two runs of a schedule (`--every` and cron alike). */
+  SCHEDULE_MIN_INTERVAL_SECONDS: intFrom(1, 86_400, 300),
   SYNC_ATTEMPTS: intFrom(1, 50, 5),
   SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
   /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
-  WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 30_000),
+  WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000),
   /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
-  WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 30_000),
+  WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000),
   /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
   SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
   // --- issue 11 (outages)
@@ -127,7 +157,15 @@ export const envSchema = z.object({
   // --- end issue 11
   /** Health and metrics port for the worker; 0 turns the server off. */
   METRICS_PORT: intFrom(0, 65_535, 9464),
-  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Loopback by default: set 0.0.0.0 (and METRICS_TOKEN) to expose /metrics and /readyz. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** When set, /metrics and /readyz want `Authorization: Bearer <token>` (/livez stays open). */
+  METRICS_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ),
+  /** Label App Store series with each customer's Key ID (off: one series for all keys). */
+  METRICS_KEY_ID_LABELS: flag(false),
   /** Put every event on the `catalog-sync-events` BullMQ queue too (opt-in). */
   EVENTS_QUEUE: flag(false),
   /** How often an idle dispatcher looks at the outbox (it is also woken by NOTIFY on Postgres). */
@@ -201,6 +239,14 @@ function toConfig(env: Env) {
       retryCapMs: env.APP_STORE_CONNECT_RETRY_CAP_MS,
       maxPages: env.APP_STORE_CONNECT_MAX_PAGES,
       concurrency: env.APP_STORE_CONNECT_CONCURRENCY,
+      maxResponseBytes: env.APP_STORE_CONNECT_MAX_RESPONSE_BYTES,
+      maxJsonDepth: env.APP_STORE_CONNECT_MAX_JSON_DEPTH,
+      maxErrorDetailChars: env.APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS,
+    },
+    limits: {
+      productAttributesBytes: env.SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES,
+      errorTextChars: env.ERROR_TEXT_MAX_CHARS,
+      scheduleMinIntervalSeconds: env.SCHEDULE_MIN_INTERVAL_SECONDS,
     },
     credentials: {
       encryptionKey: env.CREDENTIALS_ENCRYPTION_KEY,
@@ -219,7 +265,12 @@ function toConfig(env: Env) {
       databaseRetryDelayMs: env.DATABASE_RETRY_DELAY_MS,
       databaseRetryMaxDelayMs: Math.max(env.DATABASE_RETRY_MAX_DELAY_MS, env.DATABASE_RETRY_DELAY_MS),
     },
-    metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+    metrics: {
+      port: env.METRICS_PORT,
+      host: env.METRICS_HOST,
+      token: env.METRICS_TOKEN,
+      keyIdLabels: env.METRICS_KEY_ID_LABELS,
+    },
     events: {
       queue: env.EVENTS_QUEUE,
       dispatchIntervalMs: env.EVENTS_DISPATCH_INTERVAL_MS,

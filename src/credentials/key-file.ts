@@ -1,45 +1,57 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import path from 'node:path';
 import { InvalidInputError } from '../errors.ts';
 
-/** A .p8 is a few hundred bytes; anything far larger is the wrong file (and is not read whole). */
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
-
-/**
- * Reads the AuthKey_<KEYID>.p8 a person pointed at. Only a regular file of a sane size is read:
- * a FIFO, a device or a socket would block or never end, so the file is opened without blocking
- * and checked (on the open handle, so it cannot be swapped in between) before a byte is read.
+/*
+ * Reading a .p8 given by path (the CLI's --private-key-file). A FIFO would block the read
+ * forever, a device (/dev/zero, /dev/urandom) never ends, a socket cannot be read: the file is
+ * opened with O_NONBLOCK (so opening a FIFO with no writer does not hang either) and checked to
+ * be a regular file of a sane size BEFORE a byte is read; then at most the bound is read.
  */
-export async function readPrivateKeyFile(file: string): Promise<{ text: string; fileName: string }> {
-  const field = 'privateKeyFile';
+
+/** A .p8 is about 250 bytes; anything far larger is the wrong file. */
+export const MAX_PRIVATE_KEY_FILE_BYTES = 64 * 1024;
+
+const FIELD = 'privateKeyFile';
+
+function kindOf(info: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
+  if (info.isDirectory()) return 'a folder';
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** The key file's text; throws InvalidInputError('privateKeyFile', …) saying what is wrong. */
+export async function readPrivateKeyFile(file: string): Promise<string> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     const info = await handle.stat();
-    if (info.isDirectory())
-      throw new InvalidInputError(field, `${file} is a folder; give the AuthKey_<KEYID>.p8 file.`);
     if (!info.isFile()) {
+      throw new InvalidInputError(FIELD, `${file} is ${kindOf(info)}; give the AuthKey_<KEYID>.p8 file.`);
+    }
+    if (info.size > MAX_PRIVATE_KEY_FILE_BYTES) {
       throw new InvalidInputError(
-        field,
-        `${file} is not a regular file (a pipe, device or socket); give the AuthKey_<KEYID>.p8 file itself.`,
+        FIELD,
+        `${file} is ${info.size} bytes, far too large for a .p8 key (at most ${MAX_PRIVATE_KEY_FILE_BYTES}); give the AuthKey_<KEYID>.p8 file.`,
       );
     }
-    if (info.size > MAX_KEY_FILE_BYTES) {
-      throw new InvalidInputError(
-        field,
-        `${file} is ${info.size} bytes, far too large for a .p8 key (at most ${MAX_KEY_FILE_BYTES}); give the AuthKey_<KEYID>.p8 file.`,
-      );
-    }
-    const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+    const buffer = Buffer.alloc(MAX_PRIVATE_KEY_FILE_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > MAX_KEY_FILE_BYTES) {
+    if (bytesRead > MAX_PRIVATE_KEY_FILE_BYTES) {
       throw new InvalidInputError(
-        field,
-        `${file} grew past ${MAX_KEY_FILE_BYTES} bytes while being read; give the .p8 file.`,
+        FIELD,
+        `${file} grew past ${MAX_PRIVATE_KEY_FILE_BYTES} bytes while being read; give the AuthKey_<KEYID>.p8 file.`,
       );
     }
-    return { text: buffer.subarray(0, bytesRead).toString('utf8'), fileName: path.basename(file) };
+    return buffer.subarray(0, bytesRead).toString('utf8');
   } catch (error) {
     if (error instanceof InvalidInputError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -50,9 +62,11 @@ export async function readPrivateKeyFile(file: string): Promise<{ text: string; 
           ? 'permission denied'
           : code === 'EISDIR'
             ? 'it is a folder'
-            : (code ?? 'unreadable');
+            : code === 'ENXIO'
+              ? 'it is a socket or a pipe with no writer'
+              : (code ?? 'unreadable');
     throw new InvalidInputError(
-      field,
+      FIELD,
       `cannot read ${file} (${why}); give the path of the AuthKey_<KEYID>.p8 file.`,
     );
   } finally {

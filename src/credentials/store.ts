@@ -179,6 +179,9 @@ export async function openProjectClient(
     retryCapMs: appStore.retryCapMs,
     maxPages: appStore.maxPages,
     concurrency: appStore.concurrency,
+    maxResponseBytes: appStore.maxResponseBytes,
+    maxJsonDepth: appStore.maxJsonDepth,
+    maxErrorDetailChars: appStore.maxErrorDetailChars,
     ...overrides,
   });
   return { client, credentials, sealed: privateKeyEncrypted };

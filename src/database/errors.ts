@@ -73,8 +73,12 @@ export function classifyDatabaseCode(
   if (code.startsWith('22')) return { kind: 'database_bad_data', retryable: false };
   // Serialization failure, deadlock, lock not available: another transaction won this time.
   if (['40001', '40P01', '55P03'].includes(code)) return { kind: 'database_conflict', retryable: true };
-  // Integrity (23) and syntax/access (42) errors are bugs or a damaged schema: retrying cannot help.
-  if (code.startsWith('23') || code.startsWith('42')) return { kind: 'database', retryable: false };
+  // A unique violation is a race another transaction won: the next try sees its row.
+  if (code === '23505') return { kind: 'database_conflict', retryable: true };
+  // Other integrity errors (a NOT NULL, a check): the same data fails again.
+  if (code.startsWith('23')) return { kind: 'database_bad_data', retryable: false };
+  // Syntax and access errors (42) are bugs or a damaged schema: retrying cannot help.
+  if (code.startsWith('42')) return { kind: 'database', retryable: false };
   return { kind: 'database', retryable: true };
 }
 
@@ -87,11 +91,31 @@ const ADVICE: Record<DatabaseErrorKind, string> = {
   database: 'Check the database and its logs.',
 };
 
+/** `host:port` of a postgres:// URL, never its password; undefined without one (embedded). */
+export function databaseAddress(databaseUrl: string | undefined): string | undefined {
+  if (!databaseUrl) return undefined;
+  try {
+    const url = new URL(databaseUrl);
+    return `${url.hostname}:${url.port || '5432'}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DatabaseErrorOptions {
+  /** Names the server in "cannot reach" messages (host and port only). */
+  databaseUrl?: string | undefined;
+}
+
 /**
  * An AppError for a database failure (kind, retryable, a bounded one-line reason and what to do),
  * or undefined when `error` is not a database failure. `doing` names the work, e.g. "this sync".
  */
-export function databaseError(error: unknown, doing = 'this operation'): AppError | undefined {
+export function databaseError(
+  error: unknown,
+  doing = 'this operation',
+  options: DatabaseErrorOptions = {},
+): AppError | undefined {
   if (error instanceof AppError) return undefined;
   const driver = driverErrorOf(error);
   const code = typeof driver?.code === 'string' ? driver.code : undefined;
@@ -106,6 +130,15 @@ export function databaseError(error: unknown, doing = 'this operation'): AppErro
     typeof driver?.message === 'string' ? driver.message : cause ? errorMessage(cause) : 'no reason given',
   );
   const reason = raw.length > MAX_REASON ? `${raw.slice(0, MAX_REASON)}…` : raw;
+  if (verdict.kind === 'database_unavailable') {
+    const where = databaseAddress(options.databaseUrl);
+    return new AppError(
+      verdict.kind,
+      `Cannot reach Postgres${where ? ` at ${where}` : ''} (${code ?? 'no connection'}; password never shown) ` +
+        `for ${doing}; nothing was applied. Is it running? Check DATABASE_URL.`,
+      { retryable: true, cause: error },
+    );
+  }
   return new AppError(
     verdict.kind,
     `The database failed ${doing} (${code ? `${code}: ` : ''}${reason}); nothing was applied. ${ADVICE[verdict.kind]}`,
@@ -114,8 +147,8 @@ export function databaseError(error: unknown, doing = 'this operation'): AppErro
 }
 
 /** `databaseError(error)` when it is one, else the error unchanged. */
-export function asAppError(error: unknown, doing?: string): unknown {
-  return databaseError(error, doing) ?? error;
+export function asAppError(error: unknown, doing?: string, options?: DatabaseErrorOptions): unknown {
+  return databaseError(error, doing, options) ?? error;
 }
 
 /**

@@ -5,7 +5,7 @@ import { CronExpressionParser } from 'cron-parser';
 import type { Redis } from 'ioredis';
 import type { ServiceContext } from '../context.ts';
 import { InvalidInputError } from '../errors.ts';
-import { loadScheduleRows, type ScheduleRow } from '../projects/store.ts';
+import { loadScheduleRows, type ScheduleRow, type ScheduleSpec } from '../projects/store.ts';
 import { formatDuration } from '../time/duration.ts';
 import { defaultJobOptions, SYNC_JOB, type SyncCatalogPayload, scheduleId } from './contract.ts';
 import { withRedisLock } from './lock.ts';
@@ -44,6 +44,50 @@ export function validateCron(expression: string): string {
     );
   }
   return normalised;
+}
+
+/** Consecutive cron occurrences sampled to find its shortest gap (a cron can burst in one hour only). */
+const CRON_SAMPLE_OCCURRENCES = 500;
+/** A fixed start, so the verdict on an expression does not depend on when it was given. */
+const CRON_SAMPLE_START = new Date('2025-01-01T00:00:00Z');
+
+/** The shortest gap, in seconds, between consecutive occurrences of a (valid) cron expression. */
+export function shortestCronGapSeconds(expression: string): number {
+  const iterator = CronExpressionParser.parse(expression, { tz: CRON_TZ, currentDate: CRON_SAMPLE_START });
+  let previous = iterator.next().getTime();
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 1; i < CRON_SAMPLE_OCCURRENCES && iterator.hasNext(); i++) {
+    const next = iterator.next().getTime();
+    shortest = Math.min(shortest, (next - previous) / 1000);
+    previous = next;
+  }
+  return shortest;
+}
+
+/**
+ * Refuses a schedule that runs more often than SCHEDULE_MIN_INTERVAL_SECONDS: one sync a second
+ * burns a key's hourly App Store Connect budget in minutes. For cron, the shortest gap between
+ * consecutive occurrences counts (`* * * * *` and `0-4 9 * * *` are both once a minute).
+ */
+export function checkMinimumInterval(spec: ScheduleSpec, minSeconds: number): void {
+  const minimum = formatDuration(minSeconds);
+  const raise = `the minimum is ${minimum} (SCHEDULE_MIN_INTERVAL_SECONDS=${minSeconds})`;
+  if ('every' in spec) {
+    if (spec.every < minSeconds) {
+      throw new InvalidInputError(
+        'every',
+        `${formatDuration(spec.every)} is more often than allowed: ${raise}; choose ${minimum} or longer.`,
+      );
+    }
+    return;
+  }
+  const gap = shortestCronGapSeconds(spec.cron);
+  if (gap < minSeconds) {
+    throw new InvalidInputError(
+      'cron',
+      `"${spec.cron}" runs as often as every ${formatDuration(gap)}: ${raise}; choose an expression whose runs are at least ${minimum} apart.`,
+    );
+  }
 }
 
 /**

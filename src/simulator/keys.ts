@@ -44,7 +44,7 @@ export function p8FileName(keyId: string): string {
 
 /** Writes the .p8 readable by its owner only; returns its path. */
 export async function writeP8(dir: string, keyId: string, privateKeyPem: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, p8FileName(keyId));
   await writeFile(path, privateKeyPem, { mode: 0o600 });
   return path;

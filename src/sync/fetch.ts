@@ -19,7 +19,7 @@ import {
   toManyRelationshipSchema,
 } from '../appstore/index.ts';
 import type { Catalog } from '../catalog/model.ts';
-import { type FetchedResources, normaliseCatalog } from './normalise.ts';
+import { type FetchedResources, type NormaliseOptions, normaliseCatalog } from './normalise.ts';
 import { type CatalogShape, INCLUDED_LIMIT, PAGE_LIMIT } from './plan.ts';
 
 export { type CatalogShape, criticalPath, requestLowerBound } from './plan.ts';
@@ -118,7 +118,11 @@ function relationshipSize(relationship: ToManyRelationship | undefined): number 
   return relationship?.meta?.paging.total ?? relationship?.data?.length ?? 1;
 }
 
-export async function fetchCatalog(client: CatalogClient, appId: string): Promise<FetchedCatalog> {
+export async function fetchCatalog(
+  client: CatalogClient,
+  appId: string,
+  options: NormaliseOptions = {},
+): Promise<FetchedCatalog> {
   const appPath = `/v1/apps/${encodeURIComponent(appId)}`;
   const appRequest = `GET ${appPath}`;
   const app = await client.getDocument(
@@ -183,7 +187,7 @@ export async function fetchCatalog(client: CatalogClient, appId: string): Promis
 
   const [iaps, groups, grace] = await Promise.all([iapsPromise, groupsPromise, gracePromise]);
   const resources: FetchedResources = { iaps, groups, grace };
-  const { catalog, warnings } = normaliseCatalog(resources);
+  const { catalog, warnings } = normaliseCatalog(resources, options);
   return {
     catalog,
     shape: {

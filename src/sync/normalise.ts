@@ -1,4 +1,4 @@
-import { AppStoreError } from '../appstore/errors.ts';
+import { AppStoreError, attributesTooLargeError } from '../appstore/errors.ts';
 import {
   type Catalog,
   type CatalogGroup,
@@ -8,6 +8,7 @@ import {
   type ProductKind,
 } from '../catalog/model.ts';
 import { AppError } from '../errors.ts';
+import { storableJson } from './storable.ts';
 
 /*
  * Apple's JSON:API resources → the catalog model. Pure: the fetch hands over resources it
@@ -164,8 +165,39 @@ export function normaliseGrace(resource: AppleResource): GracePeriod {
   };
 }
 
+export interface NormaliseOptions {
+  /** Largest raw attribute JSON kept per product, group or grace record (SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES). */
+  maxAttributesBytes?: number | undefined;
+}
+
+export const DEFAULT_MAX_ATTRIBUTES_BYTES = 65_536;
+
+/**
+ * A record made storable (storable.ts: NUL and lone surrogates cleaned, with a warning naming the
+ * record and field) and its raw attributes checked against the per-record bound.
+ */
+function storable<T extends { appleId: string; raw: Record<string, unknown> }>(
+  record: T,
+  what: string,
+  maxBytes: number,
+  warnings: string[],
+): T {
+  const { value, changed } = storableJson(record);
+  if (changed.length > 0) {
+    const fields =
+      changed.slice(0, 5).join(', ') + (changed.length > 5 ? ` and ${changed.length - 5} more` : '');
+    warnings.push(
+      `${what} ${record.appleId}: characters Postgres cannot store (NUL or an unpaired surrogate) were removed from ${fields}`,
+    );
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(value.raw));
+  if (bytes > maxBytes) throw attributesTooLargeError(`${what} ${record.appleId}`, bytes, maxBytes);
+  return value;
+}
+
 /** The whole catalog, products sorted by Apple id; throws a `schema` AppError when it cannot be trusted. */
-export function normaliseCatalog(fetched: FetchedResources): Normalised {
+export function normaliseCatalog(fetched: FetchedResources, options: NormaliseOptions = {}): Normalised {
+  const maxBytes = options.maxAttributesBytes ?? DEFAULT_MAX_ATTRIBUTES_BYTES;
   const warnings: string[] = [];
   const products = new Map<string, CatalogProduct>();
   const add = (product: CatalogProduct) => {
@@ -179,11 +211,14 @@ export function normaliseCatalog(fetched: FetchedResources): Normalised {
     // The same resource twice (a cursor page shifted by a concurrent change) is harmless.
     products.set(product.appleId, product);
   };
-  for (const iap of fetched.iaps) add(normaliseIap(iap, warnings));
+  for (const iap of fetched.iaps)
+    add(storable(normaliseIap(iap, warnings), 'in-app purchase', maxBytes, warnings));
   const groups = new Map<string, CatalogGroup>();
   for (const { group, subscriptions } of fetched.groups) {
-    groups.set(group.id, normaliseGroup(group));
-    for (const subscription of subscriptions) add(normaliseSubscription(subscription, group.id));
+    groups.set(group.id, storable(normaliseGroup(group), 'subscription group', maxBytes, warnings));
+    for (const subscription of subscriptions) {
+      add(storable(normaliseSubscription(subscription, group.id), 'subscription', maxBytes, warnings));
+    }
   }
   const byProductId = new Map<string, string>();
   for (const product of products.values()) {
@@ -202,7 +237,9 @@ export function normaliseCatalog(fetched: FetchedResources): Normalised {
     catalog: {
       products: [...products.values()].sort(byId),
       groups: [...groups.values()].sort(byId),
-      grace: fetched.grace ? normaliseGrace(fetched.grace) : null,
+      grace: fetched.grace
+        ? storable(normaliseGrace(fetched.grace), 'grace period', maxBytes, warnings)
+        : null,
     },
     warnings,
   };

@@ -10,7 +10,7 @@ import {
   recordCredentialSuccess,
 } from '../credentials/index.ts';
 import { asAppError } from '../database/errors.ts';
-import { AppError, errorKind, errorMessage } from '../errors.ts';
+import { AppError, boundText, errorKind, errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { noAppSelected, projectNotFound } from '../projects/store.ts';
@@ -91,7 +91,9 @@ export async function syncProject(
     ({ client, credentials } = await loadClientForProject(ctx, projectId, options.client ?? {}));
     let fetched: Awaited<ReturnType<typeof fetchCatalog>>;
     try {
-      fetched = await fetchCatalog(client, project.appStoreId);
+      fetched = await fetchCatalog(client, project.appStoreId, {
+        maxAttributesBytes: ctx.config.limits.productAttributesBytes,
+      });
     } finally {
       client.close();
     }
@@ -159,13 +161,21 @@ export async function syncProject(
     );
     return summary;
   } catch (caught) {
-    const error = asAppError(caught, 'this sync');
+    const error = asAppError(caught, 'this sync', { databaseUrl: ctx.config.databaseUrl });
     await recordFailure(ctx, logger, runId, started, client, error);
     if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
       try {
         await recordCredentialFailure(ctx, projectId, error);
       } catch (recordError) {
-        logger.error({ err: recordError }, 'could not record the credential failure');
+        logger.error(
+          {
+            error: boundText(
+              scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))),
+              500,
+            ),
+          },
+          'could not record the credential failure',
+        );
       }
     }
     throw error;
@@ -212,11 +222,16 @@ async function recordFailure(
 ): Promise<void> {
   const stats = client?.stats();
   const kind = errorKind(error);
-  const message = scrubSecrets(errorMessage(error));
+  const max = ctx.config.limits.errorTextChars;
+  const message = boundText(scrubSecrets(errorMessage(error)), max);
   // A known error's message says it all (its cause may be drizzle's dump of a statement and its
-  // parameters); an unexpected one keeps its stack.
+  // parameters); an unexpected one keeps (the start of) its stack.
   if (error instanceof AppError) logger.warn({ kind, error: message }, 'sync failed');
-  else logger.warn({ kind, err: error }, 'sync failed');
+  else {
+    const stack =
+      error instanceof Error && error.stack ? boundText(scrubSecrets(error.stack), max) : undefined;
+    logger.warn({ kind, error: message, stack }, 'sync failed');
+  }
   try {
     await ctx.db
       .update(syncRuns)
@@ -232,6 +247,9 @@ async function recordFailure(
       .where(eq(syncRuns.id, runId));
   } catch (recordError) {
     // The original error matters more; the run stays 'running' and says so in the status.
-    logger.error({ err: recordError }, 'could not mark the sync run as failed');
+    logger.error(
+      { error: boundText(scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))), 500) },
+      'could not mark the sync run as failed',
+    );
   }
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { DiscoveredApp } from '../../onboarding/apps.ts';
 import { printResult, renderTable } from '../output.ts';
@@ -47,13 +48,13 @@ export function registerCredentials(program: Command): void {
     runCommand(options, async (cli) => {
       const { readPrivateKeyFile } = await import('../../credentials/key-file.ts');
       const { saveCredentials } = await import('../../app/credentials.ts');
-      const key = await readPrivateKeyFile(options.privateKeyFile);
+      const privateKey = await readPrivateKeyFile(options.privateKeyFile);
       const saved = await saveCredentials(await cli.app(), {
         projectId: project,
         keyId: options.keyId,
         issuerId: options.issuerId,
-        privateKey: key.text,
-        fileName: key.fileName,
+        privateKey,
+        fileName: path.basename(options.privateKeyFile),
         enqueue: options.enqueue,
       });
       const next = saved.verification

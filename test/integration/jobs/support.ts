@@ -42,6 +42,8 @@ export function serviceEnv(services: Services, extra: Record<string, string> = {
     METRICS_PORT: '0',
     // A persistent fault reaches the processor quickly.
     APP_STORE_CONNECT_MAX_RETRIES: '0',
+    // Schedule tests fire every second; production refuses anything under 5 minutes.
+    SCHEDULE_MIN_INTERVAL_SECONDS: '1',
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
     ...extra,
