@@ -3,7 +3,6 @@ import { isDeepStrictEqual } from 'node:util';
 import type { JobSchedulerJson } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
 import { eq, isNotNull, or } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import { projects } from '../db/schema.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { InvalidInputError, NotFoundError } from '../src/errors.ts';
@@ -17,6 +16,7 @@ import {
 import { withRedisLock } from './lock.ts';
 import { mapPool } from './pool.ts';
 import type { CatalogQueue } from './queue.ts';
+import type { RedisConnection } from './redis.ts';
 
 /*
  * Postgres (`projects.schedule_every_seconds` / `schedule_cron`) is the source of truth; BullMQ's
@@ -195,7 +195,7 @@ export interface ReconcileResult {
 
 export interface SchedulesTarget {
   queue: CatalogQueue;
-  redis: Redis;
+  redis: RedisConnection;
 }
 
 const WRITE_CONCURRENCY = 256;

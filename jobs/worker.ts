@@ -1,13 +1,13 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ServiceContext } from '../src/context.ts';
 import { defaultJobOptions, QUEUE_NAME } from './contract.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createProcessor } from './processors.ts';
+import type { RedisConnection } from './redis.ts';
 
 export interface CreateWorkerOptions {
   /** A connection with `maxRetriesPerRequest: null` (createRedis(url, 'worker')); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisConnection;
   /** BullMQ prefix (REDIS_PREFIX). */
   prefix: string;
   /** Jobs this process runs at once; default config.worker.concurrency. */

@@ -45,51 +45,80 @@ export function decodeEncryptionKey(value: string): Uint8Array | undefined {
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 
-export const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
-  DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
-  DATA_DIR: z.string().min(1).default('.data'),
-  REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
-  /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
-  REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
-  APP_STORE_CONNECT_BASE_URL: url(['https:', 'http:'], 'http(s)://').default(APPLE_BASE_URL),
-  /** Current key for the `.p8` at rest (JWE dir + A256GCM). */
-  CREDENTIALS_ENCRYPTION_KEY: z.preprocess(emptyAsUndefined, encryptionKey.optional()),
-  /** Older keys, comma-separated, still accepted for decryption while rotating. */
-  CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: z.preprocess(
-    emptyAsUndefined,
-    z
-      .string()
-      .refine((value) => value.split(',').every((k) => decodeEncryptionKey(k) !== undefined), {
-        message: 'must be a comma-separated list of 32-byte base64 or hex keys',
-      })
-      .optional(),
-  ),
-  WORKER_CONCURRENCY: intFrom(1, 1000, 10),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** `pretty` for a terminal, `json` for production; default: pretty on a TTY outside production. */
-  LOG_FORMAT: z.preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional()),
-  APP_STORE_CONNECT_CONNECT_TIMEOUT_MS: intFrom(100, 120_000, 5_000),
-  APP_STORE_CONNECT_RESPONSE_TIMEOUT_MS: intFrom(100, 300_000, 30_000),
-  APP_STORE_CONNECT_MAX_RETRIES: intFrom(0, 10, 4),
-  /** Upper bound on any single wait, including a server's Retry-After. */
-  APP_STORE_CONNECT_RETRY_CAP_MS: intFrom(0, 3_600_000, 60_000),
-  APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000),
-  /** Requests in flight per sync (Apple throttles bursts even with hourly budget left). */
-  APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
-  SYNC_ATTEMPTS: intFrom(1, 50, 5),
-  SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
-  /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
-  WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 30_000),
-  /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
-  WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 30_000),
-  /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
-  SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
-  /** Health and metrics port for the worker; 0 turns the server off. */
-  METRICS_PORT: intFrom(0, 65_535, 9464),
-  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
-});
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
+    DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
+    DATA_DIR: z.string().min(1).default('.data'),
+    REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
+    /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
+    REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
+    /**
+     * Redis Cluster seed nodes, comma-separated `host:port`; set, it replaces REDIS_URL's host (the
+     * URL's password, user and TLS still apply) and REDIS_PREFIX must hold a `{hash tag}`.
+     */
+    REDIS_CLUSTER_NODES: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine((value) => value.split(',').every((node) => /^\s*[^\s:]+:\d{1,5}\s*$/.test(node)), {
+          message: 'must be a comma-separated list of host:port',
+        })
+        .optional(),
+    ),
+    APP_STORE_CONNECT_BASE_URL: url(['https:', 'http:'], 'http(s)://').default(APPLE_BASE_URL),
+    /** Current key for the `.p8` at rest (JWE dir + A256GCM). */
+    CREDENTIALS_ENCRYPTION_KEY: z.preprocess(emptyAsUndefined, encryptionKey.optional()),
+    /** Older keys, comma-separated, still accepted for decryption while rotating. */
+    CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine((value) => value.split(',').every((k) => decodeEncryptionKey(k) !== undefined), {
+          message: 'must be a comma-separated list of 32-byte base64 or hex keys',
+        })
+        .optional(),
+    ),
+    WORKER_CONCURRENCY: intFrom(1, 1000, 10),
+    /** Worker processes under one supervisor (`worker --processes N`); unset: one per available core. */
+    WORKER_PROCESSES: z.preprocess(
+      emptyAsUndefined,
+      z.coerce
+        .number({ message: 'must be a whole number' })
+        .int({ message: 'must be a whole number' })
+        .min(1, { message: 'must be at least 1' })
+        .max(256, { message: 'must be at most 256' })
+        .optional(),
+    ),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `pretty` for a terminal, `json` for production; default: pretty on a TTY outside production. */
+    LOG_FORMAT: z.preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional()),
+    APP_STORE_CONNECT_CONNECT_TIMEOUT_MS: intFrom(100, 120_000, 5_000),
+    APP_STORE_CONNECT_RESPONSE_TIMEOUT_MS: intFrom(100, 300_000, 30_000),
+    APP_STORE_CONNECT_MAX_RETRIES: intFrom(0, 10, 4),
+    /** Upper bound on any single wait, including a server's Retry-After. */
+    APP_STORE_CONNECT_RETRY_CAP_MS: intFrom(0, 3_600_000, 60_000),
+    APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000),
+    /** Requests in flight per sync (Apple throttles bursts even with hourly budget left). */
+    APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
+    SYNC_ATTEMPTS: intFrom(1, 50, 5),
+    SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
+    /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
+    WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 30_000),
+    /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
+    WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 30_000),
+    /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
+    SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
+    /** Health and metrics port for the worker; 0 turns the server off. */
+    METRICS_PORT: intFrom(0, 65_535, 9464),
+    METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  })
+  .refine((env) => !env.REDIS_CLUSTER_NODES || /\{[^{}]+\}/.test(env.REDIS_PREFIX), {
+    // BullMQ's scripts touch several keys of a queue at once; on a cluster they must share a slot.
+    message: 'must hold a hash tag such as {catalog-sync} when REDIS_CLUSTER_NODES is set',
+    path: ['REDIS_PREFIX'],
+  });
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -104,7 +133,12 @@ function toConfig(env: Env) {
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     dataDir: env.DATA_DIR,
-    redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    redis: {
+      url: env.REDIS_URL,
+      prefix: env.REDIS_PREFIX,
+      /** Set: Redis Cluster mode, seeded from these nodes. */
+      clusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map((node) => node.trim()),
+    },
     appStore: {
       baseUrl: env.APP_STORE_CONNECT_BASE_URL.replace(/\/+$/, ''),
       connectTimeoutMs: env.APP_STORE_CONNECT_CONNECT_TIMEOUT_MS,
@@ -120,6 +154,8 @@ function toConfig(env: Env) {
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
+      /** Undefined: one per available core (jobs/cores.ts). */
+      processes: env.WORKER_PROCESSES,
       syncAttempts: env.SYNC_ATTEMPTS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,
