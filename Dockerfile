@@ -20,4 +20,6 @@ COPY db/migrations ./db/migrations
 USER node
 EXPOSE 9464
 ENTRYPOINT ["node", "bin/catalog-sync.js"]
+# One worker process per core the container may use (its CPU quota included) under a supervisor
+# that serves /healthz, /readyz and /metrics for them all; WORKER_PROCESSES overrides.
 CMD ["worker"]

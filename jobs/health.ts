@@ -15,7 +15,19 @@ export interface HealthServer {
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-async function runCheck(check: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+export interface CheckResult {
+  ok: boolean;
+  error?: string;
+}
+
+/** Runs every check at once, each bounded by a timeout. */
+export async function runChecks(checks: HealthChecks): Promise<Record<string, CheckResult>> {
+  const names = Object.keys(checks);
+  const results = await Promise.all(names.map((name) => runCheck(checks[name]!)));
+  return Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+}
+
+async function runCheck(check: () => Promise<unknown>): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -42,10 +54,29 @@ async function runCheck(check: () => Promise<unknown>): Promise<{ ok: boolean; e
 export async function startHealthServer(options: {
   port: number;
   host: string;
-  registry: Registry;
-  checks: HealthChecks;
   logger: Logger;
+  /** One process's metrics... */
+  registry?: Registry;
+  /** ...or a whole group's (the supervisor aggregates its children's). */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
+  /** One process's dependencies... */
+  checks?: HealthChecks;
+  /** ...or a whole group's readiness. */
+  readiness?: () => Promise<{ ready: boolean } & Record<string, unknown>>;
 }): Promise<HealthServer> {
+  const readiness =
+    options.readiness ??
+    (async () => {
+      const checks = await runChecks(options.checks ?? {});
+      return { ready: Object.values(checks).every((r) => r.ok), checks };
+    });
+  const registry = options.registry;
+  const metrics =
+    options.metrics ??
+    (async () => ({
+      contentType: registry?.contentType ?? 'text/plain',
+      text: (await registry?.metrics()) ?? '',
+    }));
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string) => {
@@ -57,19 +88,16 @@ export async function startHealthServer(options: {
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/readyz') {
-      void (async () => {
-        const names = Object.keys(options.checks);
-        const results = await Promise.all(names.map((name) => runCheck(options.checks[name]!)));
-        const checks = Object.fromEntries(names.map((name, i) => [name, results[i]]));
-        const ready = results.every((r) => r.ok);
-        json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
-      })();
+      readiness()
+        .then(({ ready, ...rest }) =>
+          json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...rest }),
+        )
+        .catch((error: unknown) => json(503, { status: 'not ready', error: String(error) }));
       return;
     }
     if (path === '/metrics') {
-      options.registry
-        .metrics()
-        .then((text) => send(200, options.registry.contentType, text))
+      metrics()
+        .then(({ contentType, text }) => send(200, contentType, text))
         .catch((error: unknown) => {
           options.logger.warn({ err: error }, 'metrics collection failed');
           send(500, 'text/plain; charset=utf-8', 'metrics collection failed\n');

@@ -6,7 +6,7 @@ import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ServiceContext } from '../src/context.ts';
 import type { Logger } from '../src/log/logger.ts';
-import { type HealthServer, startHealthServer } from './health.ts';
+import { type CheckResult, type HealthServer, runChecks, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from './queue.ts';
 import { reconcileSchedules } from './schedules.ts';
@@ -22,6 +22,8 @@ export interface WorkerService {
   close(reason?: string): Promise<void>;
   /** Resolves once closed. */
   closed: Promise<void>;
+  /** Runs the readiness checks (Redis, Postgres), as /readyz does. */
+  checks(): Promise<Record<string, CheckResult>>;
 }
 
 export interface WorkerServiceOptions {
@@ -29,6 +31,13 @@ export interface WorkerServiceOptions {
   metricsPort?: number;
   /** Run after everything else is closed (the entry point closes the database here). */
   onClosed?: () => Promise<void>;
+  /**
+   * Whether this process mirrors schedules from Postgres into Redis (at start, periodically, on
+   * reconnect); default true. In a group of worker processes only one does, not N times over.
+   */
+  reconcileSchedules?: boolean;
+  /** This process's index in a worker group (labels the per-process metrics). */
+  processIndex?: number;
 }
 
 /**
@@ -42,7 +51,12 @@ export async function startWorkerService(
 ): Promise<WorkerService> {
   const { config, logger } = ctx;
   const handle: QueueHandle = await openQueue(config, 'worker');
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ processIndex: options.processIndex });
+  const ownsSchedules = options.reconcileSchedules ?? true;
+  const checks = {
+    redis: () => handle.redis.ping(),
+    postgres: () => ctx.db.execute(sql`select 1`),
+  };
   metrics.observeQueue({
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
@@ -78,15 +92,17 @@ export async function startWorkerService(
         host: config.metrics.host,
         registry: metrics.registry,
         logger,
-        checks: {
-          redis: () => handle.redis.ping(),
-          postgres: () => ctx.db.execute(sql`select 1`),
-        },
+        checks,
       });
     }
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.
-    const result = await reconcileSchedules(ctx, handle);
-    logger.info(result, 'schedules in Redis mirror Postgres');
+    if (ownsSchedules) {
+      const result = await reconcileSchedules(ctx, handle);
+      logger.info(result, 'schedules in Redis mirror Postgres');
+    } else {
+      // Still proves Postgres answers before taking jobs, as the reconcile would have.
+      await checks.postgres();
+    }
     worker = createWorker(ctx, { connection: handle.redis, prefix: handle.prefix, metrics });
     await worker.waitUntilReady();
   } catch (error) {
@@ -96,11 +112,11 @@ export async function startWorkerService(
   }
   const running = worker;
 
-  if (config.worker.scheduleReconcileIntervalMs > 0) {
+  if (ownsSchedules && config.worker.scheduleReconcileIntervalMs > 0) {
     timer = setInterval(() => void reconcile('periodic check'), config.worker.scheduleReconcileIntervalMs);
     timer.unref();
   }
-  handle.redis.on('ready', onReady);
+  if (ownsSchedules) handle.redis.on('ready', onReady);
   logger.info(
     { concurrency: running.concurrency, prefix: handle.prefix, healthPort: health?.port ?? null },
     'worker started',
@@ -144,6 +160,7 @@ export async function startWorkerService(
     healthPort: health?.port ?? null,
     close,
     closed,
+    checks: () => runChecks(checks),
   };
 }
 
@@ -151,7 +168,14 @@ export async function startWorkerService(
  * The entry point of `catalog-sync worker` and `npm start`: opens the database from the config,
  * runs the worker until SIGTERM/SIGINT, and closes everything. Resolves with the exit code.
  */
-export async function runWorker(config: Config, logger: Logger): Promise<number> {
+export async function runWorker(
+  config: Config,
+  logger: Logger,
+  options: Pick<WorkerServiceOptions, 'metricsPort' | 'reconcileSchedules' | 'processIndex'> & {
+    /** Called once the worker takes jobs (a group's child tells its supervisor here). */
+    onStarted?: (service: WorkerService) => void;
+  } = {},
+): Promise<number> {
   // Installed first, so a signal during start-up stops the worker cleanly once it is up.
   let service: WorkerService | undefined;
   let stopRequested: string | undefined;
@@ -178,13 +202,19 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
     try {
       service = await startWorkerService(
         { db: database.db, config, logger },
-        { onClosed: () => database.close() },
+        {
+          onClosed: () => database.close(),
+          metricsPort: options.metricsPort,
+          reconcileSchedules: options.reconcileSchedules,
+          processIndex: options.processIndex,
+        },
       );
     } catch (error) {
       await database.close();
       throw error;
     }
     logger.info({ database: database.location }, 'worker ready');
+    options.onStarted?.(service);
     if (stopRequested) void service.close(stopRequested);
     await service.closed;
     return 0;

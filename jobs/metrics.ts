@@ -18,9 +18,25 @@ export interface WorkerMetrics {
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
 }
 
-export function createWorkerMetrics(): WorkerMetrics {
+/**
+ * In a group of worker processes the supervisor sums the children's series (prom-client's
+ * AggregatorRegistry): counters and histograms add up; the gauges every process reads from the same
+ * Redis say how they combine instead. `processIndex` adds a per-process job counter, so a scrape
+ * also shows which process did what.
+ */
+export function createWorkerMetrics(options: { processIndex?: number | undefined } = {}): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'catalog_sync_' });
+  const processIndex = options.processIndex;
+  const perProcess =
+    processIndex === undefined
+      ? undefined
+      : new Counter({
+          name: 'catalog_sync_process_jobs_total',
+          help: 'Jobs processed by one worker process of a group, by its index in the group',
+          labelNames: ['process'] as const,
+          registers: [registry],
+        });
 
   const jobs = new Counter({
     name: 'catalog_sync_jobs_total',
@@ -46,12 +62,14 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'Requests left in the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per key id and window',
     labelNames: ['key_id', 'window'] as const,
     registers: [registry],
+    aggregator: 'min',
   });
   const budgetLimit = new Gauge({
     name: 'catalog_sync_appstore_rate_limit_limit',
     help: 'Size of the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per key id and window',
     labelNames: ['key_id', 'window'] as const,
     registers: [registry],
+    aggregator: 'max',
   });
 
   let sources: Parameters<WorkerMetrics['observeQueue']>[0] | undefined;
@@ -59,6 +77,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     name: 'catalog_sync_schedules',
     help: 'Job schedulers (periodic project syncs) in Redis',
     registers: [registry],
+    aggregator: 'max',
     async collect() {
       if (!sources) return;
       try {
@@ -73,6 +92,7 @@ export function createWorkerMetrics(): WorkerMetrics {
     help: 'Jobs in the catalog-sync queue, by state',
     labelNames: ['state'] as const,
     registers: [registry],
+    aggregator: 'max',
     async collect() {
       if (!sources) return;
       try {
@@ -86,7 +106,10 @@ export function createWorkerMetrics(): WorkerMetrics {
 
   return {
     registry,
-    jobProcessed: (job, outcome) => jobs.inc({ job, outcome }),
+    jobProcessed(job, outcome) {
+      jobs.inc({ job, outcome });
+      perProcess?.inc({ process: String(processIndex) });
+    },
     syncFinished: (seconds, outcome) => duration.observe({ outcome }, seconds),
     appStoreResponse(status, keyId, rateLimit) {
       requests.inc({ status: status === undefined ? 'network' : String(status) });
