@@ -1,5 +1,7 @@
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../src/config/env.ts';
 import type { Logger } from '../src/log/logger.ts';
@@ -66,7 +68,7 @@ export async function runWorkerGroup(
 }
 
 /** One child of a group: a worker without its own health server, answering its supervisor over IPC. */
-async function runWorkerChild(config: Config, parentLogger: Logger): Promise<number> {
+export async function runWorkerChild(config: Config, parentLogger: Logger): Promise<number> {
   const index = Number(process.env[INDEX_ENV] ?? '0');
   const logger = parentLogger.child({ workerProcess: index });
   let service: WorkerService | undefined;
@@ -236,6 +238,15 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
   const onSignal = (signal: NodeJS.Signals) => stop(signal);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  // Children start from a lean entry of their own rather than re-running the whole CLI. Its file
+  // name follows this module's (.ts in a checkout, .js when compiled).
+  cluster.setupPrimary({
+    exec: fileURLToPath(
+      new URL(`./worker-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+    ),
+    args: [],
+  });
 
   let health: HealthServer | undefined;
   try {
