@@ -50,8 +50,9 @@ beforeAll(async () => {
     }),
     ['--processes', '2'],
   );
-  await group.waitForLog(groupStarted, 40_000);
-});
+  // Generous: on a loaded machine two children loading their modules at once take a while.
+  await group.waitForLog(groupStarted, 110_000);
+}, 120_000);
 
 afterAll(async () => {
   sim().setLatency(0);
