@@ -136,7 +136,7 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
     crashes: 0,
   }));
   const own = new Registry();
-  const up = new Gauge({
+  new Gauge({
     name: 'catalog_sync_worker_processes',
     help: 'Worker processes of this group that are running and taking jobs',
     registers: [own],
@@ -149,7 +149,6 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
     help: 'Worker processes the supervisor restarted after they exited unexpectedly',
     registers: [own],
   });
-  void up;
 
   let nextId = 0;
   const pending = new Map<number, (reply: Reply) => void>();
@@ -315,10 +314,12 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
     } finally {
       startupFailure = undefined;
     }
-    logger.info(
-      { processes, pids: slots.map((s) => s.child?.process.pid), healthPort: health?.port ?? null },
-      'worker group started',
-    );
+    if (!stopping) {
+      logger.info(
+        { processes, pids: slots.map((s) => s.child?.process.pid), healthPort: health?.port ?? null },
+        'worker group started',
+      );
+    }
     await allExited;
     logger.info({ code: failedCode }, 'worker group stopped');
     return failedCode;
