@@ -168,3 +168,23 @@ describe('worker --processes 2', () => {
     expect(group.logs.some((l) => l.msg === 'worker group stopped')).toBe(true);
   });
 });
+
+describe('worker --processes, bad input and a failed start', () => {
+  it('--processes 0 is a usage error (exit 2)', async () => {
+    const result = await harness.cli(['worker', '--processes', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--processes.*must be a whole number from 1 to 256/);
+  });
+
+  it('a child that cannot start (no such database) stops the group with exit 1', async () => {
+    const url = new URL(services().databaseUrl);
+    url.pathname = '/catalog_sync_no_such_database';
+    const failing = spawnWorker(serviceEnv(services(), { DATABASE_URL: url.toString() }), [
+      '--processes',
+      '2',
+    ]);
+    expect((await failing.exited).code).toBe(1);
+    expect(failing.logs.some((l) => l.msg === 'the worker group could not start')).toBe(true);
+    expect(failing.logs.some((l) => l.msg === 'worker group started')).toBe(false);
+  });
+});
