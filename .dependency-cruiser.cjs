@@ -56,18 +56,19 @@ module.exports = {
     },
     {
       name: 'entry-points-start-the-worker-only',
-      comment: 'An entry point may start the worker (jobs/main.ts) and nothing else of jobs/.',
+      comment:
+        'An entry point may start the worker (jobs/main.ts, or the group: jobs/supervisor.ts) and nothing else of jobs/.',
       severity: 'error',
       from: { path: '^src/' },
-      to: { path: '^jobs/', pathNot: '^jobs/main\\.ts$' },
+      to: { path: '^jobs/', pathNot: '^jobs/(main|supervisor)\\.ts$' },
     },
     {
       name: 'cli-loads-the-worker-lazily',
       comment:
-        'The CLI imports jobs/main.ts with import() in the worker command, so other commands do not load BullMQ.',
+        'The CLI imports the worker with import() in the worker command, so other commands do not load BullMQ.',
       severity: 'error',
       from: { path: '^src/cli/' },
-      to: { path: '^jobs/main\\.ts$', dependencyTypesNot: ['dynamic-import'] },
+      to: { path: '^jobs/(main|supervisor)\\.ts$', dependencyTypesNot: ['dynamic-import'] },
     },
     {
       name: 'app-not-to-worker-or-cli',

@@ -10,7 +10,9 @@ COPY db ./db
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production LOG_FORMAT=json
+# A 16 MiB young generation (Node 20's default): Node 24 grows it to 128 MiB while modules load
+# and keeps it, doubling idle RSS for no measurable CPU gain (README, "One process per core").
+ENV NODE_ENV=production LOG_FORMAT=json NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -20,4 +22,6 @@ COPY db/migrations ./db/migrations
 USER node
 EXPOSE 9464
 ENTRYPOINT ["node", "bin/catalog-sync.js"]
+# One worker process per core the container may use (its CPU quota included) under a supervisor
+# that serves /healthz, /readyz and /metrics for them all; WORKER_PROCESSES overrides.
 CMD ["worker"]

@@ -17,7 +17,19 @@ export interface HealthServer {
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-async function runCheck(check: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+export interface CheckResult {
+  ok: boolean;
+  error?: string;
+}
+
+/** Runs every check at once, each bounded by a timeout. */
+export async function runChecks(checks: HealthChecks): Promise<Record<string, CheckResult>> {
+  const names = Object.keys(checks);
+  const results = await Promise.all(names.map((name) => runCheck(checks[name]!)));
+  return Object.fromEntries(names.map((name, i) => [name, results[i]!]));
+}
+
+async function runCheck(check: () => Promise<unknown>): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -47,20 +59,54 @@ export function hasBearerToken(req: Pick<IncomingMessage, 'headers'>, token: str
   return timingSafeEqual(digest(match[1]!), digest(token));
 }
 
+/** Check results as /readyz shows them: which dependency failed, never its error text (the log has it). */
+export function withoutErrorText(checks: Record<string, CheckResult>): Record<string, { ok: boolean }> {
+  return Object.fromEntries(Object.entries(checks).map(([name, result]) => [name, { ok: result.ok }]));
+}
+
 /**
  * `/healthz`: the process is up. `/readyz`: every dependency answers (503 naming the ones that do
  * not, never their error text: the log has it). `/metrics`: Prometheus text format. With a token,
- * `/readyz` and `/metrics` want `Authorization: Bearer <token>`; `/healthz` stays open.
+ * `/readyz` and `/metrics` want `Authorization: Bearer <token>`; `/healthz` stays open. A group's
+ * supervisor passes `metrics` and `readiness` that cover all its processes.
  */
 export async function startHealthServer(options: {
   port: number;
   host: string;
-  registry: Registry;
-  checks: HealthChecks;
   logger: Logger;
+  /** One process's metrics... */
+  registry?: Registry;
+  /** ...or a whole group's (the supervisor aggregates its children's). */
+  metrics?: () => Promise<{ contentType: string; text: string }>;
+  /** One process's dependencies... */
+  checks?: HealthChecks;
+  /** ...or a whole group's readiness. */
+  readiness?: () => Promise<{ ready: boolean } & Record<string, unknown>>;
   /** METRICS_TOKEN: when set, /readyz and /metrics require it. */
   token?: string | undefined;
 }): Promise<HealthServer> {
+  const readiness =
+    options.readiness ??
+    (async () => {
+      const checks = await runChecks(options.checks ?? {});
+      const failed = Object.keys(checks).filter((name) => !checks[name]!.ok);
+      for (const name of failed) {
+        const error = checks[name]!.error ?? '';
+        options.logger.warn({ dependency: name, error: boundText(error, 500) }, 'readiness check failed');
+      }
+      return {
+        ready: failed.length === 0,
+        ...(failed.length ? { failed } : {}),
+        checks: withoutErrorText(checks),
+      };
+    });
+  const registry = options.registry;
+  const metrics =
+    options.metrics ??
+    (async () => ({
+      contentType: registry?.contentType ?? 'text/plain',
+      text: (await registry?.metrics()) ?? '',
+    }));
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string) => {
@@ -76,28 +122,19 @@ export async function startHealthServer(options: {
       return json(401, { error: 'unauthorized: send Authorization: Bearer <METRICS_TOKEN>' });
     }
     if (path === '/readyz') {
-      void (async () => {
-        const names = Object.keys(options.checks);
-        const results = await Promise.all(names.map((name) => runCheck(options.checks[name]!)));
-        const failed = names.filter((_, i) => !results[i]!.ok);
-        for (const name of failed) {
-          const error = results[names.indexOf(name)]!.error ?? '';
-          options.logger.warn({ dependency: name, error: boundText(error, 500) }, 'readiness check failed');
-        }
-        const checks = Object.fromEntries(names.map((name, i) => [name, { ok: results[i]!.ok }]));
-        const ready = failed.length === 0;
-        json(ready ? 200 : 503, {
-          status: ready ? 'ready' : 'not ready',
-          ...(ready ? {} : { failed }),
-          checks,
+      readiness()
+        .then(({ ready, ...rest }) =>
+          json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...rest }),
+        )
+        .catch((error: unknown) => {
+          options.logger.warn({ reason: boundText(String(error), 500) }, 'readiness check failed');
+          json(503, { status: 'not ready' });
         });
-      })();
       return;
     }
     if (path === '/metrics') {
-      options.registry
-        .metrics()
-        .then((text) => send(200, options.registry.contentType, text))
+      metrics()
+        .then(({ contentType, text }) => send(200, contentType, text))
         .catch((error: unknown) => {
           options.logger.warn({ err: error }, 'metrics collection failed');
           send(500, 'text/plain; charset=utf-8', 'metrics collection failed\n');

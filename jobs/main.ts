@@ -14,7 +14,7 @@ import type { Logger } from '../src/log/logger.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
 import { reconcileSchedules } from '../src/queue/schedules.ts';
 import { sweepAbandonedRuns } from '../src/sync/sweep.ts';
-import { type HealthServer, startHealthServer } from './health.ts';
+import { type CheckResult, type HealthServer, runChecks, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { requeuePendingSyncs } from './requeue.ts';
 import { createWorker } from './worker.ts';
@@ -29,6 +29,8 @@ export interface WorkerService {
   close(reason?: string): Promise<void>;
   /** Resolves once closed. */
   closed: Promise<void>;
+  /** Runs the readiness checks (Redis, Postgres), as /readyz does. */
+  checks(): Promise<Record<string, CheckResult>>;
 }
 
 export interface WorkerServiceOptions {
@@ -36,6 +38,13 @@ export interface WorkerServiceOptions {
   metricsPort?: number;
   /** Run after everything else is closed (the entry point closes the database here). */
   onClosed?: () => Promise<void>;
+  /**
+   * Whether this process mirrors schedules from Postgres into Redis (at start, periodically, on
+   * reconnect); default true. In a group of worker processes only one does, not N times over.
+   */
+  reconcileSchedules?: boolean;
+  /** This process's index in a worker group (labels the per-process metrics). */
+  processIndex?: number;
 }
 
 /**
@@ -49,7 +58,16 @@ export async function startWorkerService(
 ): Promise<WorkerService> {
   const { config, logger } = ctx;
   const handle: QueueHandle = await openQueue(config, 'worker');
-  const metrics = createWorkerMetrics({ keyIdLabels: config.metrics.keyIdLabels });
+  const metrics = createWorkerMetrics({
+    keyIdLabels: config.metrics.keyIdLabels,
+    processIndex: options.processIndex,
+  });
+  // In a group of worker processes only one mirrors schedules and re-queues lost requests.
+  const ownsSchedules = options.reconcileSchedules ?? true;
+  const checks = {
+    redis: () => handle.redis.ping(),
+    postgres: () => ctx.db.execute(sql`select 1`),
+  };
   metrics.observeQueue({
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
@@ -123,19 +141,23 @@ export async function startWorkerService(
         registry: metrics.registry,
         logger,
         token: config.metrics.token,
-        checks: {
-          redis: () => handle.redis.ping(),
-          postgres: () => ctx.db.execute(sql`select 1`),
-        },
+        checks,
       });
     }
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.
-    const result = await reconcileSchedules(ctx, handle);
-    logger.info(result, 'schedules in Redis mirror Postgres');
+    if (ownsSchedules) {
+      const result = await reconcileSchedules(ctx, handle);
+      logger.info(result, 'schedules in Redis mirror Postgres');
+    } else {
+      // Still proves Postgres answers before taking jobs, as the reconcile would have.
+      await checks.postgres();
+    }
     // Runs left `running` by a dead worker end now, and requests a lost Redis dropped come back.
     await sweep();
-    const requeued = await requeuePendingSyncs(ctx, handle.queue);
-    if (requeued.added > 0) metrics.requestsRequeued(requeued.added);
+    if (ownsSchedules) {
+      const requeued = await requeuePendingSyncs(ctx, handle.queue);
+      if (requeued.added > 0) metrics.requestsRequeued(requeued.added);
+    }
     // The processors run the application layer with this process's own queue connection.
     const app: AppContext = {
       ...ctx,
@@ -159,7 +181,7 @@ export async function startWorkerService(
   }
   const running = worker;
 
-  if (config.worker.scheduleReconcileIntervalMs > 0) {
+  if (ownsSchedules && config.worker.scheduleReconcileIntervalMs > 0) {
     timer = setInterval(() => void reconcile('periodic check'), config.worker.scheduleReconcileIntervalMs);
     timer.unref();
   }
@@ -167,7 +189,7 @@ export async function startWorkerService(
     sweepTimer = setInterval(() => void sweep(), config.worker.runSweepIntervalMs);
     sweepTimer.unref();
   }
-  handle.redis.on('ready', onReady);
+  if (ownsSchedules) handle.redis.on('ready', onReady);
   logger.info(
     { concurrency: running.concurrency, prefix: handle.prefix, healthPort: health?.port ?? null },
     'worker started',
@@ -211,6 +233,7 @@ export async function startWorkerService(
     healthPort: health?.port ?? null,
     close,
     closed,
+    checks: () => runChecks(checks),
   };
 }
 
@@ -218,7 +241,14 @@ export async function startWorkerService(
  * The entry point of `catalog-sync worker` and `npm start`: opens the database from the config,
  * runs the worker until SIGTERM/SIGINT, and closes everything. Resolves with the exit code.
  */
-export async function runWorker(config: Config, logger: Logger): Promise<number> {
+export async function runWorker(
+  config: Config,
+  logger: Logger,
+  options: Pick<WorkerServiceOptions, 'metricsPort' | 'reconcileSchedules' | 'processIndex'> & {
+    /** Called once the worker takes jobs (a group's child tells its supervisor here). */
+    onStarted?: (service: WorkerService) => void;
+  } = {},
+): Promise<number> {
   // Installed first, so a signal during start-up stops the worker cleanly once it is up.
   let service: WorkerService | undefined;
   let stopRequested: string | undefined;
@@ -245,13 +275,19 @@ export async function runWorker(config: Config, logger: Logger): Promise<number>
     try {
       service = await startWorkerService(
         { db: database.db, config, logger },
-        { onClosed: () => database.close() },
+        {
+          onClosed: () => database.close(),
+          metricsPort: options.metricsPort,
+          reconcileSchedules: options.reconcileSchedules,
+          processIndex: options.processIndex,
+        },
       );
     } catch (error) {
       await database.close();
       throw error;
     }
     logger.info({ database: database.location }, 'worker ready');
+    options.onStarted?.(service);
     if (stopRequested) void service.close(stopRequested);
     await service.closed;
     return 0;

@@ -50,12 +50,28 @@ export interface WorkerMetrics {
  * `keyIdLabels` (METRICS_KEY_ID_LABELS): label the rate-limit gauges with each customer's Key ID.
  * Off by default: a Key ID is not a secret, but it identifies a customer to whoever scrapes, and
  * one series per key grows without bound; without it the gauges show the last key seen.
+ * In a group of worker processes the supervisor sums the children's series (prom-client's
+ * AggregatorRegistry): counters and histograms add up; the gauges every process reads from the same
+ * Redis say how they combine instead. `processIndex` adds a per-process job counter, so a scrape
+ * also shows which process did what.
  */
-export function createWorkerMetrics(options: { keyIdLabels?: boolean } = {}): WorkerMetrics {
+export function createWorkerMetrics(
+  options: { keyIdLabels?: boolean; processIndex?: number | undefined } = {},
+): WorkerMetrics {
   const byKey = options.keyIdLabels === true;
   const budgetLabels = byKey ? (['key_id', 'window'] as const) : (['window'] as const);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'catalog_sync_' });
+  const processIndex = options.processIndex;
+  const perProcess =
+    processIndex === undefined
+      ? undefined
+      : new Counter({
+          name: 'catalog_sync_process_jobs_total',
+          help: 'Jobs processed by one worker process of a group, by its index in the group',
+          labelNames: ['process'] as const,
+          registers: [registry],
+        });
 
   const jobs = new Counter({
     name: 'catalog_sync_jobs_total',
@@ -81,12 +97,14 @@ export function createWorkerMetrics(options: { keyIdLabels?: boolean } = {}): Wo
     help: 'Requests left in the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per window (and key id when METRICS_KEY_ID_LABELS=true)',
     labelNames: budgetLabels as readonly string[],
     registers: [registry],
+    aggregator: 'min',
   });
   const budgetLimit = new Gauge({
     name: 'catalog_sync_appstore_rate_limit_limit',
     help: 'Size of the App Store Connect rate-limit window, from the last X-Rate-Limit seen, per window (and key id when METRICS_KEY_ID_LABELS=true)',
     labelNames: budgetLabels as readonly string[],
     registers: [registry],
+    aggregator: 'max',
   });
 
   const deliveries = new Counter({
@@ -200,6 +218,7 @@ export function createWorkerMetrics(options: { keyIdLabels?: boolean } = {}): Wo
     name: 'catalog_sync_schedules',
     help: 'Job schedulers (periodic project syncs) in Redis',
     registers: [registry],
+    aggregator: 'max',
     async collect() {
       if (!sources) return;
       try {
@@ -214,6 +233,7 @@ export function createWorkerMetrics(options: { keyIdLabels?: boolean } = {}): Wo
     help: 'Jobs in the catalog-sync queue, by state',
     labelNames: ['state'] as const,
     registers: [registry],
+    aggregator: 'max',
     async collect() {
       if (!sources) return;
       try {
@@ -227,7 +247,10 @@ export function createWorkerMetrics(options: { keyIdLabels?: boolean } = {}): Wo
 
   return {
     registry,
-    jobProcessed: (job, outcome) => jobs.inc({ job, outcome }),
+    jobProcessed(job, outcome) {
+      jobs.inc({ job, outcome });
+      perProcess?.inc({ process: String(processIndex) });
+    },
     syncFinished: (seconds, outcome) => duration.observe({ outcome }, seconds),
     appStoreResponse(status, keyId, rateLimit) {
       requests.inc({ status: status === undefined ? 'network' : String(status) });

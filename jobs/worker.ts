@@ -1,14 +1,14 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AppContext } from '../src/app/context.ts';
 import { createDetailsBudget } from '../src/details/budget.ts';
 import { defaultJobOptions, QUEUE_NAME } from '../src/queue/contract.ts';
+import type { RedisConnection } from '../src/queue/redis.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import { createProcessor } from './processors.ts';
 
 export interface CreateWorkerOptions {
   /** A connection with `maxRetriesPerRequest: null` (createRedis(url, 'worker')); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisConnection;
   /** BullMQ prefix (REDIS_PREFIX). */
   prefix: string;
   /** Jobs this process runs at once; default config.worker.concurrency. */

@@ -136,6 +136,20 @@ export function endpointTemplate(pathname: string): string {
   return `GET ${pathname.replace(/\/(\d+|[0-9a-f-]{36})(?=\/|$)/gi, '/{id}')}`;
 }
 
+/**
+ * The page schema for an item schema, built once: zod compiles an object schema's parser on its
+ * first use, so a schema built per call cost that compilation on every listing of every sync.
+ */
+const pageSchemas = new WeakMap<z.ZodType, z.ZodType>();
+function pageSchemaOf(itemSchema: z.ZodType): z.ZodType {
+  let page = pageSchemas.get(itemSchema);
+  if (!page) {
+    page = pagedDocumentSchema(itemSchema);
+    pageSchemas.set(itemSchema, page);
+  }
+  return page;
+}
+
 function isDocumentSchema(schema: z.ZodType): boolean {
   return schema instanceof z.ZodObject && schema.shape.data instanceof z.ZodArray;
 }
@@ -357,7 +371,7 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
         ? genericPagedDocumentSchema
         : isDocumentSchema(schema)
           ? schema
-          : pagedDocumentSchema(schema)
+          : pageSchemaOf(schema)
     ) as z.ZodType<{ data: ItemOf<S>[]; included?: unknown[]; links?: { next?: string | null } }>;
     const first = buildUrl(baseUrl, path, { limit: DEFAULT_PAGE_LIMIT, ...query });
     const site = callSite ?? endpointTemplate(first.pathname);

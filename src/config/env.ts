@@ -90,126 +90,157 @@ const retrySchedule = z.preprocess(
     .optional(),
 );
 
-export const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
-  DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
-  DATA_DIR: z.string().min(1).default('.data'),
-  REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
-  /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
-  REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
-  APP_STORE_CONNECT_BASE_URL: url(['https:', 'http:'], 'http(s)://').default(APPLE_BASE_URL),
-  /** Current key for the `.p8` at rest (JWE dir + A256GCM). */
-  CREDENTIALS_ENCRYPTION_KEY: z.preprocess(emptyAsUndefined, encryptionKey.optional()),
-  /** Older keys, comma-separated, still accepted for decryption while rotating. */
-  CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: z.preprocess(
-    emptyAsUndefined,
-    z
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
+    DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
+    DATA_DIR: z.string().min(1).default('.data'),
+    REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
+    /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
+    REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
+    /**
+     * Redis Cluster seed nodes, comma-separated `host:port`; set, it replaces REDIS_URL's host (the
+     * URL's password, user and TLS still apply) and REDIS_PREFIX must hold a `{hash tag}`.
+     */
+    REDIS_CLUSTER_NODES: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine((value) => value.split(',').every((node) => /^\s*[^\s:]+:\d{1,5}\s*$/.test(node)), {
+          message: 'must be a comma-separated list of host:port',
+        })
+        .optional(),
+    ),
+    APP_STORE_CONNECT_BASE_URL: url(['https:', 'http:'], 'http(s)://').default(APPLE_BASE_URL),
+    /** Current key for the `.p8` at rest (JWE dir + A256GCM). */
+    CREDENTIALS_ENCRYPTION_KEY: z.preprocess(emptyAsUndefined, encryptionKey.optional()),
+    /** Older keys, comma-separated, still accepted for decryption while rotating. */
+    CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine((value) => value.split(',').every((k) => decodeEncryptionKey(k) !== undefined), {
+          message: 'must be a comma-separated list of 32-byte base64 or hex keys',
+        })
+        .optional(),
+    ),
+    WORKER_CONCURRENCY: intFrom(1, 1000, 10),
+    /** Worker processes under one supervisor (`worker --processes N`); unset: one per available core. */
+    WORKER_PROCESSES: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^\d{1,3}$/, { message: 'must be a whole number from 1 to 256 (digits only)' })
+        .transform(Number)
+        .pipe(
+          z.number().min(1, { message: 'must be at least 1' }).max(256, { message: 'must be at most 256' }),
+        )
+        .optional(),
+    ),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `pretty` for a terminal, `json` for production; default: pretty on a TTY outside production. */
+    LOG_FORMAT: z.preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional()),
+    APP_STORE_CONNECT_CONNECT_TIMEOUT_MS: intFrom(100, 120_000, 5_000),
+    APP_STORE_CONNECT_RESPONSE_TIMEOUT_MS: intFrom(100, 300_000, 30_000),
+    APP_STORE_CONNECT_MAX_RETRIES: intFrom(0, 10, 4),
+    /** Upper bound on any single wait, including a server's Retry-After. */
+    APP_STORE_CONNECT_RETRY_CAP_MS: intFrom(0, 3_600_000, 60_000),
+    APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000),
+    /** Requests in flight per sync (Apple throttles bursts even with hourly budget left). */
+    APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
+    /** Largest App Store Connect response body, counted after decompression (default 32 MiB). */
+    APP_STORE_CONNECT_MAX_RESPONSE_BYTES: intFrom(1_024, 1_073_741_824, 33_554_432),
+    /** Deepest nesting of arrays/objects accepted in one JSON document. */
+    APP_STORE_CONNECT_MAX_JSON_DEPTH: intFrom(8, 10_000, 64),
+    /** Apple's error `detail` is cut to this many characters wherever it is quoted. */
+    APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS: intFrom(50, 100_000, 500),
+    /** Largest raw attribute JSON stored per product (default 64 KiB). */
+    SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES: intFrom(1_024, 16_777_216, 65_536),
+    /** Any error text stored or logged (run row, job failure reason, log line) is cut to this. */
+    ERROR_TEXT_MAX_CHARS: intFrom(200, 1_000_000, 2_000),
+    /** Shortest interval between two runs of a schedule (`--every` and cron alike). */
+    SCHEDULE_MIN_INTERVAL_SECONDS: intFrom(1, 86_400, 300),
+    SYNC_ATTEMPTS: intFrom(1, 50, 5),
+    SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
+    /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
+    WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000),
+    /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
+    WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000),
+    /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
+    SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
+    // --- issue 11 (outages)
+    /** How often a running sync refreshes its run's heartbeat. */
+    SYNC_HEARTBEAT_INTERVAL_MS: intFrom(100, 600_000, 10_000),
+    /** A `running` run whose heartbeat is older than this is ended as `abandoned` (keep it well above the interval). */
+    SYNC_RUN_STALE_AFTER_MS: intFrom(1_000, 86_400_000, 90_000),
+    /** How often a worker sweeps for abandoned runs (also at start-up); 0 = only at start-up. */
+    SYNC_RUN_SWEEP_INTERVAL_MS: intFrom(0, 86_400_000, 30_000),
+    /** First wait of a job that found the database unreachable (doubles per deferral, no attempt used). */
+    DATABASE_RETRY_DELAY_MS: intFrom(100, 600_000, 5_000),
+    /** Longest wait between two tries while the database stays unreachable. */
+    DATABASE_RETRY_MAX_DELAY_MS: intFrom(100, 3_600_000, 60_000),
+    // --- end issue 11
+    /** Health and metrics port for the worker; 0 turns the server off. */
+    METRICS_PORT: intFrom(0, 65_535, 9464),
+    /** Loopback by default: set 0.0.0.0 (and METRICS_TOKEN) to expose /metrics and /readyz. */
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** When set, /metrics and /readyz want `Authorization: Bearer <token>` (/livez stays open). */
+    METRICS_TOKEN: z.preprocess(
+      emptyAsUndefined,
+      z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    ),
+    /** Label App Store series with each customer's Key ID (off: one series for all keys). */
+    METRICS_KEY_ID_LABELS: flag(false),
+    /** Put every event on the `catalog-sync-events` BullMQ queue too (opt-in). */
+    EVENTS_QUEUE: flag(false),
+    /** How often an idle dispatcher looks at the outbox (it is also woken by NOTIFY on Postgres). */
+    EVENTS_DISPATCH_INTERVAL_MS: intFrom(50, 60_000, 1_000),
+    /** Webhook requests in flight per worker process. */
+    EVENTS_DISPATCH_CONCURRENCY: intFrom(1, 64, 4),
+    /** Events, deliveries and their log are deleted after this many days. */
+    EVENTS_RETENTION_DAYS: intFrom(1, 3_650, 30),
+    /** Plain http:// webhooks to loopback (127.0.0.0/8, ::1, localhost) — development and tests only. */
+    WEBHOOKS_ALLOW_HTTP_LOOPBACK: flag(false),
+    /** Webhooks to private, link-local, loopback and other non-public addresses (off: SSRF guard). */
+    WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: flag(false),
+    WEBHOOKS_TIMEOUT_MS: intFrom(100, 60_000, 10_000),
+    /** Waits between attempts, comma-separated milliseconds; one attempt more than entries. */
+    WEBHOOKS_RETRY_SCHEDULE_MS: retrySchedule,
+    /** An endpoint failing without a success for this long is disabled (default 5 days). */
+    WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
+    /** After a rotation, requests carry signatures with the old secret too for this long. */
+    WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
+    /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
+    DETAILS_BUDGET_SHARE: z.coerce
+      .number({ message: 'must be a number between 0 and 1' })
+      .min(0, { message: 'must be at least 0' })
+      .max(1, { message: 'must be at most 1' })
+      .default(0.5),
+    /** Issue 12: how old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
+    DETAILS_MAX_AGE: z
       .string()
-      .refine((value) => value.split(',').every((k) => decodeEncryptionKey(k) !== undefined), {
-        message: 'must be a comma-separated list of 32-byte base64 or hex keys',
-      })
-      .optional(),
-  ),
-  WORKER_CONCURRENCY: intFrom(1, 1000, 10),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** `pretty` for a terminal, `json` for production; default: pretty on a TTY outside production. */
-  LOG_FORMAT: z.preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional()),
-  APP_STORE_CONNECT_CONNECT_TIMEOUT_MS: intFrom(100, 120_000, 5_000),
-  APP_STORE_CONNECT_RESPONSE_TIMEOUT_MS: intFrom(100, 300_000, 30_000),
-  APP_STORE_CONNECT_MAX_RETRIES: intFrom(0, 10, 4),
-  /** Upper bound on any single wait, including a server's Retry-After. */
-  APP_STORE_CONNECT_RETRY_CAP_MS: intFrom(0, 3_600_000, 60_000),
-  APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000),
-  /** Requests in flight per sync (Apple throttles bursts even with hourly budget left). */
-  APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
-  /** Largest App Store Connect response body, counted after decompression (default 32 MiB). */
-  APP_STORE_CONNECT_MAX_RESPONSE_BYTES: intFrom(1_024, 1_073_741_824, 33_554_432),
-  /** Deepest nesting of arrays/objects accepted in one JSON document. */
-  APP_STORE_CONNECT_MAX_JSON_DEPTH: intFrom(8, 10_000, 64),
-  /** Apple's error `detail` is cut to this many characters wherever it is quoted. */
-  APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS: intFrom(50, 100_000, 500),
-  /** Largest raw attribute JSON stored per product (default 64 KiB). */
-  SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES: intFrom(1_024, 16_777_216, 65_536),
-  /** Any error text stored or logged (run row, job failure reason, log line) is cut to this. */
-  ERROR_TEXT_MAX_CHARS: intFrom(200, 1_000_000, 2_000),
-  /** Shortest interval between two runs of a schedule (`--every` and cron alike). */
-  SCHEDULE_MIN_INTERVAL_SECONDS: intFrom(1, 86_400, 300),
-  SYNC_ATTEMPTS: intFrom(1, 50, 5),
-  SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
-  /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
-  WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000),
-  /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
-  WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000),
-  /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
-  SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
-  // --- issue 11 (outages)
-  /** How often a running sync refreshes its run's heartbeat. */
-  SYNC_HEARTBEAT_INTERVAL_MS: intFrom(100, 600_000, 10_000),
-  /** A `running` run whose heartbeat is older than this is ended as `abandoned` (keep it well above the interval). */
-  SYNC_RUN_STALE_AFTER_MS: intFrom(1_000, 86_400_000, 90_000),
-  /** How often a worker sweeps for abandoned runs (also at start-up); 0 = only at start-up. */
-  SYNC_RUN_SWEEP_INTERVAL_MS: intFrom(0, 86_400_000, 30_000),
-  /** First wait of a job that found the database unreachable (doubles per deferral, no attempt used). */
-  DATABASE_RETRY_DELAY_MS: intFrom(100, 600_000, 5_000),
-  /** Longest wait between two tries while the database stays unreachable. */
-  DATABASE_RETRY_MAX_DELAY_MS: intFrom(100, 3_600_000, 60_000),
-  // --- end issue 11
-  /** Health and metrics port for the worker; 0 turns the server off. */
-  METRICS_PORT: intFrom(0, 65_535, 9464),
-  /** Loopback by default: set 0.0.0.0 (and METRICS_TOKEN) to expose /metrics and /readyz. */
-  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  /** When set, /metrics and /readyz want `Authorization: Bearer <token>` (/livez stays open). */
-  METRICS_TOKEN: z.preprocess(
-    emptyAsUndefined,
-    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
-  ),
-  /** Label App Store series with each customer's Key ID (off: one series for all keys). */
-  METRICS_KEY_ID_LABELS: flag(false),
-  /** Put every event on the `catalog-sync-events` BullMQ queue too (opt-in). */
-  EVENTS_QUEUE: flag(false),
-  /** How often an idle dispatcher looks at the outbox (it is also woken by NOTIFY on Postgres). */
-  EVENTS_DISPATCH_INTERVAL_MS: intFrom(50, 60_000, 1_000),
-  /** Webhook requests in flight per worker process. */
-  EVENTS_DISPATCH_CONCURRENCY: intFrom(1, 64, 4),
-  /** Events, deliveries and their log are deleted after this many days. */
-  EVENTS_RETENTION_DAYS: intFrom(1, 3_650, 30),
-  /** Plain http:// webhooks to loopback (127.0.0.0/8, ::1, localhost) — development and tests only. */
-  WEBHOOKS_ALLOW_HTTP_LOOPBACK: flag(false),
-  /** Webhooks to private, link-local, loopback and other non-public addresses (off: SSRF guard). */
-  WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: flag(false),
-  WEBHOOKS_TIMEOUT_MS: intFrom(100, 60_000, 10_000),
-  /** Waits between attempts, comma-separated milliseconds; one attempt more than entries. */
-  WEBHOOKS_RETRY_SCHEDULE_MS: retrySchedule,
-  /** An endpoint failing without a success for this long is disabled (default 5 days). */
-  WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
-  /** After a rotation, requests carry signatures with the old secret too for this long. */
-  WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
-  /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
-  DETAILS_BUDGET_SHARE: z.coerce
-    .number({ message: 'must be a number between 0 and 1' })
-    .min(0, { message: 'must be at least 0' })
-    .max(1, { message: 'must be at most 1' })
-    .default(0.5),
-  /** Issue 12: how old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
-  DETAILS_MAX_AGE: z
-    .string()
-    .refine(
-      (text) => {
-        try {
-          return durationMs(text) > 0;
-        } catch {
-          return false;
-        }
-      },
-      { message: `must be a duration such as 24h, 90m, 2d or 1w (${DURATION_HINT}), or whole seconds` },
-    )
-    .default('24h'),
-  /** Issue 12: Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
-  APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
-  /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
-  DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
-});
+      .refine(
+        (text) => {
+          try {
+            return durationMs(text) > 0;
+          } catch {
+            return false;
+          }
+        },
+        { message: `must be a duration such as 24h, 90m, 2d or 1w (${DURATION_HINT}), or whole seconds` },
+      )
+      .default('24h'),
+    /** Issue 12: Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
+    APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
+    /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
+    DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
+  })
+  .refine((env) => !env.REDIS_CLUSTER_NODES || /\{[^{}]+\}/.test(env.REDIS_PREFIX), {
+    // BullMQ's scripts touch several keys of a queue at once; on a cluster they must share a slot.
+    message: 'must hold a hash tag such as {catalog-sync} when REDIS_CLUSTER_NODES is set',
+    path: ['REDIS_PREFIX'],
+  });
 
 /** `24h` → 86 400 000 ms, in the one duration grammar (src/time/duration.ts); a bare number is seconds. */
 export function durationMs(text: string): number {
@@ -230,7 +261,12 @@ function toConfig(env: Env) {
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     dataDir: env.DATA_DIR,
-    redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    redis: {
+      url: env.REDIS_URL,
+      prefix: env.REDIS_PREFIX,
+      /** Set: Redis Cluster mode, seeded from these nodes. */
+      clusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map((node) => node.trim()),
+    },
     appStore: {
       baseUrl: env.APP_STORE_CONNECT_BASE_URL.replace(/\/+$/, ''),
       connectTimeoutMs: env.APP_STORE_CONNECT_CONNECT_TIMEOUT_MS,
@@ -254,6 +290,8 @@ function toConfig(env: Env) {
     },
     worker: {
       concurrency: env.WORKER_CONCURRENCY,
+      /** Undefined: one per available core (jobs/cores.ts). */
+      processes: env.WORKER_PROCESSES,
       syncAttempts: env.SYNC_ATTEMPTS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS,

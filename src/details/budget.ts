@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RedisConnection as Redis } from '../queue/redis.ts';
 
 /*
  * The share of a key's hourly App Store Connect budget that detail refreshes may spend, shared

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import { type Db, rowsOf } from '../../db/client.ts';
 import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.ts';
 import type { ServiceContext } from '../context.ts';
 import { errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
+import type { RedisConnection as Redis } from '../queue/redis.ts';
 import { classifyResponse, nextRetry } from './backoff.ts';
 import { emit } from './emit.ts';
 import { signingSecrets } from './endpoints.ts';

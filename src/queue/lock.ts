@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.ts';
+import type { RedisConnection } from './redis.ts';
 
 // Deletes the key only if this holder still owns it (a lock that expired may belong to another).
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
@@ -21,7 +21,7 @@ export interface LockOptions {
  * older state than the caller must apply.
  */
 export async function withRedisLock<T>(
-  redis: Redis,
+  redis: RedisConnection,
   key: string,
   body: () => Promise<T>,
   options: LockOptions = {},

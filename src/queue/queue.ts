@@ -1,5 +1,4 @@
 import { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/env.ts';
 import {
   defaultJobOptions,
@@ -8,7 +7,7 @@ import {
   type SyncCatalogPayload,
   type VerifyCredentialsPayload,
 } from './contract.ts';
-import { closeRedis, connectRedis, createRedis, type RedisRole } from './redis.ts';
+import { closeRedis, connectRedis, createRedis, type RedisConnection, type RedisRole } from './redis.ts';
 
 export type JobPayload = SyncCatalogPayload | VerifyCredentialsPayload;
 export type CatalogQueue = Queue<JobPayload, unknown, JobName>;
@@ -16,7 +15,7 @@ export type CatalogQueue = Queue<JobPayload, unknown, JobName>;
 export interface QueueHandle {
   queue: CatalogQueue;
   /** The connection the queue uses; also for locks and health checks. */
-  redis: Redis;
+  redis: RedisConnection;
   /** The BullMQ prefix (REDIS_PREFIX). */
   prefix: string;
   close(): Promise<void>;
@@ -27,7 +26,7 @@ export async function openQueue(
   config: Pick<Config, 'redis' | 'worker'>,
   role: RedisRole = 'client',
 ): Promise<QueueHandle> {
-  const redis = createRedis(config.redis.url, role);
+  const redis = createRedis(config.redis, role);
   try {
     await connectRedis(redis, config.redis.url);
   } catch (error) {
@@ -53,11 +52,23 @@ export async function openQueue(
 
 /** Queue events (a blocking connection of their own), for waiting on a job's result. */
 export function openQueueEvents(config: Pick<Config, 'redis'>): QueueEvents {
-  const events = new QueueEvents(QUEUE_NAME, {
-    connection: { url: config.redis.url, maxRetriesPerRequest: null },
-    prefix: config.redis.prefix,
-  });
+  if (!config.redis.clusterNodes?.length) {
+    const events = new QueueEvents(QUEUE_NAME, {
+      connection: { url: config.redis.url, maxRetriesPerRequest: null },
+      prefix: config.redis.prefix,
+    });
+    events.on('error', () => {});
+    return events;
+  }
+  // A cluster is given as a connection (BullMQ duplicates it for its blocking reads); ours to close.
+  const connection = createRedis(config.redis, 'worker', 'catalog-sync-events');
+  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: config.redis.prefix });
   events.on('error', () => {});
+  const close = events.close.bind(events);
+  events.close = async () => {
+    await close();
+    await closeRedis(connection);
+  };
   return events;
 }
 

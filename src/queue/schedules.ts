@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { JobSchedulerJson } from 'bullmq';
 import { CronExpressionParser } from 'cron-parser';
-import type { Redis } from 'ioredis';
 import type { ServiceContext } from '../context.ts';
 import { InvalidInputError } from '../errors.ts';
 import { loadScheduleRows, type ScheduleRow, type ScheduleSpec } from '../projects/store.ts';
@@ -11,6 +10,7 @@ import { defaultJobOptions, SYNC_JOB, type SyncCatalogPayload, scheduleId } from
 import { withRedisLock } from './lock.ts';
 import { mapPool } from './pool.ts';
 import type { CatalogQueue } from './queue.ts';
+import type { RedisConnection } from './redis.ts';
 
 /*
  * Postgres (`projects.schedule_every_seconds` / `schedule_cron`) is the source of truth; BullMQ's
@@ -191,7 +191,7 @@ export interface ReconcileResult {
 
 export interface SchedulesTarget {
   queue: CatalogQueue;
-  redis: Redis;
+  redis: RedisConnection;
 }
 
 const WRITE_CONCURRENCY = 256;

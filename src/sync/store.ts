@@ -1,64 +1,110 @@
-import { and, eq, isNull } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
-import {
-  gracePeriodSettings,
-  products,
-  revenueAttributionRules,
-  subscriptionGroups,
-} from '../../db/schema.ts';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { type Db, rowsOf } from '../../db/client.ts';
+import { revenueAttributionRules } from '../../db/schema.ts';
 import type { StoredCatalog, StoredGrace, StoredGroup, StoredProduct } from '../catalog/model.ts';
 import type { AttributionRule } from '../catalog/rules.ts';
 
 /*
  * Reading what Postgres holds for a project, as the catalog model. One statement per table,
  * whatever the catalog's size. Works on a Db or inside a transaction (a transaction is a Db).
+ *
+ * The catalog read is every sync's hot path (a 100-product re-sync reads 100 rows and usually
+ * writes nothing), so it is plain SQL returning raw rows, mapped here field by field: drizzle's
+ * generic row mapping (per column: entity checks, decoder lookup) cost more than the rest of it.
+ * The column lists must follow db/schema.ts; test/integration/sync covers every field.
  */
 
+type Timestamp = string | Date | null;
+/** postgres-js hands timestamps through as text (drizzle's setting), PGlite as Date. */
+const toDate = (value: Timestamp): Date | null => (value === null ? null : new Date(value));
+
+interface ProductRow {
+  apple_id: string;
+  product_id: string;
+  kind: StoredProduct['kind'];
+  reference_name: string;
+  state: string;
+  family_sharable: boolean | null;
+  content_hosting: boolean | null;
+  subscription_period: string | null;
+  group_apple_id: string | null;
+  group_level: number | null;
+  raw: Record<string, unknown>;
+  removed_at: Timestamp;
+}
+
+interface GroupRow {
+  apple_id: string;
+  reference_name: string;
+  raw: Record<string, unknown>;
+  removed_at: Timestamp;
+}
+
+interface GraceRow {
+  apple_id: string;
+  opt_in: boolean;
+  sandbox_opt_in: boolean;
+  duration: string;
+  duration_days: number;
+  renewal_type: string;
+  raw: Record<string, unknown>;
+  removed_at: Timestamp;
+}
+
 export async function loadStoredCatalog(db: Db, projectId: string): Promise<StoredCatalog> {
-  const productRows = await db.select().from(products).where(eq(products.projectId, projectId));
-  const groupRows = await db
-    .select()
-    .from(subscriptionGroups)
-    .where(eq(subscriptionGroups.projectId, projectId));
-  const [graceRow] = await db
-    .select()
-    .from(gracePeriodSettings)
-    .where(eq(gracePeriodSettings.projectId, projectId));
-  return {
-    products: productRows.map(
-      (row): StoredProduct => ({
-        appleId: row.appleId,
-        productId: row.productId,
-        kind: row.kind,
-        referenceName: row.referenceName,
-        state: row.state,
-        familySharable: row.familySharable,
-        contentHosting: row.contentHosting,
-        subscriptionPeriod: row.subscriptionPeriod,
-        groupAppleId: row.groupAppleId,
-        groupLevel: row.groupLevel,
-        raw: row.raw,
-        removedAt: row.removedAt,
-      }),
+  const productRows = rowsOf<ProductRow>(
+    await db.execute(sql`select apple_id, product_id, kind, reference_name, state, family_sharable,
+        content_hosting, subscription_period, group_apple_id, group_level, raw, removed_at
+      from products where project_id = ${projectId}`),
+  );
+  const groupRows = rowsOf<GroupRow>(
+    await db.execute(
+      sql`select apple_id, reference_name, raw, removed_at from subscription_groups where project_id = ${projectId}`,
     ),
+  );
+  const [graceRow] = rowsOf<GraceRow>(
+    await db.execute(sql`select apple_id, opt_in, sandbox_opt_in, duration, duration_days, renewal_type, raw,
+        removed_at
+      from grace_period_settings where project_id = ${projectId}`),
+  );
+  const storedProducts = new Array<StoredProduct>(productRows.length);
+  for (let i = 0; i < productRows.length; i++) {
+    const row = productRows[i]!;
+    storedProducts[i] = {
+      appleId: row.apple_id,
+      productId: row.product_id,
+      kind: row.kind,
+      referenceName: row.reference_name,
+      state: row.state,
+      familySharable: row.family_sharable,
+      contentHosting: row.content_hosting,
+      subscriptionPeriod: row.subscription_period,
+      groupAppleId: row.group_apple_id,
+      groupLevel: row.group_level,
+      raw: row.raw,
+      removedAt: toDate(row.removed_at),
+    };
+  }
+  return {
+    products: storedProducts,
     groups: groupRows.map(
       (row): StoredGroup => ({
-        appleId: row.appleId,
-        referenceName: row.referenceName,
+        appleId: row.apple_id,
+        referenceName: row.reference_name,
         raw: row.raw,
-        removedAt: row.removedAt,
+        removedAt: toDate(row.removed_at),
       }),
     ),
     grace: graceRow
       ? ({
-          appleId: graceRow.appleId,
-          optIn: graceRow.optIn,
-          sandboxOptIn: graceRow.sandboxOptIn,
+          appleId: graceRow.apple_id,
+          optIn: graceRow.opt_in,
+          sandboxOptIn: graceRow.sandbox_opt_in,
           duration: graceRow.duration,
-          durationDays: graceRow.durationDays,
-          renewalType: graceRow.renewalType,
+          durationDays: graceRow.duration_days,
+          renewalType: graceRow.renewal_type,
           raw: graceRow.raw,
-          removedAt: graceRow.removedAt,
+          removedAt: toDate(graceRow.removed_at),
         } satisfies StoredGrace)
       : null,
   };

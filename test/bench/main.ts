@@ -23,6 +23,7 @@ import {
 import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
+import { cliScenario } from './scenarios/cli.ts';
 import { databaseScenario } from './scenarios/database.ts';
 import { detailsScenario } from './scenarios/details.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
@@ -37,6 +38,7 @@ const SCENARIOS: Scenario[] = [
   fleetScenario,
   schedulerScenario,
   detailsScenario,
+  cliScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);

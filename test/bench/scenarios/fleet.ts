@@ -24,6 +24,7 @@ import type { Scenario } from '../lib/scenario.ts';
 import { createScratchDatabase } from '../lib/services.ts';
 import { startSimulatorProcess } from '../lib/sim-process.ts';
 import { mean, median, msSince, percentile, round } from '../lib/stats.ts';
+import { startWorkerGroup, waitForJobs } from '../lib/worker-group.ts';
 
 /*
  * Scenario 4: one worker process at concurrency 50 working through every project of a fleet,
@@ -155,7 +156,8 @@ export const fleetScenario: Scenario = {
     const scratch = await createScratchDatabase(ctx.services, ctx.cleanup, 'fleet');
 
     ctx.progress(`generating ${fleetSize + calibration} apps of 100 products and as many keys`);
-    const { catalog, projects } = buildFleet(fleetSize + calibration);
+    // Three fleets: the fleet worker's, then `worker --processes 1` and `--processes <cores>`.
+    const { catalog, projects } = buildFleet(3 * fleetSize + calibration);
     ctx.progress('starting the simulator process');
     const simulator = await startSimulatorProcess(ctx.cleanup, catalog, { latencyMs: LATENCY_MS });
     const baseUrl = simulator.baseUrl;
@@ -171,8 +173,12 @@ export const fleetScenario: Scenario = {
     const database = await openBenchDatabase(ctx.cleanup, scratch.url);
     ctx.progress(`inserting ${projects.length} projects with their sealed keys`);
     await seedProjects(database.db, config, projects);
-    const calibrationProjects = projects.slice(fleetSize);
+    const calibrationProjects = projects.slice(3 * fleetSize);
     const fleet = projects.slice(0, fleetSize);
+    const groupFleets = [
+      projects.slice(fleetSize, 2 * fleetSize),
+      projects.slice(2 * fleetSize, 3 * fleetSize),
+    ];
 
     const probe = openBenchRedis(ctx.services.redisUrl, prefix, ctx.cleanup);
     const handle = await openQueue(config);
@@ -285,6 +291,69 @@ export const fleetScenario: Scenario = {
     const peak = await sendAndWait(worker, { type: 'mark' }, 'mark');
     const peakRssMiB = peak.maxRssKiB / 1024;
 
+    ctx.progress('stopping the fleet worker (SIGTERM)');
+    await worker.stop(30_000);
+
+    // The real `catalog-sync worker --processes N`, N = 1 and N = cores, each on a fleet of its own:
+    // first syncs, then unchanged re-syncs, all enqueued at once; jobs counted from the group's
+    // aggregated /metrics, CPU and memory of every process of the group from /proc.
+    const groupCounts = cores > 1 ? [1, cores] : [1];
+    const groupRows: Array<{
+      processes: number;
+      label: string;
+      syncs: number;
+      wallMs: number;
+      throughput: number;
+      cpuPerSync: number;
+      machineBound: number;
+      ratio: number;
+      idleRssMiB: number;
+      peakRssMiB: number;
+    }> = [];
+    for (const [i, processes] of groupCounts.entries()) {
+      const ids = groupFleets[i]!.map((p) => p.id);
+      ctx.progress(`starting catalog-sync worker --processes ${processes}`);
+      const group = await startWorkerGroup(ctx.cleanup, processes, benchEnv(overrides));
+      // Idle: started, connected, nothing to do yet.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const idleRss = Math.max(...group.rssMiB());
+      for (const label of ['first syncs', 'unchanged re-syncs']) {
+        ctx.progress(`--processes ${processes}, ${label}: enqueuing ${ids.length} projects at once`);
+        const before = await group.finishedJobs();
+        const cpuBefore = group.cpuMs();
+        const others = snapshot();
+        const start = process.hrtime.bigint();
+        await Promise.all(ids.map((id) => enqueueSync(handle.queue, id, 'manual')));
+        await waitForJobs(group, before + ids.length, 300_000, `--processes ${processes} ${label}`);
+        const wallMs = msSince(start);
+        const groupCpu = group.cpuMs() - cpuBefore;
+        const after = snapshot();
+        const othersCpu =
+          after.simulator -
+          others.simulator +
+          cpuDelta(others.postgres, after.postgres) +
+          cpuDelta(others.redis, after.redis) +
+          (after.bench.user + after.bench.system - others.bench.user - others.bench.system) / 1000;
+        const syncs = ids.length;
+        const machineBound = (cores * 1000 * syncs) / (groupCpu + othersCpu);
+        const throughput = (syncs / wallMs) * 1000;
+        groupRows.push({
+          processes,
+          label,
+          syncs,
+          wallMs,
+          throughput,
+          cpuPerSync: groupCpu / syncs,
+          machineBound,
+          ratio: throughput / machineBound,
+          idleRssMiB: idleRss,
+          peakRssMiB: Math.max(...group.peakRssMiB()),
+        });
+      }
+      ctx.progress(`stopping --processes ${processes} (SIGTERM)`);
+      await group.stop();
+    }
+
     // Redis memory per scheduled project: every fleet project gets a 6-hourly schedule.
     ctx.progress('scheduling every project (6h) and measuring Redis memory');
     const memoryBefore = await usedMemory(probe);
@@ -294,8 +363,6 @@ export const fleetScenario: Scenario = {
     const reconciled = await reconcileSchedules(serviceContext(database, config), handle);
     const memoryPerProject = ((await usedMemory(probe)) - memoryBefore) / Math.max(1, reconciled.upserted);
 
-    ctx.progress('stopping the worker (SIGTERM)');
-    await worker.stop(30_000);
     await simulator.child.stop();
 
     const summarise = (p: PassResult, soloLatencies: number[]) => {
@@ -417,6 +484,32 @@ export const fleetScenario: Scenario = {
         `${round((p.throughput / p.machineBound) * 100, 0)}%`,
       ]),
     };
+    const single = (label: string) => groupRows.find((r) => r.processes === 1 && r.label === label);
+    const groupTable: ResultTable = {
+      title: `catalog-sync worker --processes N (the real CLI), ${fleetSize} projects per run, concurrency ${CONCURRENCY} per process`,
+      columns: [
+        'processes',
+        'pass',
+        'syncs/s',
+        '× one process',
+        'group CPU ms/sync',
+        'machine bound/s',
+        '% of it',
+        'idle RSS MiB/process',
+        'peak RSS MiB/process',
+      ],
+      rows: groupRows.map((r) => [
+        r.processes,
+        r.label,
+        round(r.throughput, 1),
+        round(r.throughput / (single(r.label)?.throughput ?? r.throughput), 2),
+        round(r.cpuPerSync, 2),
+        round(r.machineBound, 0),
+        `${round(r.ratio * 100, 0)}%`,
+        round(r.idleRssMiB, 0),
+        round(r.peakRssMiB, 0),
+      ]),
+    };
     const [f, a] = passes as [(typeof passes)[0], (typeof passes)[0]];
     const targets: TargetCheck[] = [
       ...passes.map(
@@ -443,6 +536,24 @@ export const fleetScenario: Scenario = {
         met: unchangedCpu < 10,
         ...(unchangedCpu >= 10 ? { note: `over by ${round(unchangedCpu - 10, 2)} ms` } : {}),
       },
+      ...groupRows
+        .filter((r) => r.processes === cores && cores > 1)
+        .map(
+          (r): TargetCheck => ({
+            name: `--processes ${cores}, ${r.label}: ≥ 80% of the machine bound`,
+            target: `≥ ${round(0.8 * r.machineBound, 1)} syncs/s`,
+            actual: `${round(r.throughput, 1)} syncs/s (${round(r.ratio * 100, 0)}%; ${round(r.throughput / (single(r.label)?.throughput ?? r.throughput), 2)}× one process)`,
+            met: r.ratio >= 0.8,
+          }),
+        ),
+      ...groupRows.map(
+        (r): TargetCheck => ({
+          name: `--processes ${r.processes}, ${r.label}: RSS per process`,
+          target: 'idle ≤ 150 MiB, peak ≤ 250 MiB',
+          actual: `idle ${round(r.idleRssMiB, 0)} MiB, peak ${round(r.peakRssMiB, 0)} MiB`,
+          met: r.idleRssMiB <= 150 && r.peakRssMiB <= 250,
+        }),
+      ),
       {
         name: 'no failed syncs',
         target: '0',
@@ -489,7 +600,7 @@ export const fleetScenario: Scenario = {
       );
     }
     return {
-      tables: [table, cpuTable],
+      tables: [table, cpuTable, groupTable],
       targets,
       notes,
       data: {
@@ -507,6 +618,7 @@ export const fleetScenario: Scenario = {
         memoryPerProject,
         reconciled,
         profiles,
+        groups: groupRows,
       },
     } satisfies ScenarioResult;
   },

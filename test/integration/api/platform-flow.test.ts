@@ -44,6 +44,8 @@ beforeAll(async () => {
     CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
     APP_STORE_CONNECT_BASE_URL: sim().baseUrl,
     METRICS_PORT: '0',
+    // One worker process, as before `worker` defaulted to one per core (supervisor.test.ts covers groups).
+    WORKER_PROCESSES: '1',
     LOG_LEVEL: 'info',
     LOG_FORMAT: 'json',
   };

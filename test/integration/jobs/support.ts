@@ -40,6 +40,8 @@ export function serviceEnv(services: Services, extra: Record<string, string> = {
     CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
     APP_STORE_CONNECT_BASE_URL: services.simulatorUrl,
     METRICS_PORT: '0',
+    // One process per worker unless a test asks for a group (`worker --processes N`).
+    WORKER_PROCESSES: '1',
     // A persistent fault reaches the processor quickly.
     APP_STORE_CONNECT_MAX_RETRIES: '0',
     // Schedule tests fire every second; production refuses anything under 5 minutes.
@@ -69,7 +71,7 @@ const running = new Set<ChildProcess>();
 let cleanupRegistered = false;
 
 /** Spawns `catalog-sync worker` as a real process; killed (SIGKILL) after the file if still alive. */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
+export function spawnWorker(env: Record<string, string>, args: string[] = []): WorkerProcess {
   if (!cleanupRegistered) {
     cleanupRegistered = true;
     afterAll(async () => {
@@ -77,7 +79,7 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
       running.clear();
     });
   }
-  const child = spawn(process.execPath, [path.resolve('bin/catalog-sync.js'), 'worker'], {
+  const child = spawn(process.execPath, [path.resolve('bin/catalog-sync.js'), 'worker', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -32,6 +32,23 @@ describe('loadConfig', () => {
     expect(config.log).toEqual({ level: 'debug', format: 'json' });
   });
 
+  it('reads worker processes and Redis Cluster nodes, and wants a hash tag on a cluster', () => {
+    expect(loadConfig({}).worker.processes).toBeUndefined();
+    expect(loadConfig({ WORKER_PROCESSES: '4' }).worker.processes).toBe(4);
+    expect(() => loadConfig({ WORKER_PROCESSES: '0' })).toThrow(/WORKER_PROCESSES: must be at least 1/);
+    const cluster = loadConfig({
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001',
+      REDIS_PREFIX: '{catalog-sync}',
+    });
+    expect(cluster.redis.clusterNodes).toEqual(['10.0.0.1:7000', '10.0.0.2:7001']);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000' })).toThrow(
+      /REDIS_PREFIX: must hold a hash tag/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis://x', REDIS_PREFIX: '{a}' })).toThrow(
+      /REDIS_CLUSTER_NODES: must be a comma-separated list of host:port/,
+    );
+  });
+
   it('lists every bad variable in one message and never echoes a value', () => {
     const secret = 'not-a-key-but-secret-looking-value';
     let error: unknown;

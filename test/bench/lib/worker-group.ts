@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BenchChild, procCpuMs, procPeakRssMiB, spawnNode } from './child.ts';
+import type { Cleanup } from './cleanup.ts';
+
+/*
+ * The real `catalog-sync worker --processes N` as a benchmark subject: started as operators run
+ * it, watched only from outside (its /readyz for the children's pids, its aggregated /metrics
+ * for the jobs done, /proc for CPU and memory), stopped with SIGTERM.
+ */
+
+const BIN = fileURLToPath(new URL('../../../bin/catalog-sync.js', import.meta.url));
+
+export interface WorkerGroup {
+  processes: number;
+  /** The supervisor (N > 1) or the single worker (N = 1). */
+  child: BenchChild;
+  /** Every process of the group: the supervisor and its children, or the single worker. */
+  pids: number[];
+  /** The processes that run jobs (the children, or the single worker). */
+  workerPids: number[];
+  /** Jobs finished so far (completed, failed or invalid), from the group's /metrics. */
+  finishedJobs(): Promise<number>;
+  cpuMs(): number;
+  /** Current RSS of each worker process, MiB. */
+  rssMiB(): number[];
+  /** Peak RSS of each worker process so far, MiB. */
+  peakRssMiB(): number[];
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function rssOf(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match?.[1] ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+export async function startWorkerGroup(
+  cleanup: Cleanup,
+  processes: number,
+  env: Record<string, string>,
+): Promise<WorkerGroup> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawnNode(
+    cleanup,
+    `worker --processes ${processes}`,
+    [BIN, 'worker', '--processes', String(processes)],
+    {
+      env: { ...process.env, ...env, METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1' },
+    },
+  );
+  const deadline = Date.now() + 120_000;
+  let body: { processes?: Array<{ pid: number | null }> } | undefined;
+  for (;;) {
+    const response = await fetch(`${base}/readyz`).catch(() => undefined);
+    if (response?.status === 200) {
+      body = (await response.json()) as typeof body;
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`worker --processes ${processes} was not ready within 120 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const workerPids = body?.processes ? body.processes.map((p) => p.pid!).filter(Boolean) : [child.pid];
+  const pids = processes > 1 ? [child.pid, ...workerPids] : [child.pid];
+  const series = /^catalog_sync_jobs_total\{job="[^"]+",outcome="(completed|failed|invalid)"\} (\d+)/gm;
+  return {
+    processes,
+    child,
+    pids,
+    workerPids,
+    async finishedJobs() {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      let sum = 0;
+      for (const match of text.matchAll(series)) sum += Number(match[2]);
+      return sum;
+    },
+    cpuMs: () => pids.reduce((sum, pid) => sum + procCpuMs(pid), 0),
+    rssMiB: () => workerPids.map(rssOf),
+    peakRssMiB: () => workerPids.map(procPeakRssMiB),
+    stop: () => child.stop(60_000),
+  };
+}
+
+/** Waits, polling the group's /metrics, until `target` jobs have finished. */
+export async function waitForJobs(group: WorkerGroup, target: number, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const done = await group.finishedJobs();
+    if (done >= target) return done;
+    if (Date.now() > deadline)
+      throw new Error(`${what}: ${done} of ${target} jobs finished after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const binPath = path.resolve(BIN);
