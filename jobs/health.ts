@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../src/log/logger.ts';
@@ -6,6 +6,12 @@ import type { Logger } from '../src/log/logger.ts';
 export interface HealthChecks {
   /** Each resolves when the dependency answers; rejects (or times out) otherwise. */
   [name: string]: () => Promise<unknown>;
+}
+
+/** A handler mounted under a path prefix (e.g. the operator console under `/console`). */
+export interface MountedRoute {
+  prefix: string;
+  handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
 export interface HealthServer {
@@ -45,9 +51,13 @@ export async function startHealthServer(options: {
   registry: Registry;
   checks: HealthChecks;
   logger: Logger;
+  /** Extra handlers, matched by path prefix before the built-in endpoints; they answer any method. */
+  routes?: MountedRoute[];
 }): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const mounted = options.routes?.find((r) => path === r.prefix || path.startsWith(`${r.prefix}/`));
+    if (mounted) return mounted.handle(req, res);
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);

@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { type Database, openDatabase } from '../db/client.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
+import { type ConsoleServer, createConsole } from '../src/console/index.ts';
 import type { ServiceContext } from '../src/context.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
@@ -49,6 +50,7 @@ export async function startWorkerService(
   });
 
   let health: HealthServer | undefined;
+  let consoleServer: ConsoleServer | undefined;
   let worker: Worker | undefined;
   let timer: NodeJS.Timeout | undefined;
   let reconciling: Promise<unknown> | undefined;
@@ -67,13 +69,18 @@ export async function startWorkerService(
     handle.redis.off('ready', onReady);
     await reconciling;
     await health?.close().catch(() => {});
+    await consoleServer?.close().catch(() => {});
     await handle.close();
   };
 
   try {
     const port = options.metricsPort ?? config.metrics.port;
     if (port > 0) {
+      // The operator console shares the port of /metrics, under /console (off unless a token is set).
+      if (config.console.enabled)
+        consoleServer = await createConsole({ ctx, access: config.console, queue: handle });
       health = await startHealthServer({
+        routes: consoleServer ? [{ prefix: '/console', handle: consoleServer.handle }] : [],
         port,
         host: config.metrics.host,
         registry: metrics.registry,

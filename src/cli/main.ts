@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerCatalogQueries } from './commands/catalog.ts';
+import { registerConsole } from './commands/console.ts';
 import { registerCredentials } from './commands/credentials.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerSchedule } from './commands/schedule.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerSchedule(program);
   registerCatalogQueries(program);
+  registerConsole(program);
   return program;
 }
 

@@ -45,6 +45,12 @@ export function decodeEncryptionKey(value: string): Uint8Array | undefined {
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 
+/** A console token must be long enough not to be guessed (`openssl rand -base64 24` makes one). */
+const consoleToken = z
+  .string()
+  .min(16, { message: 'must be at least 16 characters (make one with `openssl rand -base64 24`)' })
+  .max(500, { message: 'must be at most 500 characters' });
+
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
@@ -89,6 +95,12 @@ export const envSchema = z.object({
   /** Health and metrics port for the worker; 0 turns the server off. */
   METRICS_PORT: intFrom(0, 65_535, 9464),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  /** Operator console (issue 14): off unless one of the tokens is set. Full access (pages and actions). */
+  CONSOLE_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
+  /** Read-only access to the console (pages, no actions). */
+  CONSOLE_READ_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
+  /** How long a console login lasts. */
+  CONSOLE_SESSION_HOURS: intFrom(1, 720, 12),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -127,6 +139,13 @@ function toConfig(env: Env) {
       scheduleReconcileIntervalMs: env.SCHEDULE_RECONCILE_INTERVAL_MS,
     },
     metrics: { port: env.METRICS_PORT, host: env.METRICS_HOST },
+    console: {
+      /** Off unless a token is set. */
+      enabled: Boolean(env.CONSOLE_TOKEN || env.CONSOLE_READ_TOKEN),
+      writeToken: env.CONSOLE_TOKEN,
+      readToken: env.CONSOLE_READ_TOKEN,
+      sessionTtlMs: env.CONSOLE_SESSION_HOURS * 3_600_000,
+    },
     log: {
       level: env.LOG_LEVEL,
       format: env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
@@ -145,6 +164,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       `Invalid environment (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}\n` +
         'Fix these variables and start again; the README lists every variable and its default.',
+    );
+  }
+  if (parsed.data.CONSOLE_TOKEN && parsed.data.CONSOLE_TOKEN === parsed.data.CONSOLE_READ_TOKEN) {
+    throw new ConfigError(
+      'Invalid environment (1 problem):\n  - CONSOLE_READ_TOKEN: must differ from CONSOLE_TOKEN (the read-only token must not grant actions)',
     );
   }
   return toConfig(parsed.data);
