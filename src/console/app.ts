@@ -181,7 +181,8 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       'Content-Security-Policy': req.path.startsWith(`${BASE}/queues`) ? BOARD_CSP : PAGE_CSP,
       'X-Frame-Options': 'DENY',
       'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'no-referrer',
+      // Not no-referrer: with it, browsers send `Origin: null` on POSTs and the same-origin check fails.
+      'Referrer-Policy': 'same-origin',
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',

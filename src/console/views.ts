@@ -76,7 +76,7 @@ export function layout(ctx: PageContext, title: string, body: Renderable): Html 
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · catalog-sync console</title>
 <link rel="stylesheet" href="${BASE}/static/console.css">
 </head>
@@ -258,9 +258,22 @@ function actions(ctx: PageContext, detail: ProjectDetail): Html {
 </section>`;
 }
 
+/** What identifies an entity added or removed (its whole record is in `catalog-sync changes --json`). */
+const SUMMARY_FIELDS = [
+  'productId',
+  'referenceName',
+  'kind',
+  'state',
+  'optIn',
+  'sandboxOptIn',
+  'durationDays',
+  'renewalType',
+];
+
 function jsonCell(value: Record<string, unknown> | null, fields: string[]): Html {
   if (!value) return html`<span class="muted">—</span>`;
-  const shown = fields.length > 0 ? fields : Object.keys(value);
+  const shown =
+    fields.length > 0 ? fields : SUMMARY_FIELDS.filter((f) => value[f] !== undefined && value[f] !== null);
   return html`<dl class="kv">${shown.map(
     (field) => html`<dt>${field}</dt><dd>${JSON.stringify(value[field] ?? null)}</dd>`,
   )}</dl>`;
