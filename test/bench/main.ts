@@ -20,6 +20,7 @@ import {
 import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
+import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
 import { latencyScenario } from './scenarios/latency.ts';
@@ -32,6 +33,7 @@ const SCENARIOS: Scenario[] = [
   databaseScenario,
   fleetScenario,
   schedulerScenario,
+  consoleScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);
