@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { type Database, openDatabase } from '../db/client.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
-import { type ConsoleServer, createConsole } from '../src/console/index.ts';
+import type { ConsoleServer } from '../src/console/index.ts';
 import type { ServiceContext } from '../src/context.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type HealthServer, startHealthServer } from './health.ts';
@@ -77,8 +77,11 @@ export async function startWorkerService(
     const port = options.metricsPort ?? config.metrics.port;
     if (port > 0) {
       // The operator console shares the port of /metrics, under /console (off unless a token is set).
-      if (config.console.enabled)
+      // Loaded only when on: express and Bull Board stay out of a worker that does not serve it.
+      if (config.console.enabled) {
+        const { createConsole } = await import('../src/console/index.ts');
         consoleServer = await createConsole({ ctx, access: config.console, queue: handle });
+      }
       health = await startHealthServer({
         routes: consoleServer ? [{ prefix: '/console', handle: consoleServer.handle }] : [],
         port,
