@@ -9,7 +9,9 @@ import { serviceEnv, useJobsHarness } from '../jobs/support.ts';
  * one, serving the login page on the given port until SIGTERM.
  */
 
-const harness = useJobsHarness({ catalog: { seed: 3, apps: [{ id: '2000000003', iaps: 1, groups: 0, subscriptionsPerGroup: 0 }] } });
+const harness = useJobsHarness({
+  catalog: { seed: 3, apps: [{ id: '2000000003', iaps: 1, groups: 0, subscriptionsPerGroup: 0 }] },
+});
 
 describe('catalog-sync console', () => {
   it('refuses to start without a console token, saying what to set', async () => {
