@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { boundText } from '../src/errors.ts';
@@ -8,6 +8,12 @@ import type { Logger } from '../src/log/logger.ts';
 export interface HealthChecks {
   /** Each resolves when the dependency answers; rejects (or times out) otherwise. */
   [name: string]: () => Promise<unknown>;
+}
+
+/** A handler mounted under a path prefix (e.g. the operator console under `/console`). */
+export interface MountedRoute {
+  prefix: string;
+  handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
 export interface HealthServer {
@@ -84,6 +90,8 @@ export async function startHealthServer(options: {
   readiness?: () => Promise<{ ready: boolean } & Record<string, unknown>>;
   /** METRICS_TOKEN: when set, /readyz and /metrics require it. */
   token?: string | undefined;
+  /** Extra handlers, matched by path prefix before the built-in endpoints; they answer any method. */
+  routes?: MountedRoute[];
 }): Promise<HealthServer> {
   const readiness =
     options.readiness ??
@@ -108,7 +116,9 @@ export async function startHealthServer(options: {
       text: (await registry?.metrics()) ?? '',
     }));
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const mounted = options.routes?.find((r) => path === r.prefix || path.startsWith(`${r.prefix}/`));
+    if (mounted) return mounted.handle(req, res);
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);

@@ -5,6 +5,7 @@ import { type Database, openDatabase } from '../db/client.ts';
 import type { AppContext } from '../src/app/context.ts';
 import { closeSharedAgents } from '../src/appstore/index.ts';
 import type { Config } from '../src/config/env.ts';
+import type { ConsoleServer } from '../src/console/index.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { asAppError } from '../src/database/errors.ts';
 import { detailAges } from '../src/details/refresh.ts';
@@ -77,6 +78,7 @@ export async function startWorkerService(
   metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
 
   let health: HealthServer | undefined;
+  let consoleServer: ConsoleServer | undefined;
   let worker: Worker | undefined;
   let dispatcher: Dispatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -129,13 +131,21 @@ export async function startWorkerService(
     await dispatcher?.close().catch(() => {});
     await sweeping;
     await health?.close().catch(() => {});
+    await consoleServer?.close().catch(() => {});
     await handle.close();
   };
 
   try {
     const port = options.metricsPort ?? config.metrics.port;
     if (port > 0) {
+      // The operator console shares the port of /metrics, under /console (off unless a token is set).
+      // Loaded only when on: express and Bull Board stay out of a worker that does not serve it.
+      if (config.console.enabled) {
+        const { createConsole } = await import('../src/console/index.ts');
+        consoleServer = await createConsole({ ctx, access: config.console, queue: handle });
+      }
       health = await startHealthServer({
+        routes: consoleServer ? [{ prefix: '/console', handle: consoleServer.handle }] : [],
         port,
         host: config.metrics.host,
         registry: metrics.registry,

@@ -3,6 +3,7 @@
 import '../config/node-version.ts';
 import { Command, CommanderError } from 'commander';
 import { registerCatalogQueries } from './commands/catalog.ts';
+import { registerConsole } from './commands/console.ts';
 import { registerCredentials } from './commands/credentials.ts';
 import { registerDetails } from './commands/details.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerCatalogQueries(program);
   registerWebhooks(program);
   registerDetails(program);
+  registerConsole(program);
   return program;
 }
 

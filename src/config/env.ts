@@ -64,6 +64,12 @@ export function decodeEncryptionKey(value: string): Uint8Array | undefined {
   return undefined;
 }
 
+/** A console token must be long enough not to be guessed (`openssl rand -base64 24` makes one). */
+const consoleToken = z
+  .string()
+  .min(16, { message: 'must be at least 16 characters (make one with `openssl rand -base64 24`)' })
+  .max(500, { message: 'must be at most 500 characters' });
+
 /** `true`/`false` (also 1/0, yes/no); anything else is an error, never silently false. */
 const flag = (fallback: boolean) =>
   z.preprocess(
@@ -211,6 +217,12 @@ export const envSchema = z
     WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
     /** After a rotation, requests carry signatures with the old secret too for this long. */
     WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
+    /** Operator console: off unless one of the tokens is set. Full access (pages and actions). */
+    CONSOLE_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
+    /** Read-only access to the console (pages, no actions). */
+    CONSOLE_READ_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
+    /** How long a console login lasts. */
+    CONSOLE_SESSION_HOURS: intFrom(1, 720, 12),
     /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
     DETAILS_BUDGET_SHARE: z.coerce
       .number({ message: 'must be a number between 0 and 1' })
@@ -323,6 +335,13 @@ function toConfig(env: Env) {
       disableAfterMs: env.WEBHOOKS_DISABLE_AFTER_MS,
       rotationGraceMs: env.WEBHOOKS_ROTATION_GRACE_MS,
     },
+    console: {
+      /** Off unless a token is set. */
+      enabled: Boolean(env.CONSOLE_TOKEN || env.CONSOLE_READ_TOKEN),
+      writeToken: env.CONSOLE_TOKEN,
+      readToken: env.CONSOLE_READ_TOKEN,
+      sessionTtlMs: env.CONSOLE_SESSION_HOURS * 3_600_000,
+    },
     details: {
       budgetShare: env.DETAILS_BUDGET_SHARE,
       maxAgeMs: durationMs(env.DETAILS_MAX_AGE),
@@ -347,6 +366,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       `Invalid environment (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}\n` +
         'Fix these variables and start again; the README lists every variable and its default.',
+    );
+  }
+  if (parsed.data.CONSOLE_TOKEN && parsed.data.CONSOLE_TOKEN === parsed.data.CONSOLE_READ_TOKEN) {
+    throw new ConfigError(
+      'Invalid environment (1 problem):\n  - CONSOLE_READ_TOKEN: must differ from CONSOLE_TOKEN (the read-only token must not grant actions)',
     );
   }
   return toConfig(parsed.data);

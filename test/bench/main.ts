@@ -24,6 +24,7 @@ import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
 import { cliScenario } from './scenarios/cli.ts';
+import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
 import { detailsScenario } from './scenarios/details.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
@@ -39,6 +40,7 @@ const SCENARIOS: Scenario[] = [
   schedulerScenario,
   detailsScenario,
   cliScenario,
+  consoleScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);

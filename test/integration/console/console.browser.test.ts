@@ -1,0 +1,370 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'drizzle-orm';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../../db/client.ts';
+import { startWorkerService, type WorkerService } from '../../../jobs/main.ts';
+import { syncProject } from '../../../src/sync/index.ts';
+import { createProject, testContext } from '../../support/context.ts';
+import { freePort, serviceEnv, until, useJobsHarness } from '../jobs/support.ts';
+
+/*
+ * The operator console in a real headless Chromium (Debian's package, driven by playwright-core),
+ * served by an in-process worker service on its metrics port, against real Postgres, Redis and
+ * the simulator. The worker processes the "sync now" the browser asks for.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+if (!existsSync(CHROMIUM)) {
+  // Fail, not skip: a console without its browser test is untested.
+  throw new Error(
+    `The console's browser tests need Debian's Chromium at ${CHROMIUM}. Install it with: ` +
+      'apt-get update && apt-get install -y --no-install-recommends chromium',
+  );
+}
+
+const APP = '2000000014';
+const WRITE_TOKEN = 'operator-token-0123456789abcdef';
+const READ_TOKEN = 'reader-token-0123456789abcdef';
+const FLEET = 300;
+const BROKEN = 'acme-broken';
+
+const harness = useJobsHarness({
+  catalog: {
+    seed: 14,
+    apps: [
+      {
+        id: APP,
+        iaps: 4,
+        groups: 1,
+        subscriptionsPerGroup: 2,
+        grace: { optIn: true, sandboxOptIn: false, duration: 'SIXTEEN_DAYS', renewalType: 'ALL_RENEWALS' },
+      },
+    ],
+  },
+});
+const { db, sim, services } = harness;
+
+let service: WorkerService;
+let browser: Browser;
+let base: string;
+let evil: Server;
+let evilUrl: string;
+
+async function seedFleet(): Promise<void> {
+  // A few hundred projects, each with a key row (never decrypted here) and one successful run.
+  await db().db.execute(sql`
+    insert into projects (id, app_store_id, bundle_id, app_name, schedule_cron)
+    select 'fleet-' || lpad(g::text, 4, '0'), (3000000000 + g)::text,
+           'com.fleet.app' || lpad(g::text, 4, '0'), 'Fleet App ' || g,
+           -- Some scheduled, at a time no test run reaches (04:30 on the 1st of a month).
+           case when g % 3 = 0 then '30 4 1 * *' end
+    from generate_series(1, ${FLEET}) as g`);
+  await db().db.execute(sql`
+    insert into app_store_credentials (project_id, key_id, issuer_id, private_key_encrypted, encryption_key_id, status, verified_at)
+    select id, 'KEY' || right(id, 4), '00000000-0000-0000-0000-000000000000', 'sealed-placeholder', 'k1', 'valid', now()
+    from projects where id like 'fleet-%'`);
+  await db().db.execute(sql`
+    insert into sync_runs (project_id, trigger, status, started_at, finished_at, duration_ms, requests_made, counts)
+    select id, 'schedule', 'succeeded', now() - interval '1 hour', now() - interval '1 hour' + interval '2 seconds',
+           2000 + (hashtext(id) & 1023), 5,
+           case when right(id, 1) = '5' then '{"product.updated": 2}'::jsonb else '{}'::jsonb end
+    from projects where id like 'fleet-%'`);
+  // Not failing, but not verified either: the list says what to do.
+  await db().db.execute(
+    sql`update app_store_credentials set status = 'unverified', verified_at = null where project_id = 'fleet-0002'`,
+  );
+}
+
+async function seedBroken(): Promise<void> {
+  const ctx = harness.ctx();
+  await createProject(ctx, sim(), BROKEN, APP);
+  await syncProject(ctx, BROKEN, { trigger: 'manual' });
+  // A rename, so the timeline has an update with before and after.
+  const iap = sim().catalog.apps.find((a) => a.id === APP)!.iaps[0]!;
+  sim().mutate.updateProduct(iap.id, { name: 'Gems (renamed)' });
+  await syncProject(ctx, BROKEN, { trigger: 'schedule' });
+  // Then its last run failed.
+  await db().db.execute(sql`
+    insert into sync_runs (project_id, trigger, status, started_at, finished_at, duration_ms, error_kind, error_message)
+    values (${BROKEN}, 'schedule', 'failed', now(), now(), 120, 'forbidden',
+            'App Store Connect refused the request: the API key role does not allow it.')`);
+}
+
+async function runCount(projectId: string, status?: string): Promise<number> {
+  const [row] = rowsOf<{ n: number }>(
+    await db().db.execute(
+      status
+        ? sql`select count(*)::int as n from sync_runs where project_id = ${projectId} and status = ${status}`
+        : sql`select count(*)::int as n from sync_runs where project_id = ${projectId}`,
+    ),
+  );
+  return row!.n;
+}
+
+beforeAll(async () => {
+  await seedFleet();
+  await seedBroken();
+  const port = await freePort();
+  const ctx = testContext(db().db, {
+    ...serviceEnv(services(), {
+      METRICS_HOST: '127.0.0.1',
+      CONSOLE_TOKEN: WRITE_TOKEN,
+      CONSOLE_READ_TOKEN: READ_TOKEN,
+    }),
+    LOG_LEVEL: 'silent',
+  });
+  service = await startWorkerService(ctx, { metricsPort: port });
+  base = `http://127.0.0.1:${service.healthPort}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-gpu',
+    ],
+  });
+  // Another site (localhost is not 127.0.0.1) whose page posts a form to the console.
+  evil = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><form id="f" method="post" action="${base}/console/projects/${BROKEN}/sync">
+      <input name="csrf" value="guessed"></form><script>document.getElementById('f').submit()</script>`);
+  });
+  await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  evilUrl = `http://localhost:${(evil.address() as AddressInfo).port}/`;
+  mkdirSync('test-results', { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => (evil ? evil.close(() => resolve()) : resolve()));
+  await service?.close('test over');
+});
+
+async function logIn(token: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/console/projects`);
+  expect(new URL(page.url()).pathname).toBe('/console/login');
+  await page.fill('#token', token);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST'),
+    page.click('button[type=submit]'),
+  ]);
+  if (response.status() !== 303) {
+    throw new Error(`login answered ${response.status()}: ${(await response.text()).slice(0, 2000)}`);
+  }
+  await page.waitForURL(`${base}/console/projects`);
+  return { context, page };
+}
+
+describe('the operator console in a browser', () => {
+  it('refuses a wrong token and sets no session', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/console/login`);
+    await page.fill('#token', 'not-the-token-at-all-0000');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      page.click('button[type=submit]'),
+    ]);
+    expect(response.status()).toBe(401);
+    expect(await page.locator('.flash.error').textContent()).toBe('Wrong token.');
+    expect(await context.cookies()).toEqual([]);
+    // Without a session, a page sends back to the login form.
+    await page.goto(`${base}/console/projects/${BROKEN}`);
+    expect(new URL(page.url()).pathname).toBe('/console/login');
+    await context.close();
+  });
+
+  it('logs in, lists hundreds of projects with the failing one first, and searches', async () => {
+    const { context, page } = await logIn(WRITE_TOKEN);
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'cs_session')!;
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/console' });
+    const html = await page.content();
+    expect(html).not.toContain(WRITE_TOKEN);
+    expect(html).not.toContain(session.value);
+
+    expect(await page.locator('.summary').textContent()).toContain(`${FLEET + 1} projects`);
+    expect(await page.locator('.summary').textContent()).toContain('1 failing');
+    const first = page.locator('table.projects tbody tr').first();
+    expect(await first.getAttribute('data-project')).toBe(BROKEN);
+    expect(await first.textContent()).toContain('forbidden');
+    expect(await page.locator('table.projects tbody tr').count()).toBe(50);
+    await page.screenshot({ path: 'test-results/console-projects.png', fullPage: false });
+
+    // Sorted by bundle id, descending, page 2.
+    await page.click('th >> text=App');
+    await page.click('th >> text=App');
+    await page.click('a[rel=next]');
+    const url = new URL(page.url());
+    expect(url.searchParams.get('sort')).toBe('app');
+    expect(url.searchParams.get('dir')).toBe('desc');
+    expect(url.searchParams.get('page')).toBe('2');
+    // Failing first, then fleet-0300 … on page 1; page 2 starts 50 projects further down.
+    expect(await page.locator('table.projects tbody tr').first().getAttribute('data-project')).toBe(
+      'fleet-0251',
+    );
+
+    // Search by bundle id, then by project id.
+    await page.goto(`${base}/console/projects`);
+    await page.fill('#q', 'com.fleet.app0042');
+    await page.click('form.search button');
+    expect(await page.locator('table.projects tbody tr').count()).toBe(1);
+    expect(await page.locator('table.projects tbody tr').getAttribute('data-project')).toBe('fleet-0042');
+    await page.fill('#q', 'acme');
+    await page.click('form.search button');
+    await page.click(`a:text-is("${BROKEN}")`);
+    expect(new URL(page.url()).pathname).toBe(`/console/projects/${BROKEN}`);
+    await context.close();
+  });
+
+  it('shows a project: changes with before/after, rules, runs with their errors', async () => {
+    const { context, page } = await logIn(WRITE_TOKEN);
+    await page.goto(`${base}/console/projects/${BROKEN}`);
+    expect(await page.locator('h1').textContent()).toBe(BROKEN);
+    const runs = page.locator('#runs tr.run');
+    expect(await runs.count()).toBe(3);
+    expect(await runs.first().textContent()).toContain('forbidden: App Store Connect refused');
+    const updated = page.locator('#changes tr.change.updated');
+    expect(await updated.count()).toBe(1);
+    expect(await updated.textContent()).toContain('Gems (renamed)');
+    expect(await page.locator('#changes tr.change.added').count()).toBeGreaterThan(0);
+    expect(await page.locator('#rules tr.in-force').count()).toBe(4);
+    expect(await page.locator('#catalog table.products tr').count()).toBeGreaterThan(3);
+    for (const title of ['Prices', 'Offers', 'Catalog health', 'Webhook deliveries']) {
+      expect(await page.locator(`[data-placeholder="${title}"]`).count()).toBe(1);
+    }
+    await page.screenshot({ path: 'test-results/console-project.png', fullPage: true });
+    await context.close();
+  });
+
+  it('syncs now (the worker runs it and the new run appears) and sets then removes a schedule', async () => {
+    const { context, page } = await logIn(WRITE_TOKEN);
+    await page.goto(`${base}/console/projects/${BROKEN}`);
+    const before = await runCount(BROKEN);
+    await Promise.all([
+      page.waitForURL(`${base}/console/projects/${BROKEN}`),
+      page.click('button:text-is("Sync now")'),
+    ]);
+    expect(await page.locator('.flash.ok').textContent()).toMatch(/Queued a sync of acme-broken \(job /);
+    await until(
+      async () => (await runCount(BROKEN, 'succeeded')) >= 3,
+      'the console-requested sync to finish',
+    );
+    await page.reload();
+    expect(await page.locator('#runs tr.run').count()).toBe(before + 1);
+    const newest = page.locator('#runs tr.run').first();
+    expect(await newest.textContent()).toContain('manual');
+    expect(await newest.getAttribute('class')).toContain('succeeded');
+    // The flash was shown once.
+    expect(await page.locator('.flash').count()).toBe(0);
+
+    await page.fill('#every', '6h');
+    await page.click('button:text-is("Set schedule")');
+    expect(await page.locator('.flash.ok').textContent()).toBe(`${BROKEN} now syncs every 6h.`);
+    expect(await page.locator('.facts').textContent()).toMatch(/every 6h · next run \d{4}-/);
+
+    await page.fill('#every', 'often');
+    await page.click('button:text-is("Set schedule")');
+    expect(await page.locator('.flash.error').textContent()).toContain('every:');
+
+    await page.click('button:text-is("Remove schedule")');
+    expect(await page.locator('.flash.ok').textContent()).toBe(`${BROKEN} is no longer synced periodically.`);
+    await context.close();
+  });
+
+  it('a read-only token sees pages but cannot act', async () => {
+    const { context, page } = await logIn(READ_TOKEN);
+    await page.goto(`${base}/console/projects/${BROKEN}`);
+    expect(await page.locator('text=Read-only session').count()).toBe(1);
+    expect(await page.locator('button:text-is("Sync now")').count()).toBe(0);
+    // Forge the form the page does not offer, with this session's own CSRF token.
+    const before = await runCount(BROKEN);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST'),
+      // Browser code as text: this file is type-checked without the DOM library.
+      page.evaluate(`(() => {
+        const csrf = document.querySelector('input[name=csrf]').value;
+        const form = document.createElement('form');
+        form.method = 'post';
+        form.action = '/console/projects/${BROKEN}/sync';
+        const input = document.createElement('input');
+        input.name = 'csrf';
+        input.value = csrf;
+        form.append(input);
+        document.body.append(form);
+        form.submit();
+      })()`),
+    ]);
+    expect(response.status()).toBe(403);
+    await page.waitForLoadState();
+    expect(await page.locator('h1').textContent()).toBe('Read-only');
+    const waiting = await service.queue.getJobCounts('waiting', 'active');
+    expect(waiting).toMatchObject({ waiting: 0, active: 0 });
+    expect(await runCount(BROKEN)).toBe(before);
+    await context.close();
+  });
+
+  it('refuses cross-site POSTs: another site, no Origin, a foreign Origin, a missing CSRF token', async () => {
+    const { context, page } = await logIn(WRITE_TOKEN);
+    // A page on another site submits a form to the console: SameSite=Strict keeps the cookie
+    // home and the Origin is foreign.
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/sync')),
+      page.goto(evilUrl),
+    ]);
+    expect([401, 403]).toContain(response.status());
+
+    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    await page.goto(`${base}/console/projects/${BROKEN}`);
+    const csrf = await page.locator('form.action input[name=csrf]').first().inputValue();
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(`${base}/console/projects/${BROKEN}/sync`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body,
+      });
+    const origin = base;
+    expect((await post({}, `csrf=${csrf}`)).status).toBe(403);
+    expect((await post({ origin: 'http://evil.example' }, `csrf=${csrf}`)).status).toBe(403);
+    expect((await post({ origin, 'sec-fetch-site': 'cross-site' }, `csrf=${csrf}`)).status).toBe(403);
+    expect((await post({ origin }, '')).status).toBe(403);
+    expect((await post({ origin }, 'csrf=forged')).status).toBe(403);
+    const waiting = await service.queue.getJobCounts('waiting', 'active');
+    expect(waiting).toMatchObject({ waiting: 0, active: 0 });
+    // The same request from the console's own origin with the token is accepted.
+    expect((await post({ origin }, `csrf=${csrf}`)).status).toBe(303);
+    await context.close();
+  });
+
+  it('serves Bull Board under /console/queues with the catalog-sync queue, behind the login', async () => {
+    const anonymous = await fetch(`${base}/console/queues/api/queues`, { redirect: 'manual' });
+    expect(anonymous.status).toBe(401);
+    const { context, page } = await logIn(READ_TOKEN);
+    const response = await page.goto(`${base}/console/queues/`);
+    expect(response?.headers()['x-frame-options']).toBe('DENY');
+    await page.waitForSelector('text=catalog-sync', { timeout: 20_000 });
+    const api = await page.request.get(`${base}/console/queues/api/queues?activeQueue=catalog-sync`);
+    expect(api.status()).toBe(200);
+    const body = (await api.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+    expect(body.queues.map((q) => q.name)).toContain('catalog-sync');
+    expect(body.queues[0]!.readOnlyMode).toBe(true);
+    await context.close();
+  });
+
+  it('sends security headers on every page', async () => {
+    const response = await fetch(`${base}/console/login`);
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    // /metrics still answers beside the console.
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+  });
+});
