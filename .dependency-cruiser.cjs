@@ -104,11 +104,20 @@ module.exports = {
       name: 'no-importing-entry-points',
       // The demo's import of src/index.ts is allowed: see the-demo-uses-the-public-api.
       comment:
-        'src/cli, src/demo, src/console and src/index.ts are entry points: only bin/ and tests import them ' +
+        'src/cli, src/demo and src/index.ts are entry points: only bin/ and tests import them ' +
         '(each may import its own files).',
       severity: 'error',
       from: { path: '^(src/[^/]+|[^/]+)', pathNot: '^(bin|test|src/demo)/' },
-      to: { path: '^(src/(cli|demo|console)/|src/index\\.ts$)', pathNot: '^$1(/|$)' },
+      to: { path: '^(src/(cli|demo)/|src/index\\.ts$)', pathNot: '^$1(/|$)' },
+    },
+    {
+      name: 'console-mounted-by-entry-points',
+      comment:
+        'src/console is the operator console (HTTP pages over src/app): the worker (jobs/) and the CLI mount ' +
+        'it; nothing below them imports it.',
+      severity: 'error',
+      from: { path: '^(src|db)/', pathNot: '^src/(cli|console)/' },
+      to: { path: '^src/console/' },
     },
     {
       name: 'the-demo-uses-the-public-api',
