@@ -14,7 +14,8 @@ import { loadRulesInForce, loadStoredCatalog } from './store.ts';
  * Writes are batched: each kind of write is one statement whose rows travel as one jsonb
  * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
  * products as for 10 000 — at most: lock, clock, 4 loads, 2 group writes, 2 product writes,
- * 1 grace write, 1 change-log insert, 2 rule writes (plus the caller's run update).
+ * 1 grace write, 1 change-log insert, 2 rule writes, 1 outbox event when something changed (plus
+ * the caller's run statements: fetch time, the request it served, the run's end).
  * Nothing is deleted: what disappeared gets `removed_at`.
  */
 

@@ -20,12 +20,22 @@ const TABLES = [
   'app_store_credentials',
   'catalog_changes',
   'discovered_apps',
+  'events',
   'grace_period_settings',
+  'offer_prices',
+  'product_availability',
+  'product_localizations',
+  'product_offers',
+  'product_prices',
   'products',
   'projects',
   'revenue_attribution_rules',
   'subscription_groups',
   'sync_runs',
+  'territories',
+  'webhook_deliveries',
+  'webhook_delivery_attempts',
+  'webhook_endpoints',
 ];
 
 describe('catalog-sync migrate', () => {

@@ -44,6 +44,8 @@ beforeAll(async () => {
     CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
     APP_STORE_CONNECT_BASE_URL: sim().baseUrl,
     METRICS_PORT: '0',
+    // Structure only: a detail refresh after each sync would keep a job active and make re-syncs change.
+    DETAILS_BUDGET_SHARE: '0',
     // One worker process, as before `worker` defaulted to one per core (supervisor.test.ts covers groups).
     WORKER_PROCESSES: '1',
     LOG_LEVEL: 'info',

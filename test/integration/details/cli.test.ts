@@ -117,7 +117,7 @@ describe('the details commands', () => {
       '--at',
       '2026-01-01',
     );
-    expect(badTerritory.code).toBe(1);
+    expect(badTerritory.code).toBe(2);
     expect(badTerritory.stderr).toContain('territory: must be a territory code of three letters');
     const unknown = await cli(
       'attribute',

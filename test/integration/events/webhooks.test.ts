@@ -375,7 +375,8 @@ describe('operations', () => {
       });
     }
     const cli = await harness.cli(['webhooks', 'add', 'https://10.0.0.1/hook', '--json']);
-    expect(cli.code).toBe(1);
+    // Refused input is a usage error (exit 2).
+    expect(cli.code).toBe(2);
     expect(jsonOf(cli)).toMatchObject({ ok: false, error: { kind: 'invalid_input' } });
   });
 

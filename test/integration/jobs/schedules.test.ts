@@ -170,8 +170,8 @@ describe('a scheduled project', () => {
     );
     expect(ticking).toMatchObject({ every: '1s', everySeconds: 1, cron: null, inQueue: true });
     expect(human.stdout).toMatch(/ticking\s+│ every 1s/);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/exactly one of --every/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--every or --cron: give exactly one of every/);
 
     const removed = await runCli(['unschedule', 'ticking', '--json']);
     expect(JSON.parse(removed.stdout)).toEqual({ ok: true, projectId: 'ticking', removed: true });

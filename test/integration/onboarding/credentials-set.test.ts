@@ -215,7 +215,7 @@ describe('catalog-sync credentials set', () => {
           if (!existsSync(fifo)) execFileSync('mkfifo', [fifo]);
           return ['proj-a', KEY_ID, ISSUER_ID, fifo];
         },
-        says: /not a regular file/,
+        says: /named pipe \(FIFO\)/,
       },
       {
         name: 'a project id with spaces',

@@ -88,8 +88,8 @@ describe('a worker killed mid-sync', () => {
     expect(all.filter((r) => r.status === 'running')).toEqual([]);
     expect(all.at(-1)).toMatchObject({ id: result.runId, status: 'succeeded' });
 
-    const status = jsonOf(await cli(['status', 'killed', '--json'])) as { runs: { status: string }[] };
-    expect(status.runs.map((r) => r.status).sort()).toEqual(['abandoned', 'succeeded']);
+    const status = jsonOf(await cli(['status', 'killed', '--json'])) as { lastRuns: { status: string }[] };
+    expect(status.lastRuns.map((r) => r.status).sort()).toEqual(['abandoned', 'succeeded']);
     sim().faults.clear();
   }, 90_000);
 });
