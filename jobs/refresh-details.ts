@@ -4,6 +4,7 @@ import type { ServiceContext } from '../src/context.ts';
 import { type DetailsBudget, keyLabel } from '../src/details/budget.ts';
 import { refreshDetails } from '../src/details/refresh.ts';
 import { errorKind, errorMessage } from '../src/errors.ts';
+import { emitHealthIfChanged } from '../src/events/emit.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
@@ -47,6 +48,15 @@ export async function refreshAfterSync(
       },
     });
     const health = await catalogHealth(ctx, { projectId }).catch(() => undefined);
+    // The platform hears when the catalog's health changes (not on every sync).
+    if (health) {
+      await emitHealthIfChanged(ctx.db, projectId, health).catch((error: unknown) =>
+        ctx.logger.warn(
+          { projectId, reason: scrubSecrets(errorMessage(error)) },
+          'could not record the catalog.health_changed event',
+        ),
+      );
+    }
     const state = keyId ? await budget.state(keyId).catch(() => undefined) : undefined;
     metrics?.detailsRefreshed({
       projectId,

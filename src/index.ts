@@ -1,7 +1,10 @@
 import type { Database } from '../db/client.ts';
 import type { CredentialStatus } from '../db/schema.ts';
+import type * as Details from './app/details.ts';
+import type * as Events from './app/events.ts';
 import type * as App from './app/index.ts';
 import type { AppContext } from './app/index.ts';
+import type * as Webhooks from './app/webhooks.ts';
 import { type Config, envSchema, loadConfig } from './config/env.ts';
 import type { CredentialsInput } from './credentials/validate.ts';
 import { AppError, InvalidInputError } from './errors.ts';
@@ -19,6 +22,15 @@ import type { DiscoveredApp, SelectedApp, VerifyResult } from './onboarding/inde
 // ── Re-exports: the queue contract, the errors and the types a caller handles ────────────────
 
 export type {
+  AttributeInput,
+  Attribution,
+  CatalogHealth,
+  ListPricesInput,
+  OfferRow,
+  PriceRow,
+} from './app/details.ts';
+export type { DeliveryListItem, EventListItem } from './app/events.ts';
+export type {
   JobRef,
   ProjectStatus,
   SavedCredentials,
@@ -26,6 +38,12 @@ export type {
   SyncRequest,
   SyncRunInfo,
 } from './app/index.ts';
+export type {
+  AddWebhookInput,
+  TestWebhookResult,
+  WebhookEndpoint,
+  WebhookWithSecret,
+} from './app/webhooks.ts';
 export {
   type AppleErrorInfo,
   AppStoreError,
@@ -35,6 +53,7 @@ export {
 export { ConfigError } from './config/env.ts';
 export type { CredentialsInput } from './credentials/validate.ts';
 export { AppError, InvalidInputError, NotFoundError, PreconditionError } from './errors.ts';
+export type { EventEnvelope } from './events/types.ts';
 export type { Logger } from './log/logger.ts';
 export type { DiscoveredApp, SelectedApp, VerifyResult, VerifyStatus } from './onboarding/index.ts';
 export {
@@ -124,6 +143,26 @@ export interface CatalogSync {
   unschedule(projectId: string): Promise<{ projectId: string; removed: boolean }>;
   /** Credential status, selected app, schedule, catalog size and the last runs. */
   getStatus(projectId: string, options?: { runs?: number }): Promise<App.ProjectStatus>;
+  // ── Catalog details (prices and proceeds, offers, health) ──
+  /** What a transaction or renewal at `at` earned and how its revenue is dated (price, proceeds, offer, grace rule). */
+  attribute(input: Details.AttributeInput): Promise<Details.Attribution>;
+  /** Prices and proceeds per territory: every version, or those in force at `at`. */
+  listPrices(input: Details.ListPricesInput): ReturnType<typeof Details.listPrices>;
+  /** Offers of every kind with their per-territory prices. */
+  listOffers(projectId: string): ReturnType<typeof Details.listOffers>;
+  /** What in the catalog would hurt revenue or review, and how stale its details are. */
+  catalogHealth(projectId: string): Promise<Details.CatalogHealth>;
+  // ── Events and signed webhooks ──
+  /** Registers an endpoint (one project, or all with no projectId); the result holds its secret, shown this once. */
+  addWebhook(input: Webhooks.AddWebhookInput): Promise<Webhooks.WebhookWithSecret>;
+  listWebhooks(options?: { projectId?: string }): Promise<Webhooks.WebhookEndpoint[]>;
+  removeWebhook(id: string): Promise<{ id: string; removed: true }>;
+  /** A new secret (shown once); requests are signed with the old one too for WEBHOOKS_ROTATION_GRACE_MS. */
+  rotateWebhookSecret(id: string): Promise<Webhooks.WebhookWithSecret>;
+  /** The outbox of a project, newest first, with each event's delivery counts. */
+  listEvents(input: Parameters<typeof Events.listEvents>[1]): Promise<Events.EventListItem[]>;
+  /** Sends one event again, or every event since a time, to the endpoints it matches (same event id). */
+  redeliver(input: Parameters<typeof Events.redeliver>[1]): Promise<{ events: number; deliveries: number }>;
   /** Applies pending database migrations (the CLI's `catalog-sync migrate`). */
   migrate(): Promise<{ applied: number; total: number }>;
   /**
@@ -263,6 +302,24 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
     unschedule: (projectId) => call((app, ctx) => app.unschedule(ctx, { projectId })),
     getStatus: (projectId, statusOptions = {}) =>
       call((app, ctx) => app.getStatus(ctx, { ...statusOptions, projectId })),
+    attribute: (input) => call(async (_app, ctx) => (await import('./app/details.ts')).attribute(ctx, input)),
+    listPrices: (input) =>
+      call(async (_app, ctx) => (await import('./app/details.ts')).listPrices(ctx, input)),
+    listOffers: (projectId) =>
+      call(async (_app, ctx) => (await import('./app/details.ts')).listOffers(ctx, { projectId })),
+    catalogHealth: (projectId) =>
+      call(async (_app, ctx) => (await import('./app/details.ts')).catalogHealth(ctx, { projectId })),
+    addWebhook: (input) =>
+      call(async (_app, ctx) => (await import('./app/webhooks.ts')).addWebhook(ctx, input)),
+    listWebhooks: (listOptions = {}) =>
+      call(async (_app, ctx) => (await import('./app/webhooks.ts')).listWebhooks(ctx, listOptions)),
+    removeWebhook: (id) =>
+      call(async (_app, ctx) => (await import('./app/webhooks.ts')).removeWebhook(ctx, { id })),
+    rotateWebhookSecret: (id) =>
+      call(async (_app, ctx) => (await import('./app/webhooks.ts')).rotateWebhookSecret(ctx, { id })),
+    listEvents: (input) =>
+      call(async (_app, ctx) => (await import('./app/events.ts')).listEvents(ctx, input)),
+    redeliver: (input) => call(async (_app, ctx) => (await import('./app/events.ts')).redeliver(ctx, input)),
     migrate: () =>
       call(async (app, _ctx, database) => {
         const { applied, total } = await app.migrate(config, database);

@@ -1,7 +1,14 @@
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { events } from '../../db/schema.ts';
 import { newEventId } from './ids.ts';
-import { type CatalogHealthChangedPayload, type NewEvent, payloadSchemas } from './types.ts';
+import {
+  type CatalogHealthChangedPayload,
+  MAX_HEALTH_ISSUES,
+  MAX_MESSAGE_CHARS,
+  type NewEvent,
+  payloadSchemas,
+} from './types.ts';
 
 /*
  * The outbox's only writer. `emit` takes the caller's transaction: the event commits with the
@@ -16,14 +23,60 @@ export async function emit(tx: Db, event: NewEvent): Promise<string> {
   return id;
 }
 
-/**
- * Reserved for catalog health (another issue builds it): call inside the transaction that
- * records the new health, only when the issues differ from those last reported.
- */
-export function emitCatalogHealthChanged(
-  tx: Db,
-  projectId: string,
-  issues: CatalogHealthChangedPayload['issues'],
-): Promise<string> {
-  return emit(tx, { type: 'catalog.health_changed', projectId, payload: { version: 1, issues } });
+export interface HealthSnapshot {
+  counts: Record<string, number>;
+  issues: { kind: string; productId: string; message: string }[];
 }
+
+/** A health's identity: which issue of which kind on which product (not the wording). */
+function healthKey(issues: readonly { kind: string; productId: string }[]): string {
+  return JSON.stringify(issues.map((issue) => `${issue.kind}\u0000${issue.productId}`).sort());
+}
+
+/**
+ * Emits `catalog.health_changed` when the project's health differs from the last one reported
+ * (nothing the first time a project is healthy). Health is derived, not stored: the last event is
+ * the record of what the platform was told, read and written under a per-project lock so two
+ * workers never report the same change twice.
+ */
+export async function emitHealthIfChanged(
+  db: Db,
+  projectId: string,
+  health: HealthSnapshot,
+): Promise<string | undefined> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${HEALTH_LOCK_NAMESPACE}, hashtext(${projectId}))`);
+    const [last] = await tx
+      .select({ payload: events.payload })
+      .from(events)
+      .where(and(eq(events.projectId, projectId), eq(events.type, 'catalog.health_changed')))
+      .orderBy(desc(events.seq))
+      .limit(1);
+    const previous = last?.payload as CatalogHealthChangedPayload | undefined;
+    const shown = health.issues.slice(0, MAX_HEALTH_ISSUES);
+    const more = Math.max(0, health.issues.length - MAX_HEALTH_ISSUES);
+    const unchanged = previous
+      ? healthKey(previous.issues) === healthKey(shown) && previous.more === more
+      : health.issues.length === 0;
+    if (unchanged) return undefined;
+    const zero = Object.fromEntries(Object.keys(health.counts).map((kind) => [kind, 0]));
+    return emit(tx, {
+      type: 'catalog.health_changed',
+      projectId,
+      payload: {
+        version: 1,
+        counts: health.counts,
+        previousCounts: previous?.counts ?? zero,
+        issues: shown.map(({ kind, productId, message }) => ({
+          kind,
+          productId,
+          message: message.slice(0, MAX_MESSAGE_CHARS),
+        })),
+        more,
+      },
+    });
+  });
+}
+
+/** Advisory-lock namespace for "reporting this project's health". */
+const HEALTH_LOCK_NAMESPACE = 7_243_013;

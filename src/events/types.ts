@@ -91,15 +91,25 @@ export const credentialsVerifiedSchema = z.object({
   apps: z.array(z.object({ appStoreId: z.string(), bundleId: z.string(), name: z.string() })),
 });
 
+/** At most this many issues travel in one event; `more` counts the rest (the CLI's `health` lists all). */
+export const MAX_HEALTH_ISSUES = 100;
+
 export const catalogHealthChangedSchema = z.object({
   version: z.literal(1),
-  issues: z.array(
-    z.looseObject({
-      code: z.string(),
-      severity: z.string(),
-      message: z.string().max(MAX_MESSAGE_CHARS),
-    }),
-  ),
+  /** Issues by kind, after the change (e.g. `{ "missing_metadata": 2, "priced_in_fewer_territories": 0 }`). */
+  counts: z.record(z.string(), z.number().int().min(0)),
+  /** Counts before the change (all zero the first time a project has issues). */
+  previousCounts: z.record(z.string(), z.number().int().min(0)),
+  issues: z
+    .array(
+      z.looseObject({
+        kind: z.string(),
+        productId: z.string(),
+        message: z.string().max(MAX_MESSAGE_CHARS),
+      }),
+    )
+    .max(MAX_HEALTH_ISSUES),
+  more: z.number().int().min(0),
 });
 
 export const endpointDisabledSchema = z.object({

@@ -267,3 +267,40 @@ describe('the platform API', () => {
     await expect(api().schedule('no-such-project', { every: 3600 })).rejects.toBeInstanceOf(NotFoundError);
   });
 });
+
+describe('details and events through the API (the same application functions as the CLI)', () => {
+  it('registers, lists, rotates and removes a webhook; refuses a private address; reads health and prices', async () => {
+    const loopback = createCatalogSync({
+      databaseUrl: getDb().url,
+      redisUrl: redis.url,
+      redisPrefix: redis.prefix,
+      encryptionKey: ENCRYPTION_KEY,
+      env: { ...process.env, WEBHOOKS_ALLOW_HTTP_LOOPBACK: 'true' },
+    });
+    try {
+      await expectInvalid(loopback.addWebhook({ url: 'https://10.0.0.1/hooks' }), 'url');
+      const added = await loopback.addWebhook({ url: 'http://127.0.0.1:9/hooks', projectId: 'shop' });
+      expect(added.secret).toMatch(/^whsec_/);
+      const listed = await loopback.listWebhooks({ projectId: 'shop' });
+      expect(listed.map((endpoint) => endpoint.id)).toEqual([added.endpoint.id]);
+      // What is listed never carries the secret.
+      expect(JSON.stringify(listed)).not.toContain(added.secret);
+      const rotated = await loopback.rotateWebhookSecret(added.endpoint.id);
+      expect(rotated.secret).not.toBe(added.secret);
+      expect(await loopback.removeWebhook(added.endpoint.id)).toEqual({
+        id: added.endpoint.id,
+        removed: true,
+      });
+      expect(await loopback.listWebhooks({ projectId: 'shop' })).toEqual([]);
+
+      const health = await loopback.catalogHealth('shop');
+      expect(health.projectId).toBe('shop');
+      expect(health).toHaveProperty('counts');
+      const { prices } = await loopback.listPrices({ projectId: 'shop' });
+      expect(Array.isArray(prices)).toBe(true);
+      await expect(loopback.catalogHealth('nobody')).rejects.toBeInstanceOf(NotFoundError);
+    } finally {
+      await loopback.close();
+    }
+  });
+});

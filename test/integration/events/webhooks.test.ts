@@ -216,7 +216,10 @@ describe('delivery guarantees', () => {
             projectId: 'ev-down',
             payload: {
               version: 1,
-              issues: [{ code: `issue-${i}`, severity: 'warning', message: `issue ${i}` }],
+              counts: { missing_metadata: 1 },
+              previousCounts: { missing_metadata: 0 },
+              issues: [{ kind: 'missing_metadata', productId: `issue-${i}`, message: `issue ${i}` }],
+              more: 0,
             },
           }),
         ),
@@ -266,7 +269,7 @@ describe('delivery guarantees', () => {
       emit(tx, {
         type: 'catalog.health_changed',
         projectId: 'ev-kill',
-        payload: { version: 1, issues: [] },
+        payload: { version: 1, counts: {}, previousCounts: {}, issues: [], more: 0 },
       }),
     );
     // A worker has the event in flight (the receiver holds the request): kill every worker now.
@@ -305,7 +308,13 @@ describe('delivery guarantees', () => {
           emit(tx, {
             type: 'catalog.health_changed',
             projectId: `ev-pair-${i}`,
-            payload: { version: 1, issues: [{ code: `n${n}`, severity: 'info', message: 'x' }] },
+            payload: {
+              version: 1,
+              counts: { missing_metadata: 1 },
+              previousCounts: {},
+              issues: [{ kind: 'missing_metadata', productId: `n${n}`, message: 'x' }],
+              more: 0,
+            },
           }),
         ),
       );
@@ -341,7 +350,7 @@ describe('delivery guarantees', () => {
     const watcher = await endpoint('/watch', null, 'ok', ['webhook.endpoint_disabled']);
     const gone = await endpoint('/gone', 'ev-gone', 410);
     await getDb().db.transaction((tx) =>
-      emit(tx, { type: 'catalog.health_changed', projectId: 'ev-gone', payload: { version: 1, issues: [] } }),
+      emit(tx, { type: 'catalog.health_changed', projectId: 'ev-gone', payload: { version: 1, counts: {}, previousCounts: {}, issues: [], more: 0 } }),
     );
     await until(async () => {
       const list = await listWebhooks(ctx, { projectId: 'ev-gone' });
@@ -396,7 +405,7 @@ describe('operations', () => {
       emit(tx, {
         type: 'catalog.health_changed',
         projectId: 'ev-rotate',
-        payload: { version: 1, issues: [] },
+        payload: { version: 1, counts: {}, previousCounts: {}, issues: [], more: 0 },
       }),
     );
     await until(async () => receiver.acknowledged('/rotate').some((r) => r.id === id), 'delivered');
