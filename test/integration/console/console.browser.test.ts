@@ -237,9 +237,25 @@ describe('the operator console in a browser', () => {
     expect(await page.locator('#changes tr.change.added').count()).toBeGreaterThan(0);
     expect(await page.locator('#rules tr.in-force').count()).toBe(4);
     expect(await page.locator('#catalog table.products tr').count()).toBeGreaterThan(3);
-    for (const title of ['Prices', 'Offers', 'Catalog health', 'Webhook deliveries']) {
-      expect(await page.locator(`[data-placeholder="${title}"]`).count()).toBe(1);
+    // The detail sections, read through src/app: no placeholder left.
+    for (const id of ['prices', 'offers', 'health', 'deliveries']) {
+      expect(await page.locator(`section#${id}`).count()).toBe(1);
     }
+    expect(await page.locator('[data-placeholder]').count()).toBe(0);
+    // The seeded syncs stored no prices, offers or deliveries: the empty states say so.
+    expect(await page.locator('#prices').textContent()).toContain(
+      "No prices stored yet: details are read after syncs, within the key's budget.",
+    );
+    expect(await page.locator('#offers').textContent()).toContain('No offers stored yet');
+    expect(await page.locator('#deliveries').textContent()).toContain(
+      'No webhook deliveries for this project yet',
+    );
+    // The simulator's catalog has a product in MISSING_METADATA, and no product has details yet.
+    const health = page.locator('#health');
+    expect(await health.locator('h2').textContent()).toBe('Catalog health');
+    expect(await health.locator('tr.issue.product_state').count()).toBe(1);
+    expect(await health.locator('tr.issue.stale_details').count()).toBeGreaterThan(0);
+    expect(await health.locator('.health-summary').textContent()).toMatch(/\d+ issues product state 1/);
     await page.screenshot({ path: 'test-results/console-project.png', fullPage: true });
     await context.close();
   });
