@@ -260,6 +260,34 @@ describe('the operator console in a browser', () => {
     await context.close();
   });
 
+  it('shows at most 200 prices in force, saying how many more there are and how to list them', async () => {
+    // 42 territories for every live product of the project: more than the section shows.
+    const inserted = rowsOf<{ n: number }>(
+      await db().db.execute(sql`
+        with added as (
+          insert into product_prices (project_id, product_apple_id, territory, apple_id, source, currency, customer_price, proceeds)
+          select p.project_id, p.apple_id, 'Z' || chr(65 + g / 26) || chr(65 + g % 26),
+                 'price-' || p.apple_id || '-' || g, 'manual', 'EUR', 4.99, 3.49
+          from products p cross join generate_series(0, 41) as g
+          where p.project_id = ${BROKEN} and p.removed_at is null
+          returning 1)
+        select count(*)::int as n from added`),
+    )[0]!.n;
+    expect(inserted).toBeGreaterThan(200);
+    try {
+      const { context, page } = await logIn(READ_TOKEN);
+      await page.goto(`${base}/console/projects/${BROKEN}`);
+      expect(await page.locator('#prices tr.price').count()).toBe(200);
+      expect(await page.locator('#prices tr.price').first().textContent()).toContain('4.99 EUR');
+      expect(await page.locator('#prices .more').textContent()).toBe(
+        `Showing the first 200 of ${inserted} prices; ${inserted - 200} more: catalog-sync prices ${BROKEN} lists them all.`,
+      );
+      await context.close();
+    } finally {
+      await db().db.execute(sql`delete from product_prices where project_id = ${BROKEN}`);
+    }
+  });
+
   it('syncs now (the worker runs it and the new run appears) and sets then removes a schedule', async () => {
     const { context, page } = await logIn(WRITE_TOKEN);
     await page.goto(`${base}/console/projects/${BROKEN}`);
