@@ -26,6 +26,7 @@ import {
   type Direction,
   listProjectsPage,
   loadProjectDetail,
+  loadProjectSections,
   PAGE_SIZE,
   type ProjectListQuery,
   SORTS,
@@ -312,12 +313,16 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     try {
       const id = projectIdOf(req);
       const before = Number(req.query.changesBefore);
-      const detail = id
-        ? await loadProjectDetail(ctx.db, id, {
-            changesBefore: Number.isInteger(before) && before > 0 ? before : undefined,
-          })
-        : null;
-      if (!detail) {
+      // The detail sections load alongside the page's own queries; each one settles on its own.
+      const [detail, sections] = id
+        ? await Promise.all([
+            loadProjectDetail(ctx.db, id, {
+              changesBefore: Number.isInteger(before) && before > 0 ? before : undefined,
+            }),
+            loadProjectSections({ ...ctx, logger }, id),
+          ])
+        : [null, null];
+      if (!detail || !sections) {
         return send(
           res,
           404,
@@ -332,6 +337,7 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
         projectPage(
           pageContext(req, res),
           detail,
+          sections,
           nextRuns?.get(detail.project.id) ?? (nextRuns ? null : undefined),
         ),
       );

@@ -10,6 +10,18 @@ import {
   subscriptionGroups,
   syncRuns,
 } from '../../db/schema.ts';
+import type { DataContext } from '../app/context.ts';
+import {
+  type CatalogHealth,
+  catalogHealth,
+  listOffers,
+  listPrices,
+  type OfferRow,
+  type PriceRow,
+} from '../app/details.ts';
+import { type DeliveryListItem, listDeliveries } from '../app/events.ts';
+import { listWebhooks } from '../app/webhooks.ts';
+import { NotFoundError } from '../errors.ts';
 
 /*
  * The console's reads. The projects list is ONE statement per page whatever the fleet's size:
@@ -318,3 +330,73 @@ export async function loadProjectDetail(
 }
 
 export type ProjectDetail = NonNullable<Awaited<ReturnType<typeof loadProjectDetail>>>;
+
+// ── The project's detail sections (prices, offers, health, webhook deliveries) ────────────────
+
+/*
+ * Read through the application layer (src/app), never with SQL of their own. Each section
+ * settles on its own: a failure shows a short message in that section, not an error page.
+ */
+
+export const SECTION_LIMITS = { prices: 200, offers: 200, issues: 200, deliveries: 20 } as const;
+
+export type Section<T> = { ok: true; data: T } | { ok: false; error: string };
+
+export interface Bounded<T> {
+  rows: T[];
+  /** All there are (rows holds at most the section's limit). */
+  total: number;
+}
+
+export interface DeliveryView extends DeliveryListItem {
+  /** The endpoint's URL (never its secret); null when the endpoint is gone. */
+  endpointUrl: string | null;
+}
+
+export interface ProjectSections {
+  prices: Section<Bounded<PriceRow>>;
+  offers: Section<Bounded<OfferRow>>;
+  health: Section<CatalogHealth>;
+  deliveries: Section<DeliveryView[]>;
+}
+
+const bounded = <T>(rows: T[], limit: number): Bounded<T> => ({
+  rows: rows.slice(0, limit),
+  total: rows.length,
+});
+
+export async function loadProjectSections(
+  ctx: DataContext,
+  projectId: string,
+  now: Date = new Date(),
+): Promise<ProjectSections> {
+  const settle = async <T>(name: string, load: () => Promise<T>): Promise<Section<T>> => {
+    try {
+      return { ok: true, data: await load() };
+    } catch (error) {
+      // No such project: the page answers 404 by itself.
+      if (!(error instanceof NotFoundError)) {
+        ctx.logger.error({ err: error, projectId, section: name }, 'console: a project section failed');
+      }
+      return { ok: false, error: `The ${name} could not be read; the worker\u2019s log has the details.` };
+    }
+  };
+  const [prices, offers, health, deliveries] = await Promise.all([
+    settle('prices', async () =>
+      bounded((await listPrices(ctx, { projectId, at: now })).prices, SECTION_LIMITS.prices),
+    ),
+    settle('offers', async () =>
+      bounded((await listOffers(ctx, { projectId })).offers, SECTION_LIMITS.offers),
+    ),
+    settle('catalog health', () => catalogHealth(ctx, { projectId, now })),
+    settle('webhook deliveries', async () => {
+      const [list, endpoints] = await Promise.all([
+        listDeliveries(ctx, { projectId, limit: SECTION_LIMITS.deliveries }),
+        listWebhooks(ctx, { projectId }),
+      ]);
+      const urls = new Map(endpoints.map((e) => [e.id, e.url]));
+      return list.map((d) => ({ ...d, endpointUrl: urls.get(d.endpointId) ?? null }));
+    }),
+  ]);
+  return { prices, offers, health, deliveries };
+}

@@ -2,7 +2,16 @@ import { authFailureMessage, forbiddenRoleMessage, noAppsMessage } from '../apps
 import { formatDuration as formatEvery } from '../time/duration.ts';
 import type { Role } from './auth.ts';
 import { type Html, html, query, type Renderable } from './html.ts';
-import type { ProjectDetail, ProjectListPage, ProjectListQuery, ProjectListRow, Sort } from './queries.ts';
+import {
+  type ProjectDetail,
+  type ProjectListPage,
+  type ProjectListQuery,
+  type ProjectListRow,
+  type ProjectSections,
+  SECTION_LIMITS,
+  type Section,
+  type Sort,
+} from './queries.ts';
 
 /*
  * The console's pages: pure functions from data to HTML (escaped by `html`). No client-side
@@ -279,14 +288,132 @@ function jsonCell(value: Record<string, unknown> | null, fields: string[]): Html
   )}</dl>`;
 }
 
-function placeholder(title: string, what: string): Html {
-  return html`<section class="placeholder" data-placeholder="${title}">
-  <h2>${title}</h2>
-  <p class="muted">${what}</p>
+/** A section's body, or the short message saying it could not be read. */
+function sectionBody<T>(section: Section<T>, render: (data: T) => Renderable): Renderable {
+  return section.ok ? render(section.data) : html`<p class="error-text">${section.error}</p>`;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "Showing the first N of M; <how to see all>." when a list was cut. */
+function moreNote(shown: number, total: number, what: string, command: string): Renderable {
+  return total > shown
+    ? html`<p class="muted more">Showing the first ${shown} of ${total} ${what}; ${total - shown} more: <code>${command}</code> lists them all.</p>`
+    : '';
+}
+
+const amount = (value: string | null, currency: string | null) =>
+  value === null ? html`<span class="muted">—</span>` : `${value}${currency ? ` ${currency}` : ''}`;
+
+function pricesSection(projectId: string, section: ProjectSections['prices']): Html {
+  return html`<section id="prices">
+<h2>Prices</h2>
+${sectionBody(section, ({ rows, total }) =>
+  rows.length === 0
+    ? html`<p class="muted">No prices stored yet: details are read after syncs, within the key's budget.</p>`
+    : html`<p>${plural(total, 'price')} in force now (per product and territory).</p>
+<table class="prices"><thead><tr><th>Product</th><th>Territory</th><th>Customer price</th><th>Proceeds</th><th>Proceeds, year 2</th><th>Since</th><th>Until</th></tr></thead><tbody>
+${rows.map(
+  (p) =>
+    html`<tr class="price"><td>${p.productId}</td><td>${p.territory}</td><td class="num">${amount(p.customerPrice, p.currency)}</td><td class="num">${amount(p.proceeds, p.currency)}</td><td class="num">${amount(p.proceedsYear2, p.currency)}</td><td>${p.from ?? ''}</td><td>${p.until ?? ''}</td></tr>`,
+)}
+</tbody></table>
+${moreNote(rows.length, total, 'prices', `catalog-sync prices ${projectId}`)}`,
+)}
 </section>`;
 }
 
-export function projectPage(ctx: PageContext, detail: ProjectDetail, nextRun: Date | null | undefined): Html {
+function offerDuration(o: { duration: string | null; numberOfPeriods: number | null }): string {
+  if (!o.duration) return '';
+  return o.numberOfPeriods && o.numberOfPeriods > 1
+    ? `${o.numberOfPeriods} × ${o.duration.toLowerCase().replaceAll('_', ' ')}`
+    : o.duration.toLowerCase().replaceAll('_', ' ');
+}
+
+function offersSection(projectId: string, section: ProjectSections['offers']): Html {
+  return html`<section id="offers">
+<h2>Offers</h2>
+${sectionBody(section, ({ rows, total }) =>
+  rows.length === 0
+    ? html`<p class="muted">No offers stored yet: details are read after syncs, within the key's budget.</p>`
+    : html`<p>${plural(total, 'offer')} (introductory, promotional, offer codes and others; removed ones marked).</p>
+<table class="offers"><thead><tr><th>Product</th><th>Kind</th><th>Name</th><th>Mode</th><th>Duration</th><th>Territory</th><th>From</th><th>To</th><th>Priced in</th></tr></thead><tbody>
+${rows.map(
+  (o) =>
+    html`<tr class="offer${o.removedAt ? ' removed' : ''}"><td>${o.productId}</td><td>${o.kind.replaceAll('_', ' ')}</td><td>${o.name ?? ''}${o.removedAt ? html` ${badge('removed', 'muted')}` : o.active === false ? html` ${badge('inactive', 'muted')}` : ''}</td><td>${(o.offerMode ?? '').toLowerCase().replaceAll('_', ' ')}</td><td>${offerDuration(o)}</td><td>${o.territory ?? ''}</td><td>${o.startDate ?? ''}</td><td>${o.endDate ?? ''}</td><td class="num">${plural(o.prices.length, 'territory', 'territories')}</td></tr>`,
+)}
+</tbody></table>
+${moreNote(rows.length, total, 'offers', `catalog-sync offers ${projectId}`)}`,
+)}
+</section>`;
+}
+
+/** The territories, locales or offers an issue is about, cut to a readable few. */
+function issueItems(items: string[]): string {
+  const shown = items.slice(0, 12).join(', ');
+  return items.length > 12 ? `${shown} and ${items.length - 12} more` : shown;
+}
+
+function healthSection(projectId: string, section: ProjectSections['health']): Html {
+  return html`<section id="health">
+<h2>Catalog health</h2>
+${sectionBody(section, (health) => {
+  const counted = Object.entries(health.counts).filter(([, n]) => n > 0);
+  const shown = health.issues.slice(0, SECTION_LIMITS.issues);
+  return html`<p class="health-summary">${
+    health.issues.length === 0
+      ? html`${badge('healthy', 'ok')} No issue found in the stored catalog.`
+      : html`${badge(plural(health.issues.length, 'issue'), 'warn')} ${counted.map(([kind, n]) => `${kind.replaceAll('_', ' ')} ${n}`).join(', ')}.`
+  } ${
+    health.oldestDetailsReadAt
+      ? `Oldest details read ${fmtDate(new Date(health.oldestDetailsReadAt))}`
+      : 'Some products\u2019 details have not been read yet'
+  }${health.staleProducts > 0 ? html`; <span class="warn-text">${plural(health.staleProducts, 'product')} with stale details</span>` : ''}.</p>
+${
+  shown.length === 0
+    ? ''
+    : html`<table class="issues"><thead><tr><th>Kind</th><th>Product</th><th>Detail</th><th>Concerns</th></tr></thead><tbody>
+${shown.map(
+  (i) =>
+    html`<tr class="issue ${i.kind}"><td>${i.kind.replaceAll('_', ' ')}</td><td>${i.productId}</td><td>${i.message}</td><td>${issueItems(i.items)}</td></tr>`,
+)}
+</tbody></table>
+${moreNote(shown.length, health.issues.length, 'issues', `catalog-sync health ${projectId}`)}`
+}`;
+})}
+</section>`;
+}
+
+function deliveryBadge(status: string): Html {
+  return badge(
+    status,
+    status === 'succeeded' ? 'ok' : status === 'pending' ? 'warn' : status === 'failed' ? 'bad' : 'muted',
+  );
+}
+
+function deliveriesSection(projectId: string, section: ProjectSections['deliveries']): Html {
+  return html`<section id="deliveries">
+<h2>Webhook deliveries</h2>
+${sectionBody(section, (rows) =>
+  rows.length === 0
+    ? html`<p class="muted">No webhook deliveries for this project yet: they are made when an endpoint listens to its events.</p>`
+    : html`<p>The latest ${rows.length === 1 ? 'delivery' : `${rows.length} deliveries`}; <code>catalog-sync webhooks deliveries --project ${projectId}</code> lists more with their attempts.</p>
+<table class="deliveries"><thead><tr><th>Created</th><th>Event</th><th>Endpoint</th><th>Status</th><th>Attempts</th><th>Last response</th></tr></thead><tbody>
+${rows.map(
+  (d) =>
+    html`<tr class="delivery ${d.status}" data-delivery="${d.id}"><td>${fmtDate(new Date(d.createdAt))}</td><td>${d.eventType}</td><td>${d.endpointUrl ?? html`<span class="muted">${d.endpointId}</span>`}</td><td>${deliveryBadge(d.status)}${d.nextAttemptAt ? html`<div class="muted">next ${fmtDate(new Date(d.nextAttemptAt))}</div>` : ''}</td><td class="num">${d.attempts}</td><td>${d.lastStatusCode ?? ''}${d.lastError ? html`<div class="error-text">${d.lastError}</div>` : ''}</td></tr>`,
+)}
+</tbody></table>`,
+)}
+</section>`;
+}
+
+export function projectPage(
+  ctx: PageContext,
+  detail: ProjectDetail,
+  sections: ProjectSections,
+  nextRun: Date | null | undefined,
+): Html {
   const { project, credentials, grace } = detail;
   const groupName = new Map(detail.groups.map((g) => [g.appleId, g.referenceName]));
   const byKind = new Map<string, typeof detail.products>();
@@ -371,10 +498,9 @@ ${detail.rules.map(
 }
 </section>
 
-${/* Other helpers are building these; each section is replaced by its view at merge. */ ''}
-${placeholder('Prices', 'Prices and proceeds in force per territory: coming with the prices feature (issue: prices).')}
-${placeholder('Offers', 'Introductory, promotional and offer-code offers: coming with the offers feature.')}
-${placeholder('Catalog health', 'Findings about the catalog (missing localizations, unsellable products): coming with the health feature.')}
-${placeholder('Webhook deliveries', 'Recent webhook deliveries for this project and their outcome: coming with the webhooks feature.')}`;
+${pricesSection(project.id, sections.prices)}
+${offersSection(project.id, sections.offers)}
+${healthSection(project.id, sections.health)}
+${deliveriesSection(project.id, sections.deliveries)}`;
   return layout(ctx, project.id, body);
 }

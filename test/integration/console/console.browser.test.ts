@@ -237,11 +237,55 @@ describe('the operator console in a browser', () => {
     expect(await page.locator('#changes tr.change.added').count()).toBeGreaterThan(0);
     expect(await page.locator('#rules tr.in-force').count()).toBe(4);
     expect(await page.locator('#catalog table.products tr').count()).toBeGreaterThan(3);
-    for (const title of ['Prices', 'Offers', 'Catalog health', 'Webhook deliveries']) {
-      expect(await page.locator(`[data-placeholder="${title}"]`).count()).toBe(1);
+    // The detail sections, read through src/app: no placeholder left.
+    for (const id of ['prices', 'offers', 'health', 'deliveries']) {
+      expect(await page.locator(`section#${id}`).count()).toBe(1);
     }
+    expect(await page.locator('[data-placeholder]').count()).toBe(0);
+    // The seeded syncs stored no prices, offers or deliveries: the empty states say so.
+    expect(await page.locator('#prices').textContent()).toContain(
+      "No prices stored yet: details are read after syncs, within the key's budget.",
+    );
+    expect(await page.locator('#offers').textContent()).toContain('No offers stored yet');
+    expect(await page.locator('#deliveries').textContent()).toContain(
+      'No webhook deliveries for this project yet',
+    );
+    // The simulator's catalog has a product in MISSING_METADATA, and no product has details yet.
+    const health = page.locator('#health');
+    expect(await health.locator('h2').textContent()).toBe('Catalog health');
+    expect(await health.locator('tr.issue.product_state').count()).toBe(1);
+    expect(await health.locator('tr.issue.stale_details').count()).toBeGreaterThan(0);
+    expect(await health.locator('.health-summary').textContent()).toMatch(/\d+ issues product state 1/);
     await page.screenshot({ path: 'test-results/console-project.png', fullPage: true });
     await context.close();
+  });
+
+  it('shows at most 200 prices in force, saying how many more there are and how to list them', async () => {
+    // 42 territories for every live product of the project: more than the section shows.
+    const inserted = rowsOf<{ n: number }>(
+      await db().db.execute(sql`
+        with added as (
+          insert into product_prices (project_id, product_apple_id, territory, apple_id, source, currency, customer_price, proceeds)
+          select p.project_id, p.apple_id, 'Z' || chr(65 + g / 26) || chr(65 + g % 26),
+                 'price-' || p.apple_id || '-' || g, 'manual', 'EUR', 4.99, 3.49
+          from products p cross join generate_series(0, 41) as g
+          where p.project_id = ${BROKEN} and p.removed_at is null
+          returning 1)
+        select count(*)::int as n from added`),
+    )[0]!.n;
+    expect(inserted).toBeGreaterThan(200);
+    try {
+      const { context, page } = await logIn(READ_TOKEN);
+      await page.goto(`${base}/console/projects/${BROKEN}`);
+      expect(await page.locator('#prices tr.price').count()).toBe(200);
+      expect(await page.locator('#prices tr.price').first().textContent()).toContain('4.99 EUR');
+      expect(await page.locator('#prices .more').textContent()).toBe(
+        `Showing the first 200 of ${inserted} prices; ${inserted - 200} more: catalog-sync prices ${BROKEN} lists them all.`,
+      );
+      await context.close();
+    } finally {
+      await db().db.execute(sql`delete from product_prices where project_id = ${BROKEN}`);
+    }
   });
 
   it('syncs now (the worker runs it and the new run appears) and sets then removes a schedule', async () => {
