@@ -19,6 +19,8 @@ export function benchEnv(overrides: Record<string, string | undefined>): Record<
     LOG_FORMAT: 'json',
     METRICS_PORT: '0',
     CREDENTIALS_ENCRYPTION_KEY: encryptionKey,
+    // The structure sync is what scenarios 1–5 measure; the details scenario measures details.
+    DETAILS_BUDGET_SHARE: '0',
     ...overrides,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
