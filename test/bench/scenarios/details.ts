@@ -39,6 +39,8 @@ export const detailsScenario: Scenario = {
       DATABASE_URL: scratch.url,
       APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
       APP_STORE_CONNECT_MAX_RETRIES: '0',
+      // The product default (the other scenarios turn details off).
+      DETAILS_BUDGET_SHARE: '0.5',
     });
     const service = serviceContext(database, config);
     const app = sim.catalog.apps[0]!;

@@ -350,7 +350,11 @@ describe('delivery guarantees', () => {
     const watcher = await endpoint('/watch', null, 'ok', ['webhook.endpoint_disabled']);
     const gone = await endpoint('/gone', 'ev-gone', 410);
     await getDb().db.transaction((tx) =>
-      emit(tx, { type: 'catalog.health_changed', projectId: 'ev-gone', payload: { version: 1, counts: {}, previousCounts: {}, issues: [], more: 0 } }),
+      emit(tx, {
+        type: 'catalog.health_changed',
+        projectId: 'ev-gone',
+        payload: { version: 1, counts: {}, previousCounts: {}, issues: [], more: 0 },
+      }),
     );
     await until(async () => {
       const list = await listWebhooks(ctx, { projectId: 'ev-gone' });
