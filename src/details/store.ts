@@ -1,7 +1,8 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
 import { productAvailability, productLocalizations, productOffers, productPrices } from '../../db/schema.ts';
 import type { Change } from '../catalog/diff.ts';
+import { appendChangeRows, jsonb, ts } from '../sync/change-log.ts';
 import { countDetailChanges, type DetailsDiff, diffDetails, isEmptyDetailsDiff } from './diff.ts';
 import type {
   DetailAvailability,
@@ -22,9 +23,6 @@ import type {
 
 /** Advisory-lock namespace for "details of this product are being written" (key: hashtext(project/apple id)). */
 export const DETAILS_LOCK_NAMESPACE = 7_243_012;
-
-const jsonb = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
-const ts = (at: string): SQL => sql`${at}::timestamptz`;
 
 export async function loadStoredDetails(
   db: Db,
@@ -333,24 +331,7 @@ async function appendChanges(tx: Db, projectId: string, runId: string, at: strin
     ...diff.localizations,
     ...(diff.availability ? [diff.availability] : []),
   ] as Change<unknown>[];
-  if (all.length === 0) return;
-  const rows = all.map((change, ord) => ({
-    ord,
-    entity: change.entity,
-    entityId: change.entityId,
-    action: change.action,
-    changedFields: change.changedFields,
-    before: change.before,
-    after: change.after,
-  }));
-  await tx.execute(sql`
-    insert into catalog_changes
-      (project_id, run_id, entity, entity_id, action, changed_fields, before, after, detected_at)
-    select ${projectId}, ${runId}::uuid, x.entity, x."entityId", x.action, x."changedFields", x.before, x.after,
-           ${ts(at)}
-      from jsonb_to_recordset(${jsonb(rows)}) as x(
-        ord integer, entity text, "entityId" text, action text, "changedFields" text[], before jsonb, after jsonb)
-     order by x.ord`);
+  await appendChangeRows(tx, { projectId, runId, at }, all);
 }
 
 export interface ApplyDetailsOutcome {

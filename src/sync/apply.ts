@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
 import { type CatalogDiff, type Change, countChanges, diffCatalog, isEmptyDiff } from '../catalog/diff.ts';
 import type { Catalog, CatalogGroup, CatalogProduct, GracePeriod, StoredCatalog } from '../catalog/model.ts';
@@ -6,6 +6,7 @@ import { type AttributionRule, deriveRules, rulesEqual } from '../catalog/rules.
 import { AppError } from '../errors.ts';
 import { emit } from '../events/emit.ts';
 import { buildCatalogChanged } from '../events/payloads.ts';
+import { appendChangeRows, jsonb, ts } from './change-log.ts';
 import { loadRulesInForce, loadStoredCatalog } from './store.ts';
 
 /*
@@ -57,8 +58,6 @@ export interface ApplyOutcome {
 const EMPTY_DIFF: CatalogDiff = { products: [], groups: [], grace: null };
 
 /** A jsonb parameter: the same text on postgres-js (transparent jsonb serializer) and PGlite. */
-const jsonb = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
-const ts = (at: string): SQL => sql`${at}::timestamptz`;
 
 async function acquireLock(tx: Db, projectId: string, mode: LockMode): Promise<void> {
   if (mode === 'wait') {
@@ -191,26 +190,9 @@ async function writeGrace(tx: Db, projectId: string, at: string, change: Change<
 }
 
 /** Groups, then products, then grace: each in the diff's order (by Apple id), ids ascending. */
-async function appendChanges(tx: Db, projectId: string, runId: string, at: string, diff: CatalogDiff) {
+function appendChanges(tx: Db, projectId: string, runId: string, at: string, diff: CatalogDiff) {
   const all: Change<unknown>[] = [...diff.groups, ...diff.products, ...(diff.grace ? [diff.grace] : [])];
-  if (all.length === 0) return;
-  const rows = all.map((change, ord) => ({
-    ord,
-    entity: change.entity,
-    entityId: change.entityId,
-    action: change.action,
-    changedFields: change.changedFields,
-    before: change.before,
-    after: change.after,
-  }));
-  await tx.execute(sql`
-    insert into catalog_changes
-      (project_id, run_id, entity, entity_id, action, changed_fields, before, after, detected_at)
-    select ${projectId}, ${runId}::uuid, x.entity, x."entityId", x.action, x."changedFields", x.before, x.after,
-           ${ts(at)}
-      from jsonb_to_recordset(${jsonb(rows)}) as x(
-        ord integer, entity text, "entityId" text, action text, "changedFields" text[], before jsonb, after jsonb)
-     order by x.ord`);
+  return appendChangeRows(tx, { projectId, runId, at }, all);
 }
 
 /**
