@@ -207,7 +207,7 @@ export interface JobsHarness {
   services: () => Services;
   /** In-process context with the workers' settings (serviceEnv), logging silently. */
   ctx: () => TestContext;
-  /** The product's queue client (jobs/queue.ts); only with `queue: 'client'`. */
+  /** The product's queue client (src/queue/queue.ts); only with `queue: 'client'`. */
   handle: () => QueueHandle;
   /** Plain BullMQ, as the platform would use it; only with `queue: 'plain'`. */
   producer: () => PlainQueue;
