@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { envelopeOf } from '../events/envelope.ts';
-import { endpointMatches } from '../events/match.ts';
+import { deliveryRows } from '../events/match.ts';
 import type { EventEnvelope } from '../events/types.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { parseInstant } from '../time/duration.ts';
@@ -200,16 +200,7 @@ export async function redeliver(
       `Webhook endpoint ${input.endpointId} does not exist or is disabled (enable it first).`,
     );
   }
-  const rows = selected.flatMap((event) =>
-    endpoints
-      .filter((endpoint) => endpointMatches(endpoint, event))
-      .map((endpoint) => ({
-        eventId: event.id,
-        eventSeq: event.seq,
-        endpointId: endpoint.id,
-        projectId: event.projectId,
-      })),
-  );
+  const rows = deliveryRows(selected, endpoints, { newOnly: false });
   if (rows.length > 0) await ctx.db.insert(webhookDeliveries).values(rows);
   ctx.logger.info({ events: selected.length, deliveries: rows.length }, 'events queued for redelivery');
   return { events: selected.length, deliveries: rows.length };

@@ -11,7 +11,7 @@ import { classifyResponse, nextRetry } from './backoff.ts';
 import { emit } from './emit.ts';
 import { signingSecrets } from './endpoints.ts';
 import { type EventRow, envelopeOf } from './envelope.ts';
-import { endpointMatches } from './match.ts';
+import { deliveryRows } from './match.ts';
 import { sendWebhook } from './send.ts';
 
 /*
@@ -79,18 +79,8 @@ async function fanOut(db: Db): Promise<boolean> {
       })
       .from(webhookEndpoints)
       .where(eq(webhookEndpoints.status, 'enabled'));
-    const rows = pending.flatMap((event) =>
-      endpoints
-        // An endpoint gets the events written after it was registered (redeliver reaches older ones).
-        .filter((endpoint) => endpoint.createdAt.getTime() <= event.createdAt.getTime())
-        .filter((endpoint) => endpointMatches(endpoint, event))
-        .map((endpoint) => ({
-          eventId: event.id,
-          eventSeq: event.seq,
-          endpointId: endpoint.id,
-          projectId: event.projectId,
-        })),
-    );
+    // An endpoint gets the events written after it was registered (redeliver reaches older ones).
+    const rows = deliveryRows(pending, endpoints, { newOnly: true });
     if (rows.length > 0) await tx.insert(webhookDeliveries).values(rows);
     await tx
       .update(events)
