@@ -1,6 +1,6 @@
-import { loadConfig } from '../src/config/env.ts';
-import { createLogger, setLogger } from '../src/log/logger.ts';
-import { runWorkerChild } from './supervisor.ts';
+// First: the worker's modules below load drizzle-orm (why: the module's comment). They are
+// imported dynamically because an ES module's static imports are all resolved before any runs.
+import '../src/startup/resolve-hook.ts';
 
 /*
  * The entry point of each child of `catalog-sync worker --processes N` (node:cluster runs this
@@ -8,6 +8,10 @@ import { runWorkerChild } from './supervisor.ts';
  * the operator queries…), so N children do not each pay for them in start-up and memory.
  * The supervisor has already validated the configuration.
  */
+const { loadConfig } = await import('../src/config/env.ts');
+const { createLogger, setLogger } = await import('../src/log/logger.ts');
+const { runWorkerChild } = await import('./supervisor.ts');
+
 const config = loadConfig();
 // As the CLI does: logs on stderr.
 const logger = createLogger({ level: config.log.level, format: config.log.format, fd: 2 });

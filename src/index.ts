@@ -1,3 +1,5 @@
+// Before the application layer loads drizzle-orm on the first call (why: the module's comment).
+import './startup/resolve-hook.ts';
 import type { Database } from '../db/client.ts';
 import type { CredentialStatus } from '../db/schema.ts';
 import type * as Details from './app/details.ts';

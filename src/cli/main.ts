@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // First, so that an older Node.js gets one sentence, not a stack trace.
 import '../config/node-version.ts';
+// Before any command loads the database layer (why: the module's comment).
+import '../startup/resolve-hook.ts';
 import { Command, CommanderError } from 'commander';
 import { registerCatalogQueries } from './commands/catalog.ts';
 import { registerConsole } from './commands/console.ts';
