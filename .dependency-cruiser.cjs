@@ -8,7 +8,7 @@
  *   data access   the store/queries modules inside those folders
  *   schema        db/
  *   pure domain   src/catalog (no db, no I/O)
- *   bottom        src/config, src/errors.ts, src/log: usable by all, importing none of the above
+ *   bottom        src/config, src/errors.ts, src/log, src/startup: usable by all, importing none of the above
  * test/ is not checked: tests may reach anything.
  * The rule "no-folder-cycles" (no cycle between src/<folder>, src/<file>.ts, jobs, db, bin) is
  * computed by scripts/check-imports.ts, which runs these rules: use `npm run lint:imports`.
@@ -18,7 +18,7 @@
 /** Units that must not form a cycle: each src/<folder>, src/<file>.ts, jobs, db. */
 const UNIT = '^(src/[^/]+|jobs|db|bin)';
 const ENTRY_POINTS = '^(src/(cli|demo|console)/|src/index\\.ts$|bin/)';
-const BOTTOM = '^(src/(config|log|time|database|format)/|src/errors\\.ts$)';
+const BOTTOM = '^(src/(config|log|time|database|format|startup)/|src/errors\\.ts$)';
 const IO_CORE_MODULES =
   '^(node:)?(fs|fs/promises|net|http|https|http2|child_process|cluster|dgram|dns|dns/promises|tls|worker_threads|readline|repl|inspector|v8|vm|os|process)$';
 const IO_PACKAGES =
