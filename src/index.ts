@@ -244,6 +244,7 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
         logger,
         queue: queue.queue,
         queueEvents: queue.queueEvents,
+        redis: queue.redis,
       };
       return { app, ctx, database, queue };
     })().catch((error: unknown) => {

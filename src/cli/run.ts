@@ -69,7 +69,7 @@ export async function runCommand(options: JsonOption, body: (cli: Cli) => Promis
           const { lazyQueue } = await import('../app/context.ts');
           const lazy = lazyQueue(config);
           queue = lazy;
-          return { db, config, logger, queue: lazy.queue, queueEvents: lazy.queueEvents };
+          return { db, config, logger, queue: lazy.queue, queueEvents: lazy.queueEvents, redis: lazy.redis };
         })();
         return app;
       },
