@@ -50,7 +50,12 @@ export async function runCommand(options: JsonOption, body: (cli: Cli) => Promis
     const config = loadConfig();
     databaseUrl = config.databaseUrl;
     // Logs go to stderr so that stdout stays the command's result (tables or JSON).
-    const logger = createLogger({ level: config.log.level, format: config.log.format, fd: 2 });
+    const logger = createLogger({
+      level: config.log.level,
+      format: config.log.format,
+      fd: 2,
+      prettyInline: true,
+    });
     setLogger(logger);
     const openDatabase = () => {
       database ??= import('../../db/client.ts').then(({ openDatabase: open }) =>
