@@ -6,6 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
+import { redactUrl } from './url.ts';
 
 export { schema };
 
@@ -35,16 +36,6 @@ export interface OpenOptions {
    * with a graceful shutdown of its own (the worker) passes false and closes it on every exit path.
    */
   exitOnSignal?: boolean;
-}
-
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }
 
 function drizzleLogger(onQuery?: (query: string) => void): DrizzleLogger | undefined {
