@@ -3,8 +3,6 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
 import * as schema from './schema.ts';
 import { redactUrl } from './url.ts';
 
@@ -47,7 +45,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   return openEmbedded(options);
 }
 
-function openPostgres(url: string, options: OpenOptions): Database {
+/** Each driver is imported by its own open: the embedded database loads no Postgres driver, and back. */
+async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
+  const [{ default: postgres }, { drizzle: drizzlePostgres }] = await Promise.all([
+    import('postgres'),
+    import('drizzle-orm/postgres-js'),
+  ]);
   const client = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
