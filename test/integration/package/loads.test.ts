@@ -19,7 +19,7 @@ import { useTestRedis } from '../../support/redis.ts';
  */
 
 const run = promisify(execFile);
-const RECORDER = path.join(import.meta.dirname, 'fixtures', 'record-loads.mjs');
+const RECORDER = path.resolve(import.meta.dirname, '../../support/record-loads.mjs');
 const DATABASE = ['drizzle-orm', 'postgres', '@electric-sql/pglite'];
 const QUEUE = ['ioredis', 'bullmq'];
 const HTTP = ['got', 'express', 'node:http', 'node:https'];
