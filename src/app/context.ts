@@ -67,11 +67,14 @@ export function lazyQueue(config: ServiceContext['config']): {
     queueEvents: () => events.get(),
     redis: () => connection.get(),
     async close() {
-      await Promise.allSettled([
-        events.peek()?.then((e) => e.close()),
-        // The queue's close closes its connection too.
-        (handle.peek() ?? connection.peek())?.then((opened) => opened.close()),
-      ]);
+      const closeQueue = async () => {
+        // The queue's close closes its connection (a second QUIT would keep the process up 2 s).
+        const queue = await handle.peek()?.catch(() => undefined);
+        if (queue) return queue.close();
+        const opened = await connection.peek()?.catch(() => undefined);
+        await opened?.close();
+      };
+      await Promise.allSettled([events.peek()?.then((e) => e.close()), closeQueue()]);
     },
   };
 }
