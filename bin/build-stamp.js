@@ -12,7 +12,8 @@ const SOURCE_FOLDERS = ['src', 'jobs', 'db'];
 const SOURCE_FILES = ['tsconfig.json', 'tsconfig.build.json'];
 
 const STAMP = path.join('dist', '.build-stamp');
-const PENDING = `${STAMP}.pending`;
+/** One per build: two builds at once (npm pack beside npm run build) each finish their own. */
+const PENDING = `${STAMP}.${process.pid}.pending`;
 
 const mtimeOf = (file) => statSync(file, { throwIfNoEntry: false })?.mtimeMs;
 

@@ -14,8 +14,9 @@ import { beginBuild, finishBuild } from '../bin/build-stamp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = path.join(root, 'dist');
-// Beside dist/, at its depth, so that the source maps' relative paths hold after the move.
-const staging = path.join(root, '.dist-staging');
+// Beside dist/, at its depth, so that the source maps' relative paths hold after the move; one per
+// build, so that two at once do not remove each other's.
+const staging = path.join(root, `.dist-staging-${process.pid}`);
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 /** Moves every file under `from` to the same place under `to`, one rename each. */
