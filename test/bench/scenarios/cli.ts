@@ -290,7 +290,7 @@ export const cliScenario: Scenario = {
 
 /** Why a command missed its target, from what this run measured. */
 function whyMissed(
-  r: { wallS: number; peakMiB: number; loads: Loads },
+  r: { wallS: number; cpuS: number; peakMiB: number; loads: Loads },
   yard: { wallS: number; peakMiB: number },
   compiled: boolean,
 ): string {
@@ -298,6 +298,10 @@ function whyMissed(
     ...(compiled
       ? []
       : ["dist/ was stale, so this ran src/ through Node's type stripping (`npm run build`)"]),
+    // Much more wall than CPU: the process waited, for the shared cores or for the services.
+    ...(r.wallS > 1.5 * r.cpuS
+      ? [`it used ${round(r.cpuS, 2)} s of CPU in ${round(r.wallS, 2)} s: the rest was waiting`]
+      : []),
     `it loads ${r.loads.modules} modules (${describeLoads(r.loads)})`,
     `Node alone takes ${round(yard.wallS, 2)} s and ${round(yard.peakMiB, 0)} MiB on this machine now`,
   ].join('; ');
