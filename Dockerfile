@@ -4,6 +4,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+# The build (scripts/build.js) stamps dist/ as current with bin/build-stamp.js.
+COPY scripts/build.js ./scripts/
+COPY bin/build-stamp.js ./bin/
 COPY src ./src
 COPY jobs ./jobs
 COPY db ./db

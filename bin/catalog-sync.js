@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// A source checkout runs the TypeScript directly (Node 24 strips types, so no build step);
-// an installed package, which ships no src/, runs the compiled JavaScript.
+// Runs the compiled JavaScript (dist/) when it is current: always in an installed package, which
+// ships no src/, and in a checkout once `npm ci` or `npm run build` compiled it. A checkout whose
+// sources changed since runs the TypeScript directly (Node 24 strips types), so an edit takes
+// effect without a build; bin/build-stamp.js says how "current" is decided, and why it matters.
 // This file is plain JavaScript so that an older Node.js gets one sentence instead of a stack
 // trace (Node 20 cannot even load a .ts file); the source's own check is src/config/node-version.ts.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { isBuildCurrent } from './build-stamp.js';
 
 const required = 24;
 if (Number.parseInt(process.versions.node, 10) < required) {
@@ -15,5 +20,12 @@ if (Number.parseInt(process.versions.node, 10) < required) {
   process.exit(1);
 }
 
-const source = new URL('../src/cli/main.ts', import.meta.url);
-await import(existsSync(source) ? source.href : new URL('../dist/src/cli/main.js', import.meta.url).href);
+// V8 keeps the code it compiled for each module on disk (NODE_COMPILE_CACHE, else a folder in the
+// OS's temporary directory; NODE_DISABLE_COMPILE_CACHE=1 turns it off) and the next command skips
+// compiling it again: about 10% of a read command's CPU. A cache that cannot be written is ignored.
+module.enableCompileCache?.();
+
+const root = new URL('../', import.meta.url);
+const source = new URL('src/cli/main.ts', root);
+const runSource = existsSync(source) && !isBuildCurrent(fileURLToPath(root));
+await import(runSource ? source.href : new URL('dist/src/cli/main.js', root).href);

@@ -3,9 +3,8 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
 import * as schema from './schema.ts';
+import { redactUrl } from './url.ts';
 
 export { schema };
 
@@ -37,16 +36,6 @@ export interface OpenOptions {
   exitOnSignal?: boolean;
 }
 
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
 function drizzleLogger(onQuery?: (query: string) => void): DrizzleLogger | undefined {
   return onQuery ? { logQuery: (query) => onQuery(query) } : undefined;
 }
@@ -56,7 +45,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   return openEmbedded(options);
 }
 
-function openPostgres(url: string, options: OpenOptions): Database {
+/** Each driver is imported by its own open: the embedded database loads no Postgres driver, and back. */
+async function openPostgres(url: string, options: OpenOptions): Promise<Database> {
+  const [{ default: postgres }, { drizzle: drizzlePostgres }] = await Promise.all([
+    import('postgres'),
+    import('drizzle-orm/postgres-js'),
+  ]);
   const client = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},

@@ -10,7 +10,7 @@ import type * as Webhooks from './app/webhooks.ts';
 import { type Config, envSchema, loadConfig } from './config/env.ts';
 import type { CredentialsInput } from './credentials/validate.ts';
 import { AppError, InvalidInputError } from './errors.ts';
-import { getLogger, type Logger } from './log/logger.ts';
+import type { Logger } from './log/logger.ts';
 import type { DiscoveredApp, SelectedApp, VerifyResult } from './onboarding/index.ts';
 
 /*
@@ -79,8 +79,8 @@ export {
   verifyCredentialsPayloadSchema,
   verifyDeduplicationId,
 } from './queue/contract.ts';
+export { RedisUnavailableError } from './queue/errors.ts';
 export type { EnqueueOutcome } from './queue/producer.ts';
-export { RedisUnavailableError } from './queue/redis.ts';
 export type { SyncSummary } from './sync/run.ts';
 export type { CredentialStatus, Database };
 
@@ -218,7 +218,6 @@ function resolveConfig(options: CatalogSyncOptions): Config {
  */
 export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync {
   const config = resolveConfig(options);
-  const logger = (options.logger ?? getLogger()).child({ component: 'catalog-sync-api' });
   const shared = options.database;
   let closed = false;
   let opened:
@@ -235,6 +234,8 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
     opened ??= (async () => {
       const app = await import('./app/index.ts');
       const { openDatabase } = await import('../db/client.ts');
+      const { getLogger } = await import('./log/logger.ts');
+      const logger = (options.logger ?? getLogger()).child({ component: 'catalog-sync-api' });
       const database =
         shared ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
       const queue = app.lazyQueue(config);
@@ -244,6 +245,7 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
         logger,
         queue: queue.queue,
         queueEvents: queue.queueEvents,
+        redis: queue.redis,
       };
       return { app, ctx, database, queue };
     })().catch((error: unknown) => {

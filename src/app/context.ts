@@ -1,5 +1,6 @@
 import type { QueueEvents } from 'bullmq';
 import type { ServiceContext } from '../context.ts';
+import type { QueueRedis } from '../queue/connection.ts';
 import type { QueueHandle } from '../queue/queue.ts';
 
 /*
@@ -13,6 +14,12 @@ export interface AppContext extends ServiceContext {
   queue(): Promise<QueueHandle>;
   /** Queue events, for waiting on a job's result; opened on first use. */
   queueEvents(): Promise<QueueEvents>;
+  /**
+   * The queue's Redis without BullMQ, for what only reads its keys (when schedules run next), so
+   * that a read command does not load BullMQ; opened on first use. A context without it (the
+   * worker's, whose queue is open anyway) is read through queue().
+   */
+  redis?(): Promise<QueueRedis>;
 }
 
 /** What an operation that never touches the queue needs (tests may pass a plain service context). */
@@ -40,9 +47,16 @@ export function lazy<T>(open: () => Promise<T>): { get(): Promise<T>; peek(): Pr
 export function lazyQueue(config: ServiceContext['config']): {
   queue: AppContext['queue'];
   queueEvents: AppContext['queueEvents'];
+  redis: NonNullable<AppContext['redis']>;
   close(): Promise<void>;
 } {
-  const handle = lazy(async () => (await import('../queue/queue.ts')).openQueue(config, 'client'));
+  // One connection: the queue, when something needs it, is built on the one reads opened.
+  const connection = lazy(async () =>
+    (await import('../queue/connection.ts')).openQueueConnection(config, 'client'),
+  );
+  const handle = lazy(async () =>
+    (await import('../queue/queue.ts')).queueOn(await connection.get(), config),
+  );
   const events = lazy(async () => {
     const opened = (await import('../queue/queue.ts')).openQueueEvents(config);
     await opened.waitUntilReady();
@@ -51,11 +65,16 @@ export function lazyQueue(config: ServiceContext['config']): {
   return {
     queue: () => handle.get(),
     queueEvents: () => events.get(),
+    redis: () => connection.get(),
     async close() {
-      await Promise.allSettled([
-        events.peek()?.then((e) => e.close()),
-        handle.peek()?.then((h) => h.close()),
-      ]);
+      const closeQueue = async () => {
+        // The queue's close closes its connection (a second QUIT would keep the process up 2 s).
+        const queue = await handle.peek()?.catch(() => undefined);
+        if (queue) return queue.close();
+        const opened = await connection.peek()?.catch(() => undefined);
+        await opened?.close();
+      };
+      await Promise.allSettled([events.peek()?.then((e) => e.close()), closeQueue()]);
     },
   };
 }

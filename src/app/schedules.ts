@@ -109,8 +109,8 @@ export async function unschedule(
 
 /** Every schedule in Postgres, with what Redis says about its next run. */
 export async function listSchedules(ctx: AppContext): Promise<{ schedules: ScheduleListing[] }> {
-  const { queue } = await ctx.queue();
-  return { schedules: await listStoredSchedules(ctx, queue) };
+  const redis = ctx.redis ? await ctx.redis() : await ctx.queue();
+  return { schedules: await listStoredSchedules(ctx, redis) };
 }
 
 export type { ScheduleListing };

@@ -1,5 +1,5 @@
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 
 /*
  * One keep-alive agent per origin (scheme + host + port) for the whole process, shared by every
@@ -40,7 +40,12 @@ export function sharedAgentFor(url: URL): Agent {
       // Reuse the most recently used socket, so surplus idle ones age out.
       scheduling: 'lifo',
     };
-    agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+    // Loaded here, not imported: every CLI command imports this module to close the agents at exit,
+    // and one that never calls Apple (`--help`, `status`) should not load HTTP and TLS (~16 MiB).
+    agent =
+      url.protocol === 'https:'
+        ? new (process.getBuiltinModule('node:https').Agent)(options)
+        : new (process.getBuiltinModule('node:http').Agent)(options);
     agents.set(url.origin, agent);
   }
   return agent;

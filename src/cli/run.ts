@@ -50,7 +50,12 @@ export async function runCommand(options: JsonOption, body: (cli: Cli) => Promis
     const config = loadConfig();
     databaseUrl = config.databaseUrl;
     // Logs go to stderr so that stdout stays the command's result (tables or JSON).
-    const logger = createLogger({ level: config.log.level, format: config.log.format, fd: 2 });
+    const logger = createLogger({
+      level: config.log.level,
+      format: config.log.format,
+      fd: 2,
+      prettyInline: true,
+    });
     setLogger(logger);
     const openDatabase = () => {
       database ??= import('../../db/client.ts').then(({ openDatabase: open }) =>
@@ -69,7 +74,7 @@ export async function runCommand(options: JsonOption, body: (cli: Cli) => Promis
           const { lazyQueue } = await import('../app/context.ts');
           const lazy = lazyQueue(config);
           queue = lazy;
-          return { db, config, logger, queue: lazy.queue, queueEvents: lazy.queueEvents };
+          return { db, config, logger, queue: lazy.queue, queueEvents: lazy.queueEvents, redis: lazy.redis };
         })();
         return app;
       },

@@ -9,7 +9,8 @@ import type { ServiceContext } from '../context.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
-import { QUEUE_NAME, scheduleId } from '../queue/contract.ts';
+import { QUEUE_NAME } from '../queue/contract.ts';
+import { readNextRuns } from '../queue/next-runs.ts';
 import type { QueueHandle } from '../queue/queue.ts';
 import { type ConsoleActions, createConsoleActions, type ScheduleForm } from './actions.ts';
 import {
@@ -447,22 +448,16 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
 }
 
 /**
- * Next planned run of each scheduled project, from BullMQ's scheduler set (one ZMSCORE for the
- * page). Undefined when Redis cannot be read: the page still renders, saying so.
+ * Next planned run of each scheduled project (one ZMSCORE for the page, as `schedules` reads it).
+ * Undefined when Redis cannot be read: the page still renders, saying so.
  */
 async function nextRunsOf(
   handle: QueueHandle,
   projectIds: string[],
 ): Promise<Map<string, Date | null> | undefined> {
-  const out = new Map<string, Date | null>();
-  if (projectIds.length === 0) return out;
   try {
-    const scores = await handle.redis.zmscore(handle.queue.toKey('repeat'), ...projectIds.map(scheduleId));
-    projectIds.forEach((id, i) => {
-      const score = scores[i];
-      out.set(id, score === null || score === undefined ? null : new Date(Number(score)));
-    });
-    return out;
+    const runs = await readNextRuns(handle, projectIds);
+    return new Map([...runs].map(([id, at]) => [id, at === null ? null : new Date(at)]));
   } catch {
     return undefined;
   }

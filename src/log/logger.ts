@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -54,6 +55,27 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** File descriptor to write to: 1 (stdout, the worker's default) or 2 (stderr, for the CLI). */
   fd?: 1 | 2;
+  /**
+   * Pretty lines are formatted in this thread, by a pino-pretty loaded with the first line, instead
+   * of in a transport's worker thread. For a CLI command: most log nothing, and starting the thread
+   * costs about 15 MiB and 40 ms. A long-running process keeps the thread (formatting off its loop).
+   */
+  prettyInline?: boolean;
+}
+
+const PRETTY = { colorize: true, translateTime: 'SYS:HH:MM:ss.l' };
+
+const require = createRequire(import.meta.url);
+
+function prettyOnFirstLine(fd: 1 | 2): DestinationStream {
+  const out = pino.destination({ fd });
+  let format: ((line: string) => string) | undefined;
+  return {
+    write(line: string) {
+      format ??= (require('pino-pretty') as typeof import('pino-pretty')).prettyFactory(PRETTY);
+      out.write(format(line));
+    },
+  };
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -67,12 +89,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
   };
   if (options.format === 'pretty' && !options.destination) {
+    if (options.prettyInline) return pino(base, prettyOnFirstLine(options.fd ?? 1));
     return pino({
       ...base,
-      transport: {
-        target: 'pino-pretty',
-        options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: options.fd ?? 1 },
-      },
+      transport: { target: 'pino-pretty', options: { ...PRETTY, destination: options.fd ?? 1 } },
     });
   }
   return pino(base, options.destination ?? pino.destination({ fd: options.fd ?? 1 }));

@@ -1,5 +1,6 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Config } from '../config/env.ts';
+import { openQueueConnection, type QueueConnection } from './connection.ts';
 import {
   defaultJobOptions,
   type JobName,
@@ -7,18 +8,13 @@ import {
   type SyncCatalogPayload,
   type VerifyCredentialsPayload,
 } from './contract.ts';
-import { closeRedis, connectRedis, createRedis, type RedisConnection, type RedisRole } from './redis.ts';
+import { closeRedis, createRedis, type RedisRole } from './redis.ts';
 
 export type JobPayload = SyncCatalogPayload | VerifyCredentialsPayload;
 export type CatalogQueue = Queue<JobPayload, unknown, JobName>;
 
-export interface QueueHandle {
+export interface QueueHandle extends QueueConnection {
   queue: CatalogQueue;
-  /** The connection the queue uses; also for locks and health checks. */
-  redis: RedisConnection;
-  /** The BullMQ prefix (REDIS_PREFIX). */
-  prefix: string;
-  close(): Promise<void>;
 }
 
 /** Opens the `catalog-sync` queue on a connection of its own, failing fast when Redis is down. */
@@ -26,26 +22,24 @@ export async function openQueue(
   config: Pick<Config, 'redis' | 'worker'>,
   role: RedisRole = 'client',
 ): Promise<QueueHandle> {
-  const redis = createRedis(config.redis, role);
-  try {
-    await connectRedis(redis, config.redis.url);
-  } catch (error) {
-    redis.disconnect();
-    throw error;
-  }
+  return queueOn(await openQueueConnection(config, role), config);
+}
+
+/** The `catalog-sync` queue on an open connection; closing the handle closes both. */
+export function queueOn(connection: QueueConnection, config: Pick<Config, 'worker'>): QueueHandle {
   const queue: CatalogQueue = new Queue<JobPayload, unknown, JobName>(QUEUE_NAME, {
-    connection: redis,
-    prefix: config.redis.prefix,
+    connection: connection.redis,
+    prefix: connection.prefix,
     defaultJobOptions: defaultJobOptions(config.worker.syncAttempts),
   });
   queue.on('error', () => {});
   return {
     queue,
-    redis,
-    prefix: config.redis.prefix,
+    redis: connection.redis,
+    prefix: connection.prefix,
     close: async () => {
       await queue.close().catch(() => {});
-      await closeRedis(redis);
+      await connection.close();
     },
   };
 }
@@ -70,9 +64,4 @@ export function openQueueEvents(config: Pick<Config, 'redis'>): QueueEvents {
     await closeRedis(connection);
   };
   return events;
-}
-
-/** A key of our own next to BullMQ's, under the same prefix (and hash tag on Redis Cluster). */
-export function queueKey(prefix: string, suffix: string): string {
-  return `${prefix}:${QUEUE_NAME}:${suffix}`;
 }

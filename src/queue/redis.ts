@@ -1,6 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { redactUrl } from '../../db/client.ts';
-import { AppError } from '../errors.ts';
+import { RedisUnavailableError } from './errors.ts';
 
 export type RedisRole = 'worker' | 'client';
 
@@ -76,18 +75,6 @@ export function createRedis(
   // Errors surface through the commands that fail; an unhandled 'error' event would crash the process.
   redis.on('error', () => {});
   return redis;
-}
-
-export class RedisUnavailableError extends AppError {
-  override name = 'RedisUnavailableError';
-  constructor(url: string, cause?: unknown) {
-    super(
-      'redis_unavailable',
-      `Redis at ${redactUrl(url)} does not answer. Start one (for example \`docker run -d -p 6379:6379 redis:7 ` +
-        '--maxmemory-policy noeviction`) or set REDIS_URL to a reachable server.',
-      { retryable: true, cause },
-    );
-  }
 }
 
 /** Connects and PINGs within `timeoutMs`, or throws a RedisUnavailableError that says what to do. */

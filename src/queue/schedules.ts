@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isDeepStrictEqual } from 'node:util';
 import type { JobSchedulerJson } from 'bullmq';
-import { CronExpressionParser } from 'cron-parser';
 import type { ServiceContext } from '../context.ts';
 import { InvalidInputError } from '../errors.ts';
 import { loadScheduleRows, type ScheduleRow, type ScheduleSpec } from '../projects/store.ts';
 import { formatDuration } from '../time/duration.ts';
+import type { QueueRedis } from './connection.ts';
 import { defaultJobOptions, SYNC_JOB, type SyncCatalogPayload, scheduleId } from './contract.ts';
 import { withRedisLock } from './lock.ts';
+import { readNextRuns } from './next-runs.ts';
 import { mapPool } from './pool.ts';
 import type { CatalogQueue } from './queue.ts';
 import type { RedisConnection } from './redis.ts';
@@ -22,6 +24,13 @@ import type { RedisConnection } from './redis.ts';
 /** Cron is evaluated in UTC, whatever the worker host's zone. */
 export const CRON_TZ = 'UTC';
 
+const require = createRequire(import.meta.url);
+/**
+ * cron-parser (with luxon, 17 modules) is loaded by the first cron expression checked, not by the
+ * read commands (`schedules`, `status`) that import this module for the listing.
+ */
+const cronParser = () => (require('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
+
 const CRON_ALIASES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly']);
 
 /** Validates a cron expression (5 fields, or 6 with seconds, or @hourly-style aliases); returns it normalised. */
@@ -35,7 +44,7 @@ export function validateCron(expression: string): string {
     throw new InvalidInputError('cron', `"${expression}" is not a cron expression; ${hint}`);
   }
   try {
-    CronExpressionParser.parse(normalised, { tz: CRON_TZ }).next();
+    cronParser().parse(normalised, { tz: CRON_TZ }).next();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new InvalidInputError(
@@ -53,7 +62,7 @@ const CRON_SAMPLE_START = new Date('2025-01-01T00:00:00Z');
 
 /** The shortest gap, in seconds, between consecutive occurrences of a (valid) cron expression. */
 export function shortestCronGapSeconds(expression: string): number {
-  const iterator = CronExpressionParser.parse(expression, { tz: CRON_TZ, currentDate: CRON_SAMPLE_START });
+  const iterator = cronParser().parse(expression, { tz: CRON_TZ, currentDate: CRON_SAMPLE_START });
   let previous = iterator.next().getTime();
   let shortest = Number.POSITIVE_INFINITY;
   for (let i = 1; i < CRON_SAMPLE_OCCURRENCES && iterator.hasNext(); i++) {
@@ -273,25 +282,29 @@ export interface ScheduleListing extends ScheduleDescription {
   updatedAt: string | null;
 }
 
-/** Every schedule in Postgres, with what Redis says about its next run. */
+/** Every schedule in Postgres, with what Redis (when given) says about its next run. */
 export async function listSchedules(
   ctx: ServiceContext,
-  queue: CatalogQueue | null,
+  redis: QueueRedis | null,
 ): Promise<ScheduleListing[]> {
   const rows = await loadScheduleRows(ctx);
-  const existing = queue ? await queue.getJobSchedulers() : [];
-  const byId = new Map(existing.map((s) => [s.key, s]));
+  const nextRuns = redis
+    ? await readNextRuns(
+        redis,
+        rows.map((row) => row.id),
+      )
+    : new Map<string, null>();
   return rows.map((row) => {
     const desired = desiredScheduler(row);
-    const scheduler = byId.get(scheduleId(row.id));
+    const next = nextRuns.get(row.id) ?? null;
     return {
       projectId: row.id,
       every: row.scheduleEverySeconds ? formatDuration(row.scheduleEverySeconds) : null,
       everySeconds: row.scheduleEverySeconds,
       cron: row.scheduleCron,
       offsetMs: desired?.offset ?? null,
-      nextRunAt: scheduler?.next ? new Date(scheduler.next).toISOString() : null,
-      inQueue: scheduler !== undefined,
+      nextRunAt: next ? new Date(next).toISOString() : null,
+      inQueue: next !== null,
       updatedAt: row.scheduleUpdatedAt?.toISOString() ?? null,
     };
   });

@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { InvalidInputError, PreconditionError } from '../../errors.ts';
@@ -43,6 +42,8 @@ async function runConsole(cli: Cli, options: ConsoleCommandOptions): Promise<voi
   const app = await cli.app();
   const handle = await app.queue();
   const { createConsole } = await import('../../console/index.ts');
+  // Loaded by this command only: `--help` and the other commands load no HTTP server.
+  const { createServer } = await import('node:http');
   {
     const { db, config, logger } = app;
     const consoleServer = await createConsole({

@@ -4,7 +4,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { projects } from '../../../db/schema.ts';
 import { writeSchedule } from '../../../src/projects/store.ts';
 import { scheduleId } from '../../../src/queue/contract.ts';
-import { isStoredScheduler, reconcileSchedules, scheduleOffsetMs } from '../../../src/queue/schedules.ts';
+import {
+  isStoredScheduler,
+  listSchedules,
+  reconcileSchedules,
+  scheduleOffsetMs,
+} from '../../../src/queue/schedules.ts';
 import { createProject } from '../../support/context.ts';
 import { deleteKeys } from '../../support/redis.ts';
 import { serviceEnv, spawnWorker, started, syncRuns, until, useJobsHarness } from './support.ts';
@@ -62,10 +67,21 @@ describe('reconciling schedules', () => {
     for (const [i, id] of MANY.entries()) {
       await writeSchedule(ctx(), id, i % 4 === 3 ? { cron: '0 */6 * * *' } : { every: 3600 });
     }
+    // Before the mirror, the listing (`schedules`) says so.
+    expect((await listSchedules(ctx(), handle())).map((s) => [s.inQueue, s.nextRunAt])).toEqual(
+      new Array(40).fill([false, null]),
+    );
     const first = await reconcileSchedules(ctx(), handle());
     expect(first).toMatchObject({ total: 40, upserted: 40, removed: 0, unchanged: 0 });
     const mirrored = await schedulers();
     expect(mirrored).toHaveLength(40);
+    // The listing reads next runs without BullMQ (one ZMSCORE): they are BullMQ's own.
+    const listed = await listSchedules(ctx(), handle());
+    expect(Object.fromEntries(listed.map((s) => [s.projectId, [s.inQueue, s.nextRunAt]]))).toEqual(
+      Object.fromEntries(
+        mirrored.map((s) => [s.key.slice('sync:'.length), [true, new Date(s.next!).toISOString()]]),
+      ),
+    );
     const hourly = mirrored.filter((s) => s.every === 3_600_000);
     expect(hourly).toHaveLength(30);
     for (const s of hourly) {
