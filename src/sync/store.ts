@@ -1,6 +1,5 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
-import { revenueAttributionRules } from '../../db/schema.ts';
 import type { StoredCatalog, StoredGrace, StoredGroup, StoredProduct } from '../catalog/model.ts';
 import type { AttributionRule } from '../catalog/rules.ts';
 
@@ -110,20 +109,32 @@ export async function loadStoredCatalog(db: Db, projectId: string): Promise<Stor
   };
 }
 
-/** The rule rows in force (effective_to is null): none before a project's first sync, else four. */
+interface RuleRow {
+  environment: AttributionRule['environment'];
+  renewal_kind: AttributionRule['renewalKind'];
+  grace_days: number;
+  recovered_revenue_dated_to: AttributionRule['recoveredRevenueDatedTo'];
+  access_during_grace: boolean;
+  unrecovered_churn_at: AttributionRule['unrecoveredChurnAt'];
+}
+
+/**
+ * The rule rows in force (effective_to is null): none before a project's first sync, else four.
+ * Plain SQL with only the six columns compared, like the catalog read: every sync runs it, and
+ * drizzle's `select()` built and mapped all eleven columns (timestamps to Date) for nothing.
+ */
 export async function loadRulesInForce(db: Db, projectId: string): Promise<AttributionRule[]> {
-  const rows = await db
-    .select()
-    .from(revenueAttributionRules)
-    .where(
-      and(eq(revenueAttributionRules.projectId, projectId), isNull(revenueAttributionRules.effectiveTo)),
-    );
+  const rows = rowsOf<RuleRow>(
+    await db.execute(sql`select environment, renewal_kind, grace_days, recovered_revenue_dated_to,
+        access_during_grace, unrecovered_churn_at
+      from revenue_attribution_rules where project_id = ${projectId} and effective_to is null`),
+  );
   return rows.map((row) => ({
     environment: row.environment,
-    renewalKind: row.renewalKind,
-    graceDays: row.graceDays,
-    recoveredRevenueDatedTo: row.recoveredRevenueDatedTo as AttributionRule['recoveredRevenueDatedTo'],
-    accessDuringGrace: row.accessDuringGrace,
-    unrecoveredChurnAt: row.unrecoveredChurnAt as AttributionRule['unrecoveredChurnAt'],
+    renewalKind: row.renewal_kind,
+    graceDays: row.grace_days,
+    recoveredRevenueDatedTo: row.recovered_revenue_dated_to,
+    accessDuringGrace: row.access_during_grace,
+    unrecoveredChurnAt: row.unrecovered_churn_at,
   }));
 }
