@@ -12,16 +12,33 @@ import { collectUnknownEnumValues, type UnknownEnumValue } from './resources.ts'
  * Whether `value` (parsed JSON) nests deeper than `max` arrays/objects. Iterative, so a hostile
  * document cannot overflow the stack here, and it stops at the first branch past the bound:
  * everything after the parse (zod, canonical JSON, the diff) recurses, and must not see it.
+ * Two parallel stacks and `for…in` rather than a [value, depth] pair and Object.values() per
+ * object: every response of every sync passes here (85 KB of allocation per 100-product re-sync).
  */
 export function exceedsJsonDepth(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [current, depth] = stack.pop()!;
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop()!;
     if (current === null || typeof current !== 'object') continue;
     if (depth + 1 > max) return true;
-    const children = Array.isArray(current) ? current : Object.values(current);
-    for (const child of children) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    if (Array.isArray(current)) {
+      for (const child of current) {
+        if (child !== null && typeof child === 'object') {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+      continue;
+    }
+    // JSON.parse makes plain objects whose keys are all own (a "__proto__" key included).
+    for (const key in current) {
+      const child = (current as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object') {
+        values.push(child);
+        depths.push(depth + 1);
+      }
     }
   }
   return false;

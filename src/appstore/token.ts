@@ -1,4 +1,4 @@
-import { importPKCS8, SignJWT } from 'jose';
+import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { AppStoreError } from './errors.ts';
 
@@ -16,7 +16,36 @@ export const TOKEN_TTL_SECONDS = 15 * 60;
 /** A token is replaced once it has less than this left, so none expires in flight. */
 export const REFRESH_MARGIN_SECONDS = 2 * 60;
 
-type SigningKey = Awaited<ReturnType<typeof importPKCS8>>;
+/*
+ * Signed with node:crypto (ECDSA P-256, SHA-256, the JWS r‖s encoding), synchronously: every sync
+ * builds its client and mints a token, and jose's importPKCS8 + SignJWT through WebCrypto's async
+ * jobs cost about 0.3 ms of worker CPU per sync (test/bench/sync-cpu.ts profile). The KeyObject
+ * holds the key in native memory and prints or serialises as no key material.
+ */
+type SigningKey = KeyObject;
+
+const PKCS8_PEM = /-----BEGIN PRIVATE KEY-----/;
+
+/** An App Store Connect key: a PKCS#8 PEM holding an EC P-256 private key; throws otherwise. */
+function importSigningKey(pem: string): SigningKey {
+  if (!PKCS8_PEM.test(pem)) throw new Error('not a PKCS#8 PEM');
+  const key = createPrivateKey({ key: pem, format: 'pem' });
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error('not an EC P-256 key');
+  }
+  return key;
+}
+
+const base64url = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
+
+/** A compact JWS (ES256) of `claims`, with `kid` and `typ` in its header. */
+export function signToken(key: SigningKey, keyId: string, claims: TokenClaims): string {
+  const input = `${base64url(JSON.stringify({ alg: 'ES256', kid: keyId, typ: 'JWT' }))}.${base64url(
+    JSON.stringify({ iss: claims.iss, iat: claims.iat, exp: claims.exp, aud: claims.aud }),
+  )}`;
+  const signature = sign('sha256', Buffer.from(input, 'ascii'), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
 
 export interface TokenClaims {
   iss: string;
@@ -55,7 +84,7 @@ export interface TokenProvider {
 
 export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
   const now = options.now ?? Date.now;
-  // The imported key is non-extractable: the PEM text itself is not kept once imported.
+  // The imported key (a KeyObject) is kept, not the PEM text.
   let key: SigningKey | undefined;
   let cached: { token: string; exp: number } | undefined;
   let inflight: Promise<string> | undefined;
@@ -76,7 +105,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
       );
     }
     try {
-      return await importPKCS8(pem, 'ES256', { extractable: false });
+      return importSigningKey(pem);
     } catch {
       // No cause: parser errors could quote key material.
       throw new AppStoreError(
@@ -90,13 +119,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const mint = async (): Promise<string> => {
     key ??= await importKey();
     const claims = tokenClaims(options.issuerId, now());
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: options.keyId, typ: 'JWT' })
-      .setIssuer(claims.iss)
-      .setIssuedAt(claims.iat)
-      .setExpirationTime(claims.exp)
-      .setAudience(claims.aud)
-      .sign(key);
+    const token = signToken(key, options.keyId, claims);
     cached = { token, exp: claims.exp };
     minted++;
     return token;

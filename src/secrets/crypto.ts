@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose';
+import { CompactEncrypt, decodeProtectedHeader } from 'jose';
 import { type Config, decodeEncryptionKey } from '../config/env.ts';
 import { AppError } from '../errors.ts';
+import { openDirA256Gcm } from './jwe.ts';
 
 /*
  * The .p8 at rest: a compact JWE (alg `dir`, enc `A256GCM`) under CREDENTIALS_ENCRYPTION_KEY.
@@ -44,8 +45,23 @@ export function currentEncryptionKey(config: Config): EncryptionKey {
   return key;
 }
 
+/**
+ * Per config object: every sync opens a secret, and decoding the keys and hashing their
+ * fingerprints each time was work for nothing (a config does not change once loaded).
+ */
+const decryptionKeysByConfig = new WeakMap<Config, EncryptionKey[]>();
+
 /** Every key that may open a stored secret: the current one first, then the previous ones. */
 export function decryptionKeys(config: Config): EncryptionKey[] {
+  let keys = decryptionKeysByConfig.get(config);
+  if (!keys) {
+    keys = decodeDecryptionKeys(config);
+    decryptionKeysByConfig.set(config, keys);
+  }
+  return keys;
+}
+
+function decodeDecryptionKeys(config: Config): EncryptionKey[] {
   const values = [config.credentials.encryptionKey, ...config.credentials.previousKeys];
   const keys: EncryptionKey[] = [];
   for (const value of values) {
@@ -94,11 +110,7 @@ export async function decryptSecret(config: Config, jwe: string): Promise<string
     );
   }
   try {
-    const { plaintext } = await compactDecrypt(jwe, match.key, {
-      keyManagementAlgorithms: ['dir'],
-      contentEncryptionAlgorithms: ['A256GCM'],
-    });
-    return new TextDecoder().decode(plaintext);
+    return openDirA256Gcm(jwe, match.key).toString('utf8');
   } catch (cause) {
     throw new AppError('credentials_unreadable', unreadable.message, { cause });
   }

@@ -7,14 +7,14 @@ import { AppError } from '../errors.ts';
 import { emit } from '../events/emit.ts';
 import { buildCatalogChanged } from '../events/payloads.ts';
 import { appendChangeRows, jsonb, ts } from './change-log.ts';
-import { loadRulesInForce, loadStoredCatalog } from './store.ts';
+import { loadApplyState } from './store.ts';
 
 /*
  * Applying one fetched catalog to Postgres, inside the caller's transaction.
  *
  * Writes are batched: each kind of write is one statement whose rows travel as one jsonb
  * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
- * products as for 10 000 — at most: lock, clock, 4 loads, 2 group writes, 2 product writes,
+ * products as for 10 000 — at most: lock, clock, 1 load (store.ts), 2 group writes, 2 product writes,
  * 1 grace write, 1 change-log insert, 2 rule writes, 1 outbox event when something changed (plus
  * the caller's run statements: fetch time, the request it served, the run's end).
  * Nothing is deleted: what disappeared gets `removed_at`.
@@ -258,8 +258,7 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
   if (clock.superseded) {
     return { at, superseded: true, diff: EMPTY_DIFF, counts: {}, rulesVersioned: false, unchanged: true };
   }
-  const stored = await loadStoredCatalog(tx, projectId);
-  const inForce = await loadRulesInForce(tx, projectId);
+  const { stored, inForce } = await loadApplyState(tx, projectId);
   const diff = diffCatalog(stored, catalog);
   refuseReusedProductIds(stored, diff);
   if (!isEmptyDiff(diff)) {

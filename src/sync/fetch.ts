@@ -2,7 +2,6 @@ import { z } from 'zod';
 import {
   type AppStoreClient,
   AppStoreError,
-  gracePeriodSchema as appleGracePeriodSchema,
   type GracePeriodResource,
   gracePeriodDocumentSchema,
   type InAppPurchase,
@@ -87,12 +86,20 @@ function inconsistency(request: string, problem: string): AppStoreError {
   );
 }
 
-/** Index of included resources of one type by id. */
-function includedById<T>(included: readonly unknown[], schema: z.ZodType<T>): Map<string, T> {
+/**
+ * Index of the included resources of one type by id. Not parsed again: the document's schema
+ * (includedArraySchema) has validated each included resource of a modelled type with that type's
+ * schema, or failed the request, so a resource of `type` here already has the shape `T`.
+ * Re-parsing every included resource with each schema (most of them failing, as other types)
+ * cost 0.3 ms of a 6.6 ms unchanged re-sync (test/bench/sync-cpu.ts profile).
+ */
+function includedById<T extends { type: string; id: string }>(
+  included: readonly unknown[],
+  type: T['type'],
+): Map<string, T> {
   const byId = new Map<string, T>();
   for (const resource of included) {
-    const parsed = schema.safeParse(resource);
-    if (parsed.success) byId.set((parsed.data as { id: string }).id, parsed.data);
+    if ((resource as { type?: unknown }).type === type) byId.set((resource as T).id, resource as T);
   }
   return byId;
 }
@@ -148,7 +155,7 @@ export async function fetchCatalog(
       return Promise.resolve(
         resolveLinkages(
           relationship,
-          includedById(included, inAppPurchaseSchema),
+          includedById<InAppPurchase>(included, 'inAppPurchases'),
           appRequest,
           'in-app purchase',
         ),
@@ -218,7 +225,11 @@ function soleIncludedGroup(
   if (relationship?.meta?.paging.total !== 1) return undefined;
   const [link, ...more] = relationship.data ?? [];
   if (link === undefined || more.length > 0) return undefined;
-  return includedById(included, subscriptionGroupSchema).get(link.id);
+  // Parsed again (one resource): a group without its attributes means the listing must be read.
+  const parsed = subscriptionGroupSchema.safeParse(
+    includedById<SubscriptionGroup>(included, 'subscriptionGroups').get(link.id),
+  );
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Every subscription of one group, from the group's own collection (⌈s/200⌉ pages, at least 1). */
@@ -255,7 +266,7 @@ async function fetchGroups(client: CatalogClient, appPath: string): Promise<Fetc
     subscriptionGroupSchema,
     CALL_SITES.subscriptionGroups,
   );
-  const subscriptions = includedById(included, subscriptionSchema);
+  const subscriptions = includedById<Subscription>(included, 'subscriptions');
   return Promise.all(
     groups.map(async (group) => {
       const relationship = group.relationships?.subscriptions;
@@ -292,7 +303,9 @@ async function resolveGrace(
     if (!parsedLinkage.success || Array.isArray(linkage)) {
       throw inconsistency(`GET ${appPath}`, 'subscriptionGracePeriod is not a to-one relationship');
     }
-    const resource = includedById(included, appleGracePeriodSchema).get(parsedLinkage.data.id);
+    const resource = includedById<GracePeriodResource>(included, 'subscriptionGracePeriods').get(
+      parsedLinkage.data.id,
+    );
     if (!resource) {
       throw inconsistency(
         `GET ${appPath}`,

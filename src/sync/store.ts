@@ -1,129 +1,90 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
-import { revenueAttributionRules } from '../../db/schema.ts';
 import type { StoredCatalog, StoredGrace, StoredGroup, StoredProduct } from '../catalog/model.ts';
 import type { AttributionRule } from '../catalog/rules.ts';
 
 /*
- * Reading what Postgres holds for a project, as the catalog model. One statement per table,
- * whatever the catalog's size. Works on a Db or inside a transaction (a transaction is a Db).
+ * Reading what Postgres holds for a project, as the catalog model, with the revenue-attribution
+ * rules in force. Works on a Db or inside a transaction (a transaction is a Db).
  *
- * The catalog read is every sync's hot path (a 100-product re-sync reads 100 rows and usually
- * writes nothing), so it is plain SQL returning raw rows, mapped here field by field: drizzle's
- * generic row mapping (per column: entity checks, decoder lookup) cost more than the rest of it.
- * The column lists must follow db/schema.ts; test/integration/sync covers every field.
+ * This is every sync's hot read (a 100-product re-sync reads 100 rows and usually writes
+ * nothing), so it is ONE plain-SQL statement whatever the catalog's size: Postgres builds one
+ * JSON text whose objects already have the model's field names, and the worker parses it once.
+ * Four statements returning rows (products, groups, grace, rules) cost a round trip each, and
+ * per row and column the driver's decoding and the mapping to the model (drizzle's generic row
+ * mapping cost more still). Text, not a json column, so postgres-js and PGlite hand over the same
+ * thing. The field lists must follow db/schema.ts and the model; test/integration/sync covers
+ * every field.
  */
 
-type Timestamp = string | Date | null;
-/** postgres-js hands timestamps through as text (drizzle's setting), PGlite as Date. */
-const toDate = (value: Timestamp): Date | null => (value === null ? null : new Date(value));
+/** A stored record as the JSON text has it: removedAt is ISO-8601 text (or null) until parsed. */
+type AsJson<T> = Omit<T, 'removedAt'> & { removedAt: string | null };
 
-interface ProductRow {
-  apple_id: string;
-  product_id: string;
-  kind: StoredProduct['kind'];
-  reference_name: string;
-  state: string;
-  family_sharable: boolean | null;
-  content_hosting: boolean | null;
-  subscription_period: string | null;
-  group_apple_id: string | null;
-  group_level: number | null;
-  raw: Record<string, unknown>;
-  removed_at: Timestamp;
+interface StoredState {
+  products: AsJson<StoredProduct>[];
+  groups: AsJson<StoredGroup>[];
+  grace: AsJson<StoredGrace> | null;
+  rules: AttributionRule[];
 }
 
-interface GroupRow {
-  apple_id: string;
-  reference_name: string;
-  raw: Record<string, unknown>;
-  removed_at: Timestamp;
+export interface ApplyState {
+  stored: StoredCatalog;
+  /** The rule rows in force (effective_to is null): none before a project's first sync, else four. */
+  inForce: AttributionRule[];
 }
 
-interface GraceRow {
-  apple_id: string;
-  opt_in: boolean;
-  sandbox_opt_in: boolean;
-  duration: string;
-  duration_days: number;
-  renewal_type: string;
-  raw: Record<string, unknown>;
-  removed_at: Timestamp;
+const withRemovedAt = <T>(record: AsJson<T>): T =>
+  ({
+    ...record,
+    removedAt: record.removedAt === null ? null : new Date(record.removedAt),
+  }) as T;
+
+/** The stored catalog and the rules in force, in one statement. */
+export async function loadApplyState(db: Db, projectId: string): Promise<ApplyState> {
+  const [row] = rowsOf<{ state: string }>(
+    await db.execute(sql`
+      select json_build_object(
+        'products', coalesce((
+          select json_agg(json_build_object(
+            'appleId', apple_id, 'productId', product_id, 'kind', kind, 'referenceName', reference_name,
+            'state', state, 'familySharable', family_sharable, 'contentHosting', content_hosting,
+            'subscriptionPeriod', subscription_period, 'groupAppleId', group_apple_id,
+            'groupLevel', group_level, 'raw', raw, 'removedAt', removed_at))
+          from products where project_id = ${projectId}), '[]'),
+        'groups', coalesce((
+          select json_agg(json_build_object(
+            'appleId', apple_id, 'referenceName', reference_name, 'raw', raw, 'removedAt', removed_at))
+          from subscription_groups where project_id = ${projectId}), '[]'),
+        'grace', (
+          select json_build_object(
+            'appleId', apple_id, 'optIn', opt_in, 'sandboxOptIn', sandbox_opt_in, 'duration', duration,
+            'durationDays', duration_days, 'renewalType', renewal_type, 'raw', raw, 'removedAt', removed_at)
+          from grace_period_settings where project_id = ${projectId}),
+        'rules', coalesce((
+          select json_agg(json_build_object(
+            'environment', environment, 'renewalKind', renewal_kind, 'graceDays', grace_days,
+            'recoveredRevenueDatedTo', recovered_revenue_dated_to,
+            'accessDuringGrace', access_during_grace, 'unrecoveredChurnAt', unrecovered_churn_at))
+          from revenue_attribution_rules where project_id = ${projectId} and effective_to is null), '[]')
+      )::text as state`),
+  );
+  if (!row) throw new Error('loading the stored catalog returned no row');
+  const state = JSON.parse(row.state) as StoredState;
+  return {
+    stored: {
+      products: state.products.map(withRemovedAt<StoredProduct>),
+      groups: state.groups.map(withRemovedAt<StoredGroup>),
+      grace: state.grace === null ? null : withRemovedAt<StoredGrace>(state.grace),
+    },
+    inForce: state.rules,
+  };
 }
 
 export async function loadStoredCatalog(db: Db, projectId: string): Promise<StoredCatalog> {
-  const productRows = rowsOf<ProductRow>(
-    await db.execute(sql`select apple_id, product_id, kind, reference_name, state, family_sharable,
-        content_hosting, subscription_period, group_apple_id, group_level, raw, removed_at
-      from products where project_id = ${projectId}`),
-  );
-  const groupRows = rowsOf<GroupRow>(
-    await db.execute(
-      sql`select apple_id, reference_name, raw, removed_at from subscription_groups where project_id = ${projectId}`,
-    ),
-  );
-  const [graceRow] = rowsOf<GraceRow>(
-    await db.execute(sql`select apple_id, opt_in, sandbox_opt_in, duration, duration_days, renewal_type, raw,
-        removed_at
-      from grace_period_settings where project_id = ${projectId}`),
-  );
-  const storedProducts = new Array<StoredProduct>(productRows.length);
-  for (let i = 0; i < productRows.length; i++) {
-    const row = productRows[i]!;
-    storedProducts[i] = {
-      appleId: row.apple_id,
-      productId: row.product_id,
-      kind: row.kind,
-      referenceName: row.reference_name,
-      state: row.state,
-      familySharable: row.family_sharable,
-      contentHosting: row.content_hosting,
-      subscriptionPeriod: row.subscription_period,
-      groupAppleId: row.group_apple_id,
-      groupLevel: row.group_level,
-      raw: row.raw,
-      removedAt: toDate(row.removed_at),
-    };
-  }
-  return {
-    products: storedProducts,
-    groups: groupRows.map(
-      (row): StoredGroup => ({
-        appleId: row.apple_id,
-        referenceName: row.reference_name,
-        raw: row.raw,
-        removedAt: toDate(row.removed_at),
-      }),
-    ),
-    grace: graceRow
-      ? ({
-          appleId: graceRow.apple_id,
-          optIn: graceRow.opt_in,
-          sandboxOptIn: graceRow.sandbox_opt_in,
-          duration: graceRow.duration,
-          durationDays: graceRow.duration_days,
-          renewalType: graceRow.renewal_type,
-          raw: graceRow.raw,
-          removedAt: toDate(graceRow.removed_at),
-        } satisfies StoredGrace)
-      : null,
-  };
+  return (await loadApplyState(db, projectId)).stored;
 }
 
 /** The rule rows in force (effective_to is null): none before a project's first sync, else four. */
 export async function loadRulesInForce(db: Db, projectId: string): Promise<AttributionRule[]> {
-  const rows = await db
-    .select()
-    .from(revenueAttributionRules)
-    .where(
-      and(eq(revenueAttributionRules.projectId, projectId), isNull(revenueAttributionRules.effectiveTo)),
-    );
-  return rows.map((row) => ({
-    environment: row.environment,
-    renewalKind: row.renewalKind,
-    graceDays: row.graceDays,
-    recoveredRevenueDatedTo: row.recoveredRevenueDatedTo as AttributionRule['recoveredRevenueDatedTo'],
-    accessDuringGrace: row.accessDuringGrace,
-    unrecoveredChurnAt: row.unrecoveredChurnAt as AttributionRule['unrecoveredChurnAt'],
-  }));
+  return (await loadApplyState(db, projectId)).inForce;
 }
