@@ -10,6 +10,7 @@ import type { AppContext } from './context.ts';
 import type { JobRef } from './jobs.ts';
 import {
   type DetailsRefreshResult,
+  detailsBudgetOf,
   type RefreshProjectDetailsInput,
   refreshProjectDetails,
 } from './refresh-details.ts';
@@ -118,13 +119,35 @@ export type RunSyncResult = SyncSummary & {
  */
 export async function runSync(ctx: AppContext, input: RunSyncInput): Promise<RunSyncResult> {
   const projectId = parseProjectId(input?.projectId);
+  const details = input.details === true ? {} : input.details || undefined;
+  // The structure's answers are Apple's freshest word on the key: the details budget hears them
+  // too, so the refresh that follows starts from what the key has left now.
+  const budget = details ? (details.budget ?? (await detailsBudgetOf(ctx).catch(() => null))) : null;
+  const corrections: Promise<void>[] = [];
+  const client: SyncOptions['client'] = budget
+    ? {
+        ...input.client,
+        onResponse: (event) => {
+          input.client?.onResponse?.(event);
+          if (event.rateLimit) {
+            corrections.push(budget.correct(event.keyId, event.rateLimit).catch(() => undefined));
+          }
+        },
+      }
+    : input.client;
   const summary = await syncProject(ctx, projectId, {
     trigger: parseTrigger(input.trigger),
     jobId: input.jobId,
-    client: input.client,
+    client,
   });
-  if (!input.details) return summary;
-  const options = input.details === true ? {} : input.details;
-  const details = await refreshProjectDetails(ctx, { projectId, runId: summary.runId, ...options });
-  return { ...summary, details };
+  await Promise.all(corrections);
+  if (!details) return summary;
+  // Without a budget (Redis out of reach) the refresh says why and reads nothing.
+  const refreshed = await refreshProjectDetails(ctx, {
+    projectId,
+    runId: summary.runId,
+    budget: budget ?? details.budget,
+    onResponse: details.onResponse,
+  });
+  return { ...summary, details: refreshed };
 }
