@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { DetailsRefreshResult } from '../../app/refresh-details.ts';
 import type { SyncRequest } from '../../app/sync.ts';
+import { InvalidInputError } from '../../errors.ts';
 import type { SyncSummary } from '../../sync/run.ts';
 import { printResult } from '../output.ts';
 import { type JsonOption, runCommand, withJson } from '../run.ts';
@@ -69,6 +70,13 @@ export function registerSync(program: Command): void {
       ),
   ).action((project: string, options: SyncCommandOptions) =>
     runCommand(options, async (cli) => {
+      if (!options.details && !options.inline) {
+        // A queued sync's details are the worker's to read, inside the key's budget.
+        throw new InvalidInputError(
+          'details',
+          'goes with --inline (a queued sync is refreshed by the worker)',
+        );
+      }
       const app = await cli.app();
       if (options.inline) {
         const { runSync } = await import('../../app/sync.ts');

@@ -77,6 +77,10 @@ describe('sync --inline and the details', () => {
     expect(result.stdout).toContain('Details: not refreshed (--no-details).');
     expect(await readCount()).toBe(0);
     expect(Object.keys(sim.detailRequestCounts())).toEqual([]);
+    // Without --inline the worker decides: refused as a usage error.
+    const queued = await cli('sync', 'ops', '--no-details');
+    expect(queued.code).toBe(2);
+    expect(queued.stderr).toContain('--no-details');
   });
 
   it('reads nothing while the workers have spent the key’s details share (the budget is the one in Redis)', async () => {
