@@ -154,12 +154,15 @@ export function createWorkerMetrics(
     help: "Requests of a key's details share spent in the current window (key: a hash of the key id)",
     labelNames: ['key'] as const,
     registers: [registry],
+    // A group's children read the one budget in Redis: the most any of them saw, never their sum.
+    aggregator: 'max',
   });
   const detailsBudgetLeft = new Gauge({
     name: 'catalog_sync_details_budget_left',
     help: "Requests left in a key's details share for the current window (key: a hash of the key id)",
     labelNames: ['key'] as const,
     registers: [registry],
+    aggregator: 'min',
   });
   const healthByProject = new Map<string, Record<string, number>>();
   new Gauge({
@@ -187,6 +190,8 @@ export function createWorkerMetrics(
     name: 'catalog_sync_details_age_oldest_seconds',
     help: 'Age of the oldest product details at scrape time (the staleness to watch against DETAILS_MAX_AGE)',
     registers: [registry],
+    // Every child of a group reads the same table: the group's value is one child's, not their sum.
+    aggregator: 'max',
     async collect() {
       try {
         const ages = await agesNow();
@@ -201,6 +206,8 @@ export function createWorkerMetrics(
     help: "Age of every present product's details at scrape time (never read: since the product was first seen)",
     buckets: [300, 900, 3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600, 48 * 3_600, 7 * 86_400],
     registers: [registry],
+    // As above: each child observes every product; summed, a group of two would count each twice.
+    aggregator: 'first',
     async collect() {
       try {
         const ages = await agesNow();

@@ -20,7 +20,7 @@ import {
 } from '../src/queue/contract.ts';
 import { clearFailedSyncRequest } from '../src/queue/requests.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { refreshAfterSync } from './refresh-details.ts';
+import { reportDetails } from './refresh-details.ts';
 
 /*
  * What a failure means for the job (pure, so it is unit-tested without Redis):
@@ -176,22 +176,18 @@ export function createProcessor(deps: ProcessorDeps) {
         return { projectId, forwarded: true, jobId: forwarded.jobId, outcome: forwarded.outcome };
       }
       if (name === SYNC_JOB) {
-        const summary = await runSync(ctx, {
+        const { details, ...summary } = await runSync(ctx, {
           projectId,
           trigger: payload.trigger ?? 'manual',
           jobId: job.id,
           client: { onResponse },
+          // Issue 12: the due details follow the structure in the same job, inside the key's budget.
+          details: deps.detailsBudget ? { budget: deps.detailsBudget, onResponse } : false,
         });
-        metrics?.syncFinished((performance.now() - started) / 1000, 'succeeded');
+        // The structure sync's own duration, as before the details joined the job.
+        metrics?.syncFinished(summary.durationMs / 1000, 'succeeded');
         logger.info({ runId: summary.runId, ...attempt, changes: summary.changes }, 'sync job completed');
-        const details = deps.detailsBudget
-          ? await refreshAfterSync(
-              { ctx, metrics, budget: deps.detailsBudget, onResponse },
-              projectId,
-              summary.runId,
-            )
-          : undefined;
-        result = details ? { ...summary, details } : summary;
+        result = details ? { ...summary, details: reportDetails(metrics, projectId, details) } : summary;
       } else if (name === VERIFY_JOB) {
         const verified = await verifyCredentials(ctx, { projectId });
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');

@@ -8,6 +8,12 @@ import { enqueueSync, waitForEnqueued } from '../queue/producer.ts';
 import { type SyncOptions, type SyncSummary, syncProject } from '../sync/index.ts';
 import type { AppContext } from './context.ts';
 import type { JobRef } from './jobs.ts';
+import {
+  type DetailsRefreshResult,
+  detailsBudgetOf,
+  type RefreshProjectDetailsInput,
+  refreshProjectDetails,
+} from './refresh-details.ts';
 
 export interface RequestSyncInput {
   projectId: string;
@@ -93,14 +99,55 @@ export interface RunSyncInput {
   jobId?: string | undefined;
   /** Client settings on top of the config's (the worker's response hook, tests). */
   client?: SyncOptions['client'];
+  /**
+   * Issue 12: after the structure, refresh the project's due details within the key's details
+   * share (the budget in Redis every process shares). `true` uses the context's Redis; the
+   * worker passes its own budget and response hook. Default false.
+   */
+  details?: boolean | Pick<RefreshProjectDetailsInput, 'budget' | 'onResponse'> | undefined;
 }
 
-/** Runs one sync in this process (the worker's job, and `sync --inline`). */
-export async function runSync(ctx: AppContext, input: RunSyncInput): Promise<SyncSummary> {
+export type RunSyncResult = SyncSummary & {
+  /** With `details`: what the detail refresh did (it never fails the sync). */
+  details?: DetailsRefreshResult;
+};
+
+/**
+ * Runs one sync in this process (the worker's job, and `sync --inline`): the structure, then,
+ * with `details`, the due details inside the key's budget. The structure is always read first,
+ * so details can never starve it; a failed structure sync throws and reads no details.
+ */
+export async function runSync(ctx: AppContext, input: RunSyncInput): Promise<RunSyncResult> {
   const projectId = parseProjectId(input?.projectId);
-  return syncProject(ctx, projectId, {
+  const details = input.details === true ? {} : input.details || undefined;
+  // The structure's answers are Apple's freshest word on the key: the details budget hears them
+  // too, so the refresh that follows starts from what the key has left now.
+  const budget = details ? (details.budget ?? (await detailsBudgetOf(ctx).catch(() => null))) : null;
+  const corrections: Promise<void>[] = [];
+  const client: SyncOptions['client'] = budget
+    ? {
+        ...input.client,
+        onResponse: (event) => {
+          input.client?.onResponse?.(event);
+          if (event.rateLimit) {
+            corrections.push(budget.correct(event.keyId, event.rateLimit).catch(() => undefined));
+          }
+        },
+      }
+    : input.client;
+  const summary = await syncProject(ctx, projectId, {
     trigger: parseTrigger(input.trigger),
     jobId: input.jobId,
-    client: input.client,
+    client,
   });
+  await Promise.all(corrections);
+  if (!details) return summary;
+  // Without a budget (Redis out of reach) the refresh says why and reads nothing.
+  const refreshed = await refreshProjectDetails(ctx, {
+    projectId,
+    runId: summary.runId,
+    budget: budget ?? details.budget,
+    onResponse: details.onResponse,
+  });
+  return { ...summary, details: refreshed };
 }

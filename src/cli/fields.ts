@@ -25,6 +25,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   processes: '--processes',
   url: '--url',
   events: '--events',
+  details: '--no-details',
 };
 
 export function flagOf(field: string): string {

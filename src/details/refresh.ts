@@ -89,6 +89,10 @@ export interface RefreshSummary {
   changes: Record<string, number>;
   /** Why the run stopped early, if it did. */
   stoppedBy: 'budget' | 'rate_limited' | 'auth' | null;
+  /** With `stoppedBy: 'budget'`: how long until the key's details share has room again. */
+  retryInMs: number | null;
+  /** The project's Key ID (not a secret, but never a metric label: see budget.ts keyLabel); null before it is loaded. */
+  keyId: string | null;
 }
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
@@ -123,6 +127,8 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
     requestsByCallSite: {},
     changes: {},
     stoppedBy: null,
+    retryInMs: null,
+    keyId: null,
   };
   if (due.length === 0) return summary;
 
@@ -147,6 +153,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
         }
       },
     }));
+    summary.keyId = keyId;
     for (const [index, product] of due.entries()) {
       const estimate = estimatedDetailRequests(
         product.kind === 'auto_renewable_subscription' ? 'subscription' : 'iap',
@@ -158,6 +165,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
         if (!grant.granted) {
           summary.deferred = due.length - index;
           summary.stoppedBy = 'budget';
+          summary.retryInMs = grant.msBeforeNext;
           logger.info(
             { deferred: summary.deferred, retryInMs: grant.msBeforeNext },
             'details budget of the key is spent for now: the rest waits for a later run',

@@ -12,6 +12,7 @@ import { syncProject } from '../../../src/sync/index.ts';
 import { testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { useTestRedis } from '../../support/redis.ts';
+import { until } from '../../support/wait.ts';
 import { syncEnv } from '../sync/support.ts';
 
 /*
@@ -93,6 +94,37 @@ describe('the details budget of a shared key', () => {
       expect(a!.left).toBeLessThan(largest);
     } finally {
       for (const c of connections) c.disconnect();
+    }
+  });
+
+  it("gives the details their share back as Apple's rolling hour frees up, not a window later", async () => {
+    // Apple's hour rolls; the limiter's window is fixed. A burst at the start of one window is
+    // still in Apple's hour when the next window opens, so the first answers then say the key
+    // has no room for details — and an hour later (minutes later here) they say it has. The
+    // details must follow Apple's word both ways, or every other window goes idle.
+    const connection = new Redis(redis.url);
+    try {
+      const keyId = 'ROLLING-KEY';
+      const settings = {
+        hourlyLimit: PER_HOUR,
+        share: SHARE,
+        windowSeconds: 1,
+        prefix: `${redis.prefix}:rolling`,
+      };
+      const budget = createDetailsBudget(connection, settings);
+      const reserve = Math.ceil(PER_HOUR * (1 - SHARE));
+      expect((await budget.reserve(keyId, budget.points)).granted).toBe(true);
+      await until(async () => (await budget.state(keyId)).used === 0, "the limiter's next window");
+      // The burst is still in Apple's rolling hour: no room.
+      await budget.correct(keyId, { 'user-hour-lim': PER_HOUR, 'user-hour-rem': reserve });
+      expect((await budget.reserve(keyId, 1)).granted).toBe(false);
+      // It has left Apple's hour (the structure's requests stay counted): room again, at once.
+      await budget.correct(keyId, { 'user-hour-lim': PER_HOUR, 'user-hour-rem': PER_HOUR - 10 });
+      const again = await budget.reserve(keyId, 5);
+      expect(again.granted).toBe(true);
+      expect((await budget.state(keyId)).left).toBe(PER_HOUR - 10 - reserve - 5);
+    } finally {
+      connection.disconnect();
     }
   });
 });

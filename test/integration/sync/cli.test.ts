@@ -3,17 +3,22 @@ import { generateCatalog, type Simulator, startSimulator } from '../../../src/si
 import { jsonOf, runCli } from '../../support/cli.ts';
 import { createProject, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { useTestRedis } from '../../support/redis.ts';
 import { ENCRYPTION_KEY, syncEnv } from './support.ts';
 
 /* `sync --inline`, `status`, `products`, `changes`, `rules` as an operator runs them. */
 
 const getDb = useTestDatabase();
+// `sync --inline` reads the due details after the structure, inside the key's budget in Redis.
+const redis = useTestRedis();
 let sim: Simulator;
 const APP = '3000000001';
 
 const cli = (...args: string[]) =>
   runCli(args, {
     DATABASE_URL: getDb().url,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redis.prefix,
     APP_STORE_CONNECT_BASE_URL: sim.baseUrl,
     CREDENTIALS_ENCRYPTION_KEY: ENCRYPTION_KEY,
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { offersInForceAt, priceInForceAt } from '../../../src/details/attribute.ts';
-import { budgetCorrection, keyLabel } from '../../../src/details/budget.ts';
+import { detailsHeadroom, keyLabel } from '../../../src/details/budget.ts';
 import { catalogHealthIssues } from '../../../src/details/health.ts';
 import { type DetailShape, detailRequestLowerBound } from '../../../src/details/plan.ts';
 import { refreshOrder } from '../../../src/details/refresh.ts';
@@ -120,18 +120,16 @@ describe('offersInForceAt', () => {
   });
 });
 
-describe('budgetCorrection', () => {
-  it('consumes what Apple says is gone beyond the structure reserve', () => {
-    // lim 3600, share 0.5: reserve 1800. Apple: 2000 left → details may spend 200; limiter thinks 1000.
-    expect(budgetCorrection({ limiterLeft: 1000, appleRemaining: 2000, appleLimit: 3600, share: 0.5 })).toBe(
-      800,
-    );
-    expect(budgetCorrection({ limiterLeft: 100, appleRemaining: 3000, appleLimit: 3600, share: 0.5 })).toBe(
-      0,
-    );
-    expect(budgetCorrection({ limiterLeft: 100, appleRemaining: 1000, appleLimit: 3600, share: 0.5 })).toBe(
-      100,
-    );
+describe('detailsHeadroom', () => {
+  it("is what Apple says the key has left beyond the structure's reserve", () => {
+    // lim 3600, share 0.5: reserve 1800. Apple: 2000 left → details may spend 200.
+    expect(detailsHeadroom({ appleRemaining: 2000, appleLimit: 3600, share: 0.5 })).toBe(200);
+    // The reserve is rounded up: never less than lim × (1 − share) for the structure.
+    expect(detailsHeadroom({ appleRemaining: 1000, appleLimit: 1001, share: 0.5 })).toBe(499);
+    // Apple already below the reserve (the structure spent more): nothing, never negative.
+    expect(detailsHeadroom({ appleRemaining: 1000, appleLimit: 3600, share: 0.5 })).toBe(0);
+    // Apple's own limit wins over the configured one when it says otherwise.
+    expect(detailsHeadroom({ appleRemaining: 3000, appleLimit: 3000, share: 1 })).toBe(3000);
   });
   it('labels keys by a hash, never the id', () => {
     expect(keyLabel('2X9R4HXF34')).toMatch(/^[0-9a-f]{8}$/);
