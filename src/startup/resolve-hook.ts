@@ -20,8 +20,7 @@ const PACKAGE_DIR = '/node_modules/drizzle-orm/';
 
 function isDrizzleInternal(specifier: string, parentURL: string | undefined): boolean {
   return (
-    parentURL !== undefined &&
-    parentURL.includes(PACKAGE_DIR) &&
+    parentURL?.includes(PACKAGE_DIR) === true &&
     (specifier.startsWith('./') || specifier.startsWith('../')) &&
     specifier.endsWith('.js')
   );
