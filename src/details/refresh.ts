@@ -1,9 +1,10 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { products, syncRuns } from '../../db/schema.ts';
+import { products, projects, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError, type ResponseEvent } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { type ClientOverrides, loadClientForProject } from '../credentials/index.ts';
 import { errorKind, errorMessage } from '../errors.ts';
+import { untilNextSyncMs } from '../queue/schedules.ts';
 import type { DetailsBudget } from './budget.ts';
 import { fetchProductDetails } from './fetch.ts';
 import { type DetailShape, detailRequestLowerBound, estimatedDetailRequests } from './plan.ts';
@@ -28,12 +29,19 @@ export interface RefreshCandidate {
   detailsRequests: number | null;
 }
 
-/** Products due for a read, in the order they are read (pure): new, changed, then oldest first. */
+/**
+ * Products due for a read, in the order they are read (pure): new, changed, then oldest first.
+ * Details are read only after a sync, so a product is due once it would pass the maximum age
+ * before the project's next sync (`leadMs`, from its schedule; 0 without one): read at the
+ * maximum age itself, it would be stale for up to a whole schedule interval (6 h of a 24 h age).
+ */
 export function refreshOrder(
   candidates: readonly RefreshCandidate[],
   now: Date,
   maxAgeMs: number,
+  leadMs = 0,
 ): Array<RefreshCandidate & { reason: RefreshReason }> {
+  const dueAgeMs = Math.max(0, maxAgeMs - leadMs);
   const rank: Record<RefreshReason, number> = { new: 0, changed: 1, stale: 2 };
   const due: Array<RefreshCandidate & { reason: RefreshReason }> = [];
   for (const candidate of candidates) {
@@ -41,7 +49,7 @@ export function refreshOrder(
     let reason: RefreshReason | null = null;
     if (read === null) reason = 'new';
     else if (candidate.updatedAt.getTime() > read.getTime()) reason = 'changed';
-    else if (now.getTime() - read.getTime() >= maxAgeMs) reason = 'stale';
+    else if (now.getTime() - read.getTime() >= dueAgeMs) reason = 'stale';
     if (reason) due.push({ ...candidate, reason });
   }
   return due.sort(
@@ -113,7 +121,13 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
     })
     .from(products)
     .where(and(eq(products.projectId, projectId), isNull(products.removedAt)));
-  const due = refreshOrder(rows, options.now ?? new Date(), maxAgeMs).slice(
+  const now = options.now ?? new Date();
+  const [schedule] = await ctx.db
+    .select({ scheduleEverySeconds: projects.scheduleEverySeconds, scheduleCron: projects.scheduleCron })
+    .from(projects)
+    .where(eq(projects.id, projectId));
+  const leadMs = (schedule && untilNextSyncMs(schedule, now)) ?? 0;
+  const due = refreshOrder(rows, now, maxAgeMs, leadMs).slice(
     0,
     options.maxProducts ?? Number.POSITIVE_INFINITY,
   );

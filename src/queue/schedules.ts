@@ -74,6 +74,18 @@ export function shortestCronGapSeconds(expression: string): number {
 }
 
 /**
+ * How long until a project's next scheduled sync, seen from a sync running at `now`: its interval
+ * for `every` (the running sync is one of its occurrences), the next occurrence for cron; null
+ * without a schedule. The detail refresh reads ahead by this much (src/details/refresh.ts).
+ */
+export function untilNextSyncMs(row: Omit<ScheduleRow, 'id'>, now: Date): number | null {
+  if (row.scheduleEverySeconds !== null) return row.scheduleEverySeconds * 1000;
+  if (row.scheduleCron === null) return null;
+  const iterator = cronParser().parse(row.scheduleCron, { tz: CRON_TZ, currentDate: now });
+  return iterator.hasNext() ? iterator.next().getTime() - now.getTime() : null;
+}
+
+/**
  * Refuses a schedule that runs more often than SCHEDULE_MIN_INTERVAL_SECONDS: one sync a second
  * burns a key's hourly App Store Connect budget in minutes. For cron, the shortest gap between
  * consecutive occurrences counts (`* * * * *` and `0-4 9 * * *` are both once a minute).

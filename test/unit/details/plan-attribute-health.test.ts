@@ -4,6 +4,7 @@ import { detailsHeadroom, keyLabel } from '../../../src/details/budget.ts';
 import { catalogHealthIssues } from '../../../src/details/health.ts';
 import { type DetailShape, detailRequestLowerBound } from '../../../src/details/plan.ts';
 import { refreshOrder } from '../../../src/details/refresh.ts';
+import { untilNextSyncMs } from '../../../src/queue/schedules.ts';
 
 const shape = (patch: Partial<DetailShape>): DetailShape => ({
   kind: 'subscription',
@@ -227,5 +228,40 @@ describe('catalogHealthIssues', () => {
       ['missing_locales', 'sub.two', ['de-DE']],
       ['stale_details', 'iap.one', []],
     ]);
+  });
+});
+
+describe('refreshOrder reads ahead of the next scheduled sync', () => {
+  const now = new Date('2026-06-01T12:00:00Z');
+  const h = (n: number) => new Date(now.getTime() - n * 3_600_000);
+  const product = (appleId: string, readHoursAgo: number) => ({
+    appleId,
+    kind: 'consumable',
+    updatedAt: h(50),
+    detailsReadAt: h(readHoursAgo),
+    detailsRequests: 3,
+  });
+  const day = 24 * 3_600_000;
+
+  it('takes a product that would pass the maximum age before the next sync, and no younger one', () => {
+    const candidates = [product('20h', 20), product('17h', 17), product('19h', 19)];
+    // A sync every 6 h: a product read 19 h ago would be 25 h old at the next one.
+    expect(refreshOrder(candidates, now, day, 6 * 3_600_000).map((p) => p.appleId)).toEqual(['20h', '19h']);
+    // Without a schedule nothing is read ahead.
+    expect(refreshOrder(candidates, now, day)).toEqual([]);
+  });
+
+  it('reads every product at each sync when the schedule is longer than the maximum age', () => {
+    const candidates = [product('1h', 1), product('2h', 2)];
+    expect(refreshOrder(candidates, now, day, 48 * 3_600_000)).toHaveLength(2);
+  });
+});
+
+describe('untilNextSyncMs', () => {
+  const now = new Date('2026-06-01T12:10:00Z');
+  it('is the interval of an `every` schedule, the next occurrence of a cron, null without one', () => {
+    expect(untilNextSyncMs({ scheduleEverySeconds: 21_600, scheduleCron: null }, now)).toBe(21_600_000);
+    expect(untilNextSyncMs({ scheduleEverySeconds: null, scheduleCron: '0 * * * *' }, now)).toBe(50 * 60_000);
+    expect(untilNextSyncMs({ scheduleEverySeconds: null, scheduleCron: null }, now)).toBeNull();
   });
 });
