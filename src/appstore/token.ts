@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { AppError } from '../errors.ts';
+import { PKCS8_LABEL, pemLine } from '../secrets/pem.ts';
 import { AppStoreError } from './errors.ts';
 
 /*
@@ -24,11 +25,11 @@ export const REFRESH_MARGIN_SECONDS = 2 * 60;
  */
 type SigningKey = KeyObject;
 
-const PKCS8_PEM = /-----BEGIN PRIVATE KEY-----/;
+const PKCS8_BEGIN = pemLine('BEGIN', PKCS8_LABEL);
 
 /** An App Store Connect key: a PKCS#8 PEM holding an EC P-256 private key; throws otherwise. */
 function importSigningKey(pem: string): SigningKey {
-  if (!PKCS8_PEM.test(pem)) throw new Error('not a PKCS#8 PEM');
+  if (!pem.includes(PKCS8_BEGIN)) throw new Error('not a PKCS#8 PEM');
   const key = createPrivateKey({ key: pem, format: 'pem' });
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error('not an EC P-256 key');

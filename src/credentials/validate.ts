@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.ts';
+import { PKCS8_LABEL, pemLine } from '../secrets/pem.ts';
 
 /*
  * Checks an App Store Connect API key before anything is stored. Pure: no I/O, and no message
@@ -162,9 +163,7 @@ export function parsePrivateKey(value: unknown): string {
   return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
-/** `-----BEGIN <label>-----`, built from the label (so no key header stands in the source as text). */
-const pemLine = (edge: 'BEGIN' | 'END', label: string) => `-----${edge} ${label}-----`;
-const PKCS8 = 'PRIVATE KEY';
+const PKCS8 = PKCS8_LABEL;
 
 function describeWrongPem(labels: string[]): string {
   const label = labels[0] ?? '';
