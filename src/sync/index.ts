@@ -28,4 +28,3 @@ export {
   type SyncRunRow,
 } from './queries.ts';
 export { type SyncOptions, type SyncSummary, syncProject } from './run.ts';
-export { loadRulesInForce, loadStoredCatalog } from './store.ts';

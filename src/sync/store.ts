@@ -79,12 +79,3 @@ export async function loadApplyState(db: Db, projectId: string): Promise<ApplySt
     inForce: state.rules,
   };
 }
-
-export async function loadStoredCatalog(db: Db, projectId: string): Promise<StoredCatalog> {
-  return (await loadApplyState(db, projectId)).stored;
-}
-
-/** The rule rows in force (effective_to is null): none before a project's first sync, else four. */
-export async function loadRulesInForce(db: Db, projectId: string): Promise<AttributionRule[]> {
-  return (await loadApplyState(db, projectId)).inForce;
-}
