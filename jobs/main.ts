@@ -8,7 +8,7 @@ import type { Config } from '../src/config/env.ts';
 import type { ConsoleServer } from '../src/console/index.ts';
 import type { ServiceContext } from '../src/context.ts';
 import { asAppError } from '../src/database/errors.ts';
-import { detailAges } from '../src/details/refresh.ts';
+import { detailAgeDistribution } from '../src/details/refresh.ts';
 import { AppError, errorMessage } from '../src/errors.ts';
 import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
 import type { Logger } from '../src/log/logger.ts';
@@ -73,7 +73,7 @@ export async function startWorkerService(
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
   });
-  metrics.observeDetailAges(() => detailAges(ctx));
+  metrics.observeDetailAges((bounds) => detailAgeDistribution(ctx, bounds));
 
   metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
 

@@ -1,4 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { DetailAgeDistribution } from '../src/details/refresh.ts';
+import { registerSnapshotHistogram } from './snapshot-histogram.ts';
+
+/** The detail ages counted into the given bucket bounds (seconds), by Postgres. */
+export type DetailAgeSource = (bounds: readonly number[]) => Promise<DetailAgeDistribution>;
+const DETAIL_AGE_BUCKETS = [300, 900, 3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600, 48 * 3_600, 7 * 86_400];
 
 /** Outcome of one processing of a job (one attempt). */
 export type JobOutcome =
@@ -43,7 +49,7 @@ export interface WorkerMetrics {
     health: Record<string, number> | undefined;
   }): void;
   /** Issue 12: ages of every present product's details (seconds; never read: since first seen), read at scrape time. */
-  observeDetailAges(source: () => Promise<number[]>): void;
+  observeDetailAges(source: DetailAgeSource): void;
 }
 
 /**
@@ -178,12 +184,13 @@ export function createWorkerMetrics(
       for (const [kind, n] of Object.entries(totals)) this.set({ kind }, n);
     },
   });
-  let detailAges: (() => Promise<number[]>) | undefined;
+  let detailAges: DetailAgeSource | undefined;
   // The gauge and the histogram are collected concurrently: one query serves both in a scrape.
-  let lastAges: { at: number; ages: Promise<number[]> } | undefined;
-  const agesNow = (): Promise<number[]> | undefined => {
+  let lastAges: { at: number; ages: Promise<DetailAgeDistribution> } | undefined;
+  const agesNow = (): Promise<DetailAgeDistribution> | undefined => {
     if (!detailAges) return undefined;
-    if (!lastAges || Date.now() - lastAges.at > 1_000) lastAges = { at: Date.now(), ages: detailAges() };
+    if (!lastAges || Date.now() - lastAges.at > 1_000)
+      lastAges = { at: Date.now(), ages: detailAges(DETAIL_AGE_BUCKETS) };
     return lastAges.ages;
   };
   new Gauge({
@@ -195,29 +202,19 @@ export function createWorkerMetrics(
     async collect() {
       try {
         const ages = await agesNow();
-        if (ages) this.set(ages.reduce((max, age) => Math.max(max, age), 0));
+        if (ages) this.set(ages.oldest);
       } catch {
         // Database unreachable: /readyz says so; keep the last value.
       }
     },
   });
-  new Histogram({
+  registerSnapshotHistogram(registry, {
     name: 'catalog_sync_details_age_seconds',
     help: "Age of every present product's details at scrape time (never read: since the product was first seen)",
-    buckets: [300, 900, 3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600, 48 * 3_600, 7 * 86_400],
-    registers: [registry],
-    // As above: each child observes every product; summed, a group of two would count each twice.
+    buckets: DETAIL_AGE_BUCKETS,
+    // As above: each child counts every product; summed, a group of two would count each twice.
     aggregator: 'first',
-    async collect() {
-      try {
-        const ages = await agesNow();
-        if (!ages) return;
-        this.reset();
-        for (const age of ages) this.observe(age);
-      } catch {
-        // as above
-      }
-    },
+    read: async () => agesNow(),
   });
 
   let sources: Parameters<WorkerMetrics['observeQueue']>[0] | undefined;

@@ -47,6 +47,8 @@ export interface AppStoreClientOptions {
   issuerId: string;
   /** Returns the .p8 PEM; called only when a token must be minted (decrypt-on-demand). */
   loadPrivateKey: () => Promise<string>;
+  /** Shares minted tokens with other clients of the same key (see TokenProviderOptions). */
+  tokenCacheKey?: string | undefined;
   logger?: Logger;
   connectTimeoutMs?: number;
   responseTimeoutMs?: number;
@@ -193,6 +195,7 @@ export function createAppStoreClient(options: AppStoreClientOptions): AppStoreCl
     keyId: options.keyId,
     issuerId: options.issuerId,
     loadPrivateKey: options.loadPrivateKey,
+    cacheKey: options.tokenCacheKey,
     now,
   });
   const transport = createTransport({

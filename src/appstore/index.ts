@@ -29,3 +29,4 @@ export * from './resources.ts';
 export { backoffDelay, isRetryableStatus, parseRetryAfter, retryDelay } from './retry.ts';
 export type { ClientStats } from './stats.ts';
 export { TOKEN_AUDIENCE, tokenClaims } from './token.ts';
+export { tokenCacheKey } from './token-cache.ts';

@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { PKCS8_LABEL, pemLine } from '../secrets/pem.ts';
 import { AppStoreError } from './errors.ts';
+import { type CachedToken, cachedToken, cacheToken, forgetToken } from './token-cache.ts';
 
 /*
  * App Store Connect bearer tokens: ES256 JWTs, one per key, reused across requests.
@@ -71,6 +72,11 @@ export interface TokenProviderOptions {
   issuerId: string;
   /** Returns the .p8 PEM; called only when a token must be minted and no key is imported yet. */
   loadPrivateKey: () => Promise<string>;
+  /**
+   * Identifies the key material (tokenCacheKey in token-cache.ts): providers given the same one
+   * share their tokens process-wide, so a key is not loaded again while its token is valid.
+   */
+  cacheKey?: string | undefined;
   now?: () => number;
 }
 
@@ -87,7 +93,8 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   const now = options.now ?? Date.now;
   // The imported key (a KeyObject) is kept, not the PEM text.
   let key: SigningKey | undefined;
-  let cached: { token: string; exp: number } | undefined;
+  let cached: CachedToken | undefined;
+  const { cacheKey } = options;
   let inflight: Promise<string> | undefined;
   let minted = 0;
 
@@ -122,6 +129,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     const claims = tokenClaims(options.issuerId, now());
     const token = signToken(key, options.keyId, claims);
     cached = { token, exp: claims.exp };
+    if (cacheKey !== undefined) cacheToken(cacheKey, cached);
     minted++;
     return token;
   };
@@ -129,6 +137,11 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
   return {
     get() {
       if (cached && !needsRefresh(cached.exp, now())) return Promise.resolve(cached.token);
+      const shared = cacheKey === undefined ? undefined : cachedToken(cacheKey);
+      if (shared && !needsRefresh(shared.exp, now())) {
+        cached = shared;
+        return Promise.resolve(shared.token);
+      }
       // Concurrent requests share one mint.
       inflight ??= mint().finally(() => {
         inflight = undefined;
@@ -137,6 +150,7 @@ export function createTokenProvider(options: TokenProviderOptions): TokenProvide
     },
     invalidate(token) {
       if (cached?.token === token) cached = undefined;
+      if (cacheKey !== undefined) forgetToken(cacheKey, token);
     },
     get minted() {
       return minted;

@@ -7,6 +7,7 @@ import {
   type AppStoreError,
   createAppStoreClient,
   isAppStoreError,
+  tokenCacheKey,
 } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -15,7 +16,7 @@ import { buildStatusChanged } from '../events/payloads.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { noCredentials, projectNotFound } from '../projects/store.ts';
-import { decryptSecret, encryptSecret } from '../secrets/crypto.ts';
+import { decryptionKeys, decryptSecret, encryptSecret } from '../secrets/crypto.ts';
 import { type CredentialsInput, parseCredentialsInput } from './validate.ts';
 
 /*
@@ -146,7 +147,7 @@ export type ClientOverrides = Partial<Omit<AppStoreClientOptions, 'keyId' | 'iss
 
 /**
  * An App Store Connect client for the project's key. The .p8 is decrypted only when the client
- * mints a token, each time, and is not kept.
+ * must mint a token (none of this key is cached: token-cache.ts), and is not kept.
  */
 export async function loadClientForProject(
   ctx: ServiceContext,
@@ -167,13 +168,40 @@ export async function openProjectClient(
   overrides: ClientOverrides = {},
 ): Promise<ProjectClient & { sealed: string }> {
   const { privateKeyEncrypted, ...credentials } = await loadRow(ctx, projectId);
+  const client = clientForStoredKey(ctx, { ...credentials, sealed: privateKeyEncrypted }, overrides);
+  return { client, credentials, sealed: privateKeyEncrypted };
+}
+
+/** A stored key as a caller that read it in its own statement holds it (the sync's first statement). */
+export interface StoredKey {
+  projectId: string;
+  keyId: string;
+  issuerId: string;
+  /** The sealed .p8 (a JWE), decrypted only when a token must be minted. */
+  sealed: string;
+}
+
+/** The App Store Connect client for a stored key, with the config's settings and `overrides`. */
+export function clientForStoredKey(
+  ctx: ServiceContext,
+  key: StoredKey,
+  overrides: ClientOverrides = {},
+): AppStoreClient {
   const { appStore } = ctx.config;
-  const client = createAppStoreClient({
+  return createAppStoreClient({
     baseUrl: appStore.baseUrl,
-    keyId: credentials.keyId,
-    issuerId: credentials.issuerId,
-    loadPrivateKey: () => decryptSecret(ctx.config, privateKeyEncrypted),
-    logger: ctx.logger.child({ projectId: credentials.projectId }),
+    keyId: key.keyId,
+    issuerId: key.issuerId,
+    loadPrivateKey: () => decryptSecret(ctx.config, key.sealed),
+    tokenCacheKey: tokenCacheKey(
+      key.keyId,
+      key.issuerId,
+      key.sealed,
+      decryptionKeys(ctx.config)
+        .map((k) => k.kid)
+        .join(','),
+    ),
+    logger: ctx.logger.child({ projectId: key.projectId }),
     connectTimeoutMs: appStore.connectTimeoutMs,
     responseTimeoutMs: appStore.responseTimeoutMs,
     maxRetries: appStore.maxRetries,
@@ -185,7 +213,6 @@ export async function openProjectClient(
     maxErrorDetailChars: appStore.maxErrorDetailChars,
     ...overrides,
   });
-  return { client, credentials, sealed: privateKeyEncrypted };
 }
 
 /**
@@ -265,12 +292,15 @@ export async function recordCredentialSuccess(
   ctx: ServiceContext,
   projectId: string,
   keyId: string,
+  /** The status the caller read with the key before using it, when it did (a sync does). */
+  statusWhenRead?: CredentialStatus,
 ): Promise<void> {
   const id = parseProjectId(projectId);
-  // Almost every sync runs with a key already valid: one read says so, instead of a transaction
-  // that row-locks the credentials only to find nothing to do (BEGIN, SELECT … FOR UPDATE, COMMIT:
-  // 3 of an unchanged re-sync's 15 statements). A status changed right after this read is the
-  // same race as one changed right after the lock's commit: the outcome was already timing's.
+  // Almost every sync runs with a key already valid: the sync read the status with the key, or
+  // one read says so, instead of a transaction that row-locks the credentials only to find nothing
+  // to do (BEGIN, SELECT … FOR UPDATE, COMMIT). A status changed after that read is the same race
+  // as one changed right after the lock's commit: the outcome was already timing's.
+  if (statusWhenRead === 'valid') return;
   const [pending] = rowsOf(
     await ctx.db.execute(sql`select 1 as pending from app_store_credentials
       where project_id = ${id} and key_id = ${keyId} and status <> 'valid'`),

@@ -1,4 +1,5 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
+import { rowsOf } from '../../db/client.ts';
 import { products, projects, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError, type ResponseEvent } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
@@ -264,15 +265,44 @@ async function recordOnRun(ctx: ServiceContext, runId: string, summary: RefreshS
     .where(eq(syncRuns.id, runId));
 }
 
-/** Ages in seconds of every present product's details (never read: since first seen), for the metrics. */
-export async function detailAges(ctx: Pick<ServiceContext, 'db'>): Promise<number[]> {
-  const rows = await ctx.db
-    .select({
-      age: sql<number>`extract(epoch from (now() - coalesce(${products.detailsReadAt}, ${products.firstSeenAt})))`.mapWith(
-        Number,
-      ),
-    })
-    .from(products)
-    .where(isNull(products.removedAt));
-  return rows.map((r) => Math.max(0, r.age));
+/** The ages of the present products' details at one moment, as a Prometheus histogram reads them. */
+export interface DetailAgeDistribution {
+  /** Present products. */
+  count: number;
+  /** Their ages added up, in seconds. */
+  sum: number;
+  /** The oldest age, in seconds (0 without products). */
+  oldest: number;
+  /** For each bound (seconds), how many are at most that old: cumulative, like a histogram's buckets. */
+  atMost: number[];
+}
+
+/**
+ * The ages (seconds) of every present product's details (never read: since first seen), counted
+ * in Postgres into `bounds`: one row whatever the fleet's size. A row per product would have
+ * made each scrape of each worker process read and keep 100,000 rows for 1,000 apps of 100
+ * products (the fleet benchmark's scrapes held a third of a worker's peak heap).
+ */
+export async function detailAgeDistribution(
+  ctx: Pick<ServiceContext, 'db'>,
+  bounds: readonly number[],
+): Promise<DetailAgeDistribution> {
+  const atMost = bounds.map((bound) => sql`count(*) filter (where age <= ${bound}::float8)`);
+  const [row] = rowsOf<{ count: number; sum: number; oldest: number; at_most: string }>(
+    await ctx.db.execute(sql`
+      with ages as (
+        select greatest(0, extract(epoch from (now() - coalesce(details_read_at, first_seen_at))))::float8 as age
+          from products where removed_at is null)
+      select count(*)::int as count, coalesce(sum(age), 0)::float8 as sum,
+             coalesce(max(age), 0)::float8 as oldest,
+             json_build_array(${sql.join(atMost, sql`, `)})::text as at_most
+        from ages`),
+  );
+  if (!row) throw new Error('the detail age query returned no row');
+  return {
+    count: Number(row.count),
+    sum: Number(row.sum),
+    oldest: Number(row.oldest),
+    atMost: (JSON.parse(row.at_most) as number[]).map(Number),
+  };
 }

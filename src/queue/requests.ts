@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { projects, syncRuns } from '../../db/schema.ts';
 import type { SyncTrigger } from './contract.ts';
@@ -20,20 +20,14 @@ export async function recordSyncRequest(db: Db, projectId: string, trigger: Sync
     .where(eq(projects.id, projectId));
 }
 
-/** Clears the project's request if this run started at or after it (inside the run's transaction). */
-export async function clearServedSyncRequest(db: Db, projectId: string, runId: string): Promise<void> {
-  await db
-    .update(projects)
-    .set({ syncRequestedAt: null, syncRequestTrigger: null })
-    .where(
-      and(
-        eq(projects.id, projectId),
-        lte(
-          projects.syncRequestedAt,
-          sql`(select ${syncRuns.startedAt} from ${syncRuns} where ${syncRuns.id} = ${runId}::uuid)`,
-        ),
-      ),
-    );
+/**
+ * The statement that clears the project's request if the run that served it started at or after
+ * it, given that start (SQL): the sync appends it to the statement ending its run, inside its
+ * transaction, so the run's end and the request's clearing are one round trip.
+ */
+export function clearServedSyncRequest(projectId: string, runStartedAt: SQL): SQL {
+  return sql`update projects set sync_requested_at = null, sync_request_trigger = null
+    where id = ${projectId} and sync_requested_at <= ${runStartedAt}`;
 }
 
 /**

@@ -92,12 +92,15 @@ export function sealedKeyId(jwe: string): string | undefined {
 export async function decryptSecret(config: Config, jwe: string): Promise<string> {
   const kid = sealedKeyId(jwe);
   const keys = decryptionKeys(config);
-  const unreadable = new AppError(
-    'credentials_unreadable',
-    'The stored .p8 could not be decrypted: the record is damaged. ' +
-      'Save the credentials again with `catalog-sync credentials set`.',
-  );
-  if (kid === undefined) throw unreadable;
+  // Built only on failure: an error captures a stack, which is not free on every decrypt.
+  const unreadable = (cause?: unknown) =>
+    new AppError(
+      'credentials_unreadable',
+      'The stored .p8 could not be decrypted: the record is damaged. ' +
+        'Save the credentials again with `catalog-sync credentials set`.',
+      { cause },
+    );
+  if (kid === undefined) throw unreadable();
   const match = keys.find((k) => k.kid === kid);
   if (!match) {
     if (keys.length === 0) currentEncryptionKey(config); // throws the "not set" error with its advice
@@ -112,6 +115,6 @@ export async function decryptSecret(config: Config, jwe: string): Promise<string
   try {
     return openDirA256Gcm(jwe, match.key).toString('utf8');
   } catch (cause) {
-    throw new AppError('credentials_unreadable', unreadable.message, { cause });
+    throw unreadable(cause);
   }
 }

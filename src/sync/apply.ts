@@ -14,9 +14,10 @@ import { loadApplyState } from './store.ts';
  *
  * Writes are batched: each kind of write is one statement whose rows travel as one jsonb
  * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
- * products as for 10 000 — at most: lock, clock, 1 load (store.ts), 2 group writes, 2 product writes,
- * 1 grace write, 1 change-log insert, 2 rule writes, 1 outbox event when something changed (plus
- * the caller's run statements: fetch time, the request it served, the run's end).
+ * products as for 10 000 — at most: lock, 1 load with the clock (store.ts), 2 group writes,
+ * 2 product writes, 1 grace write, 1 change-log insert, 2 rule writes, 1 outbox event when
+ * something changed (plus the caller's run statements: fetch time, the run's end with the request
+ * it served).
  * Nothing is deleted: what disappeared gets `removed_at`.
  */
 
@@ -77,36 +78,6 @@ async function acquireLock(tx: Db, projectId: string, mode: LockMode): Promise<v
       { retryable: true },
     );
   }
-}
-
-/**
- * The database clock after the lock (so stamps are ordered like the commits, whatever the
- * workers' clocks say), and whether a sync of this project whose FETCH completed later than ours
- * already applied (issue 11). Ordering by fetch time, not start time: a sync that started first
- * but fetched after a catalog edit must not be discarded because a later-started sync fetched the
- * older catalog first, and an older fetch must never overwrite a newer one. A superseded run is
- * `succeeded` too, but one is superseded only by a newer applied fetch, so comparing with every
- * succeeded run is the same as comparing with the applied ones. A run without `fetched_at`
- * (written before this rule, or by a caller that did not record it) is never superseded.
- */
-async function clockAndSupersession(
-  tx: Db,
-  projectId: string,
-  runId: string,
-): Promise<{ at: string; superseded: boolean }> {
-  const [row] = rowsOf<{ at: string; superseded: boolean }>(
-    await tx.execute(sql`
-      select to_json(clock_timestamp()) #>> '{}' as at,
-             exists (
-               select 1 from sync_runs newer
-                where newer.project_id = ${projectId}
-                  and newer.id <> ${runId}::uuid
-                  and newer.status = 'succeeded'
-                  and newer.fetched_at > (select fetched_at from sync_runs where id = ${runId}::uuid)
-             ) as superseded`),
-  );
-  if (!row) throw new Error('clock query returned no row');
-  return { at: row.at, superseded: row.superseded === true };
 }
 
 /** The model after each change that leaves the entity present (added, updated, restored). */
@@ -253,22 +224,23 @@ function refuseReusedProductIds(stored: StoredCatalog, diff: CatalogDiff): void 
 export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutcome> {
   const { projectId, runId, catalog } = input;
   await acquireLock(tx, projectId, input.lock ?? 'wait');
-  const clock = await clockAndSupersession(tx, projectId, runId);
-  const at = new Date(clock.at);
-  if (clock.superseded) {
+  // After the lock, in its own statement: a statement's snapshot is taken when it starts, so one
+  // that also waited for the lock would read what the previous holder had not yet committed.
+  const { at: stamp, superseded, stored, inForce } = await loadApplyState(tx, projectId, runId);
+  const at = new Date(stamp);
+  if (superseded) {
     return { at, superseded: true, diff: EMPTY_DIFF, counts: {}, rulesVersioned: false, unchanged: true };
   }
-  const { stored, inForce } = await loadApplyState(tx, projectId);
   const diff = diffCatalog(stored, catalog);
   refuseReusedProductIds(stored, diff);
   if (!isEmptyDiff(diff)) {
-    await writeGroups(tx, projectId, clock.at, diff.groups);
-    await writeProducts(tx, projectId, clock.at, diff.products);
-    await writeGrace(tx, projectId, clock.at, diff.grace);
-    await appendChanges(tx, projectId, runId, clock.at, diff);
+    await writeGroups(tx, projectId, stamp, diff.groups);
+    await writeProducts(tx, projectId, stamp, diff.products);
+    await writeGrace(tx, projectId, stamp, diff.grace);
+    await appendChanges(tx, projectId, runId, stamp, diff);
   }
   const derived = deriveRules(catalog.grace);
-  const rulesVersioned = await versionRules(tx, projectId, runId, clock.at, inForce, derived);
+  const rulesVersioned = await versionRules(tx, projectId, runId, stamp, inForce, derived);
   const counts = countChanges(diff);
   if (rulesVersioned) counts['revenue_attribution_rule.opened'] = derived.length;
   const unchanged = isEmptyDiff(diff) && !rulesVersioned;
@@ -279,7 +251,7 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
       projectId,
       payload: buildCatalogChanged({
         runId,
-        detectedAt: clock.at,
+        detectedAt: stamp,
         trigger: input.trigger ?? null,
         counts,
         diff,

@@ -1,20 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import { eq, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.ts';
+import type { CredentialStatus } from '../../db/schema.ts';
 import { syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import {
   type ClientOverrides,
-  loadClientForProject,
+  clientForStoredKey,
   recordCredentialFailure,
   recordCredentialSuccess,
+  type StoredKey,
 } from '../credentials/index.ts';
 import { asAppError } from '../database/errors.ts';
 import { AppError, boundText, errorKind, errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
-import { noAppSelected, projectNotFound } from '../projects/store.ts';
+import { noAppSelected, noCredentials, projectNotFound } from '../projects/store.ts';
 import type { SyncTrigger } from '../queue/contract.ts';
 import { clearServedSyncRequest } from '../queue/requests.ts';
 import { applyCatalog, type LockMode } from './apply.ts';
@@ -72,7 +74,7 @@ export async function syncProject(
   const started = performance.now();
   const opened = await openRun(ctx, projectId, options);
   if (!opened) throw projectNotFound(projectId);
-  const { runId, appStoreId } = opened;
+  const { runId, appStoreId, key } = opened;
   const logger = ctx.logger.child({ projectId, runId, ...(options.jobId ? { jobId: options.jobId } : {}) });
   logger.info({ trigger: options.trigger }, 'sync started');
   const heartbeat = startHeartbeat(ctx, runId, logger);
@@ -80,8 +82,8 @@ export async function syncProject(
   let client: AppStoreClient | undefined;
   try {
     if (!appStoreId) throw noAppSelected(projectId);
-    let credentials: { keyId: string };
-    ({ client, credentials } = await loadClientForProject(ctx, projectId, options.client ?? {}));
+    if (!key) throw noCredentials(projectId);
+    client = clientForStoredKey(ctx, key, options.client ?? {});
     let fetched: Awaited<ReturnType<typeof fetchCatalog>>;
     try {
       fetched = await fetchCatalog(client, appStoreId, {
@@ -107,15 +109,17 @@ export async function syncProject(
         lock: options.lock ?? 'wait',
         trigger: options.trigger,
       });
-      await tx.execute(sql`update sync_runs
-        set status = 'succeeded', finished_at = clock_timestamp(),
-            duration_ms = ${Math.round(performance.now() - started)}, requests_made = ${stats.requests},
-            request_counts = ${jsonb(stats.byCallSite)}, counts = ${jsonb(applied.counts)}
-        where id = ${runId}::uuid`);
-      await clearServedSyncRequest(tx, projectId, runId);
+      await tx.execute(sql`with run as (
+          update sync_runs
+          set status = 'succeeded', finished_at = clock_timestamp(),
+              duration_ms = ${Math.round(performance.now() - started)}, requests_made = ${stats.requests},
+              request_counts = ${jsonb(stats.byCallSite)}, counts = ${jsonb(applied.counts)}
+          where id = ${runId}::uuid
+          returning started_at)
+        ${clearServedSyncRequest(projectId, sql`(select started_at from run)`)}`);
       return applied;
     });
-    await recordCredentialSuccess(ctx, projectId, credentials.keyId);
+    await recordCredentialSuccess(ctx, projectId, key.keyId, key.status);
 
     const summary: SyncSummary = {
       runId,
@@ -172,25 +176,48 @@ export async function syncProject(
 }
 
 /**
- * The project's selected app and a new `running` run row, in one statement (one round trip, not
- * a read then an insert: each statement of a sync costs worker CPU in drizzle and the driver).
- * Undefined, with no row written, when the project does not exist.
+ * The project's selected app, its stored key and a new `running` run row, in one statement (one
+ * round trip, not reads then an insert: each statement of a sync costs worker CPU in the driver).
+ * Undefined, with no row written, when the project does not exist; `key` is undefined when the
+ * project has no credentials.
  */
 async function openRun(
   ctx: ServiceContext,
   projectId: string,
   options: SyncOptions,
-): Promise<{ runId: string; appStoreId: string | null } | undefined> {
-  const [row] = rowsOf<{ run_id: string; app_store_id: string | null }>(
+): Promise<
+  | { runId: string; appStoreId: string | null; key: (StoredKey & { status: CredentialStatus }) | undefined }
+  | undefined
+> {
+  const [row] = rowsOf<{
+    run_id: string;
+    app_store_id: string | null;
+    key_id: string | null;
+    issuer_id: string | null;
+    status: CredentialStatus | null;
+    sealed: string | null;
+  }>(
     await ctx.db.execute(sql`
       with project as (select id, app_store_id from projects where id = ${projectId}),
            run as (
              insert into sync_runs (project_id, trigger, job_id, status)
              select id, ${options.trigger}, ${options.jobId ?? null}, 'running' from project
              returning id)
-      select run.id as run_id, project.app_store_id from run, project`),
+      select run.id as run_id, project.app_store_id, c.key_id, c.issuer_id, c.status,
+             c.private_key_encrypted as sealed
+        from run cross join project
+        left join app_store_credentials c on c.project_id = project.id`),
   );
-  return row ? { runId: row.run_id, appStoreId: row.app_store_id } : undefined;
+  if (!row) return undefined;
+  const { key_id: keyId, issuer_id: issuerId, status, sealed } = row;
+  return {
+    runId: row.run_id,
+    appStoreId: row.app_store_id,
+    key:
+      keyId !== null && issuerId !== null && status !== null && sealed !== null
+        ? { projectId, keyId, issuerId, status, sealed }
+        : undefined,
+  };
 }
 
 /** Refreshes the run's heartbeat until stopped; best effort (a database outage just lets it age). */

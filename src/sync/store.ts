@@ -21,6 +21,8 @@ import type { AttributionRule } from '../catalog/rules.ts';
 type AsJson<T> = Omit<T, 'removedAt'> & { removedAt: string | null };
 
 interface StoredState {
+  at: string;
+  superseded: boolean;
   products: AsJson<StoredProduct>[];
   groups: AsJson<StoredGroup>[];
   grace: AsJson<StoredGrace> | null;
@@ -28,6 +30,10 @@ interface StoredState {
 }
 
 export interface ApplyState {
+  /** The database clock as the state was read (ISO-8601 text): the stamp of this sync's writes. */
+  at: string;
+  /** A sync of this project whose fetch completed later than this run's has already applied. */
+  superseded: boolean;
   stored: StoredCatalog;
   /** The rule rows in force (effective_to is null): none before a project's first sync, else four. */
   inForce: AttributionRule[];
@@ -39,11 +45,30 @@ const withRemovedAt = <T>(record: AsJson<T>): T =>
     removedAt: record.removedAt === null ? null : new Date(record.removedAt),
   }) as T;
 
-/** The stored catalog and the rules in force, in one statement. */
-export async function loadApplyState(db: Db, projectId: string): Promise<ApplyState> {
+/**
+ * What applying `runId`'s catalog needs, in one statement, read after the project's lock: the
+ * database clock (so stamps are ordered like the commits, whatever the workers' clocks say),
+ * whether the run is superseded, the stored catalog and the rules in force.
+ *
+ * Superseded (issue 11): a sync of this project whose FETCH completed later than this run's
+ * already applied. Ordering by fetch time, not start time: a sync that started first but fetched
+ * after a catalog edit must not be discarded because a later-started sync fetched the older
+ * catalog first, and an older fetch must never overwrite a newer one. A superseded run is
+ * `succeeded` too, but one is superseded only by a newer applied fetch, so comparing with every
+ * succeeded run is the same as comparing with the applied ones. A run without `fetched_at`
+ * (written before this rule, or by a caller that did not record it) is never superseded.
+ */
+export async function loadApplyState(db: Db, projectId: string, runId: string): Promise<ApplyState> {
   const [row] = rowsOf<{ state: string }>(
     await db.execute(sql`
       select json_build_object(
+        'at', to_json(clock_timestamp()) #>> '{}',
+        'superseded', exists (
+          select 1 from sync_runs newer
+           where newer.project_id = ${projectId}
+             and newer.id <> ${runId}::uuid
+             and newer.status = 'succeeded'
+             and newer.fetched_at > (select fetched_at from sync_runs where id = ${runId}::uuid)),
         'products', coalesce((
           select json_agg(json_build_object(
             'appleId', apple_id, 'productId', product_id, 'kind', kind, 'referenceName', reference_name,
@@ -71,6 +96,8 @@ export async function loadApplyState(db: Db, projectId: string): Promise<ApplySt
   if (!row) throw new Error('loading the stored catalog returned no row');
   const state = JSON.parse(row.state) as StoredState;
   return {
+    at: state.at,
+    superseded: state.superseded,
     stored: {
       products: state.products.map(withRemovedAt<StoredProduct>),
       groups: state.groups.map(withRemovedAt<StoredGroup>),

@@ -3,6 +3,13 @@ import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { AppStoreError } from '../../../src/appstore/errors.ts';
 import { createTokenProvider, needsRefresh, tokenClaims } from '../../../src/appstore/token.ts';
+import {
+  cachedToken,
+  cachedTokenCount,
+  cacheToken,
+  MAX_KEYS,
+  tokenCacheKey,
+} from '../../../src/appstore/token-cache.ts';
 
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -10,7 +17,7 @@ const spki = publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const ISSUER = '57246542-96fe-1a63-e053-0824d011072a';
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 
-function provider(clock: { now: number }) {
+function provider(clock: { now: number }, cacheKey?: string) {
   let loads = 0;
   const tokens = createTokenProvider({
     keyId: '2X9R4HXF34',
@@ -19,6 +26,7 @@ function provider(clock: { now: number }) {
       loads++;
       return pem;
     },
+    cacheKey,
     now: () => clock.now,
   });
   return { tokens, loads: () => loads };
@@ -104,5 +112,54 @@ describe('createTokenProvider', () => {
     expect((error as AppStoreError).kind).toBe('auth');
     expect((error as AppStoreError).message).not.toContain('PRIVATE KEY');
     expect((error as AppStoreError).cause).toBeUndefined();
+  });
+});
+
+describe('tokens shared between clients of one key (token-cache.ts)', () => {
+  const key = (sealed: string, unsealedWith = 'kid-a') =>
+    tokenCacheKey('2X9R4HXF34', ISSUER, sealed, unsealedWith);
+
+  it('a second provider of the same key reuses the token without loading the key', async () => {
+    const clock = { now: T0 };
+    const shared = key('sealed-1');
+    const first = provider(clock, shared);
+    const token = await first.tokens.get();
+    const second = provider(clock, shared);
+    expect(await second.tokens.get()).toBe(token);
+    expect(second.loads()).toBe(0);
+    expect(second.tokens.minted).toBe(0);
+    // Another sealing of the key (saved again), or another configuration, shares nothing.
+    for (const other of [key('sealed-2'), key('sealed-1', 'kid-b')]) {
+      const third = provider(clock, other);
+      expect(await third.tokens.get()).not.toBe(token);
+      expect(third.loads()).toBe(1);
+    }
+  });
+
+  it('a token near expiry or refused by Apple is not handed on', async () => {
+    const clock = { now: T0 };
+    const shared = key('sealed-expiry');
+    const token = await provider(clock, shared).tokens.get();
+    clock.now += 14 * 60_000;
+    const later = provider(clock, shared);
+    const fresh = await later.tokens.get();
+    expect(fresh).not.toBe(token);
+    expect(later.loads()).toBe(1);
+    later.tokens.invalidate(fresh);
+    const after401 = provider(clock, shared);
+    expect(await after401.tokens.get()).not.toBe(fresh);
+    expect(after401.loads()).toBe(1);
+  });
+
+  it('keeps at most MAX_KEYS keys, dropping the least recently used', () => {
+    const exp = T0 / 1000 + 900;
+    cacheToken('kept', { token: 't-kept', exp });
+    for (let i = 0; i < MAX_KEYS; i++) {
+      cacheToken(`k${i}`, { token: `t${i}`, exp });
+      if (i % 100 === 0) expect(cachedToken('kept')?.token).toBe('t-kept'); // used: stays
+    }
+    expect(cachedTokenCount()).toBe(MAX_KEYS);
+    expect(cachedToken('kept')?.token).toBe('t-kept');
+    expect(cachedToken('k0')).toBeUndefined();
   });
 });
