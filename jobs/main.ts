@@ -17,6 +17,7 @@ import { reconcileSchedules } from '../src/queue/schedules.ts';
 import { sweepAbandonedRuns } from '../src/sync/sweep.ts';
 import { type CheckResult, type HealthServer, runChecks, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { workerPoolSize } from './pool.ts';
 import { requeuePendingSyncs } from './requeue.ts';
 import { createWorker } from './worker.ts';
 
@@ -277,8 +278,7 @@ export async function runWorker(
     const database: Database = await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
-      // Jobs in flight, reconcile and health checks, and the events dispatcher.
-      max: config.worker.concurrency + 4 + config.events.dispatchConcurrency,
+      max: workerPoolSize(config),
       // The worker's own shutdown closes it, after active syncs finish.
       exitOnSignal: false,
     });

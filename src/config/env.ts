@@ -102,6 +102,18 @@ export const envSchema = z
     /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
     DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
     DATA_DIR: z.string().min(1).default('.data'),
+    /** Postgres connections per worker process; unset: sized from WORKER_CONCURRENCY (jobs/main.ts). */
+    DATABASE_POOL_MAX: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^\d{1,4}$/, { message: 'must be a whole number from 2 to 1000 (digits only)' })
+        .transform(Number)
+        .pipe(
+          z.number().min(2, { message: 'must be at least 2' }).max(1000, { message: 'must be at most 1000' }),
+        )
+        .optional(),
+    ),
     REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
     /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
     REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
@@ -273,6 +285,8 @@ function toConfig(env: Env) {
     nodeEnv: env.NODE_ENV,
     databaseUrl: env.DATABASE_URL,
     dataDir: env.DATA_DIR,
+    /** Undefined: the worker sizes its pool from its concurrency (workerPoolSize in jobs/main.ts). */
+    databasePoolMax: env.DATABASE_POOL_MAX,
     redis: {
       url: env.REDIS_URL,
       prefix: env.REDIS_PREFIX,

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { Job } from 'bullmq';
 import { openDatabase } from '../../db/client.ts';
 import { startWorkerService } from '../../jobs/main.ts';
+import { workerPoolSize } from '../../jobs/pool.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { SyncSummary } from '../../src/sync/run.ts';
@@ -21,11 +22,11 @@ const send = (message: FromWorker) => process.send?.(message);
 
 const config = loadConfig();
 const logger = createLogger({ level: config.log.level, format: 'json' });
-// As runWorker does: jobs in flight plus reconcile and health checks.
+// The pool runWorker opens.
 const database = await openDatabase({
   databaseUrl: config.databaseUrl,
   dataDir: config.dataDir,
-  max: config.worker.concurrency + 3,
+  max: workerPoolSize(config),
 });
 const service = await startWorkerService({ db: database.db, config, logger }, { metricsPort: 0 });
 const worker = service.worker;

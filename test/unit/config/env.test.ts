@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { workerPoolSize } from '../../../jobs/pool.ts';
 import { ConfigError, decodeEncryptionKey, loadConfig } from '../../../src/config/env.ts';
 import { runCli } from '../../support/cli.ts';
 
@@ -76,6 +77,15 @@ describe('loadConfig', () => {
     }
     expect(message).not.toContain(secret);
     expect(message).not.toContain('notaurl');
+  });
+
+  it('sizes the worker pool from its concurrency, capped, unless DATABASE_POOL_MAX says', () => {
+    expect(workerPoolSize(loadConfig({}))).toBe(10 + 4 + 4);
+    expect(workerPoolSize(loadConfig({ WORKER_CONCURRENCY: '50' }))).toBe(16 + 4 + 4);
+    expect(workerPoolSize(loadConfig({ WORKER_CONCURRENCY: '50', DATABASE_POOL_MAX: '60' }))).toBe(60);
+    for (const bad of ['1', '1001', '-5', '1e2']) {
+      expect(() => loadConfig({ DATABASE_POOL_MAX: bad })).toThrow(/DATABASE_POOL_MAX: must be/);
+    }
   });
 
   it('accepts 32-byte keys as base64 or hex and nothing else', () => {
