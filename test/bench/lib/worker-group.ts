@@ -2,13 +2,16 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import { type Db, rowsOf } from '../../../db/client.ts';
 import { type BenchChild, procCpuMs, procPeakRssMiB, spawnNode } from './child.ts';
 import type { Cleanup } from './cleanup.ts';
 
 /*
  * The real `catalog-sync worker --processes N` as a benchmark subject: started as operators run
- * it, watched only from outside (its /readyz for the children's pids, its aggregated /metrics
- * for the jobs done, /proc for CPU and memory), stopped with SIGTERM.
+ * it, watched only from outside (its /readyz for the children's pids, the sync runs it wrote for
+ * when a pass ended, its aggregated /metrics for the jobs it counted, /proc for CPU and memory),
+ * stopped with SIGTERM.
  */
 
 const BIN = fileURLToPath(new URL('../../../bin/catalog-sync.js', import.meta.url));
@@ -94,16 +97,47 @@ export async function startWorkerGroup(
   };
 }
 
-/** Waits, polling the group's /metrics, until `target` jobs have finished. */
-export async function waitForJobs(group: WorkerGroup, target: number, timeoutMs: number, what: string) {
+/**
+ * Waits until every project of `projectIds` has a sync run that started at or after `since` (the
+ * database's clock) and succeeded, polling Postgres; returns the wall time from `since` to the last
+ * of those runs' end, on the same clock. Not the group's /metrics: under load one scrape took up to
+ * 1.7 s (so the pass's end was seen late), and ten scrapes a second were work for the workers that
+ * Prometheus, scraping every 15 s or more, never asks of them.
+ */
+export async function waitForRuns(
+  db: Db,
+  since: string,
+  projectIds: readonly string[],
+  timeoutMs: number,
+  what: string,
+): Promise<{ wallMs: number; failedAttempts: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const done = await group.finishedJobs();
-    if (done >= target) return done;
+    const [row] = rowsOf<{ done: number; failed: number; wall_ms: number | null }>(
+      await db.execute(sql`
+        select count(distinct project_id) filter (where status = 'succeeded')::int as done,
+               count(*) filter (where status = 'failed')::int as failed,
+               (extract(epoch from max(finished_at) - ${since}::timestamptz) * 1000)::float8 as wall_ms
+          from sync_runs
+         where started_at >= ${since}::timestamptz and project_id = any(${projectIds as string[]})`),
+    );
+    const done = Number(row?.done ?? 0);
+    if (done >= projectIds.length) {
+      return { wallMs: Number(row?.wall_ms), failedAttempts: Number(row?.failed ?? 0) };
+    }
     if (Date.now() > deadline)
-      throw new Error(`${what}: ${done} of ${target} jobs finished after ${timeoutMs / 1000} s`);
+      throw new Error(`${what}: ${done} of ${projectIds.length} projects synced after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The database's clock now, as ISO text (the start of a pass that waitForRuns measures). */
+export async function databaseNow(db: Db): Promise<string> {
+  const [row] = rowsOf<{ now: string }>(
+    await db.execute(sql`select to_json(clock_timestamp()) #>> '{}' as now`),
+  );
+  if (!row) throw new Error('the database clock query returned no row');
+  return row.now;
 }
 
 export const binPath = path.resolve(BIN);
