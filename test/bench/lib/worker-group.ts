@@ -119,7 +119,7 @@ export async function waitForRuns(
                count(*) filter (where status = 'failed')::int as failed,
                (extract(epoch from max(finished_at) - ${since}::timestamptz) * 1000)::float8 as wall_ms
           from sync_runs
-         where started_at >= ${since}::timestamptz and project_id = any(${projectIds as string[]})`),
+         where started_at >= ${since}::timestamptz and project_id = any(string_to_array(${projectIds.join(',')}, ','))`),
     );
     const done = Number(row?.done ?? 0);
     if (done >= projectIds.length) {
