@@ -13,9 +13,8 @@ COPY db ./db
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# A 16 MiB young generation (Node 20's default): Node 24 grows it to 128 MiB while modules load
-# and keeps it, doubling idle RSS for no measurable CPU gain (README, "One process per core").
-ENV NODE_ENV=production LOG_FORMAT=json NODE_OPTIONS=--max-semi-space-size=16
+# `worker` sets its own heap flags (bin/catalog-sync.js; README, "One process per core").
+ENV NODE_ENV=production LOG_FORMAT=json
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -20,23 +20,29 @@ if (Number.parseInt(process.versions.node, 10) < required) {
   process.exit(1);
 }
 
-// The worker runs for days at a steady allocation rate, and Node 24 then grows the young
-// generation to 128 MiB and keeps it: a quarter of a worker's peak RSS, mostly empty. Its size is
-// fixed when V8 starts, so `worker` re-executes itself (process.execve: the same pid, so signals,
-// exit codes and whatever supervises it see no difference) with Node 20's 16 MiB per semi-space,
-// unless NODE_OPTIONS or node's own flags set one. CPU per sync measured the same within noise
-// (test/bench/sync-cpu.ts). Where process.execve is missing (Windows) it runs as it is.
-const SEMI_SPACE_FLAG = '--max-semi-space-size';
-if (
-  process.argv[2] === 'worker' &&
-  typeof process.execve === 'function' &&
-  ![...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes(SEMI_SPACE_FLAG))
-) {
-  process.execve(
-    process.execPath,
-    [process.execPath, `${SEMI_SPACE_FLAG}=16`, ...process.execArgv, ...process.argv.slice(1)],
-    process.env,
-  );
+// The worker's heap, measured in the fleet benchmark (docs/benchmarks.md): at 50 syncs at once a
+// worker keeps about 50 MiB live, but Node 24 let its heap grow to 250–300 MiB of mostly garbage:
+//  - the young generation to 128 MiB (kept once grown): 16 MiB per semi-space, Node 20's default;
+//  - the old generation to up to 4 times what survived the last full collection: 2 times here.
+// Peak RSS per process went from 270–300 MiB to about 210, for CPU per sync within the noise. These
+// are fixed when V8 starts, so `worker` re-executes itself (process.execve: the same pid, so signals,
+// exit codes and whatever supervises it see no difference) with the ones that node's own flags or
+// NODE_OPTIONS do not already set; its children inherit them. Where process.execve is missing
+// (Windows) it runs with V8's defaults.
+const WORKER_V8_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100'];
+if (process.argv[2] === 'worker' && typeof process.execve === 'function') {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const missing = WORKER_V8_FLAGS.filter((flag) => {
+    const name = flag.slice(0, flag.indexOf('='));
+    return !given.some((arg) => arg === name || arg.startsWith(`${name}=`));
+  });
+  if (missing.length > 0) {
+    process.execve(
+      process.execPath,
+      [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
+      process.env,
+    );
+  }
 }
 
 // V8 keeps the code it compiled for each module on disk (NODE_COMPILE_CACHE, else a folder in the

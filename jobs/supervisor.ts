@@ -105,20 +105,6 @@ export async function runWorkerChild(config: Config, parentLogger: Logger): Prom
   }
 }
 
-/**
- * V8 grows the young generation to its maximum (128 MiB on Node 24) while the modules load, which
- * is mostly garbage, and keeps it: that alone was half a worker's idle RSS. Node 20's default of
- * 16 MiB per semi-space keeps it at 32 MiB; CPU per sync measured the same within noise
- * (test/bench/sync-cpu.ts). An explicit --max-semi-space-size (here or in NODE_OPTIONS) wins.
- */
-const SEMI_SPACE_FLAG = '--max-semi-space-size';
-function childExecArgv(): string[] {
-  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) =>
-    arg.includes(SEMI_SPACE_FLAG),
-  );
-  return given ? process.execArgv : [...process.execArgv, `${SEMI_SPACE_FLAG}=16`];
-}
-
 interface Slot {
   index: number;
   child?: ClusterWorker | undefined;
@@ -253,9 +239,10 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
   process.on('SIGINT', onSignal);
 
   // Children start from a lean entry of their own rather than re-running the whole CLI. Its file
-  // name follows this module's (.ts in a checkout, .js when compiled).
+  // name follows this module's (.ts in a checkout, .js when compiled). They inherit this process's
+  // node flags: the worker's heap settings, which bin/catalog-sync.js starts `worker` with.
   cluster.setupPrimary({
-    execArgv: childExecArgv(),
+    execArgv: process.execArgv,
     exec: fileURLToPath(
       new URL(`./worker-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
     ),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProject } from '../../support/context.ts';
 import {
@@ -76,6 +77,14 @@ describe('worker --processes 2', () => {
     const children = group.logs.filter((l) => l.msg === 'worker started');
     expect(new Set(children.map((l) => l.pid)).size).toBe(2);
     expect(children.map((l) => l.workerProcess).sort()).toEqual([0, 1]);
+    // The supervisor re-executed itself with the worker's heap flags (the same pid), and the
+    // children inherited them (bin/catalog-sync.js).
+    for (const pid of [group.child.pid, ...children.map((l) => l.pid)]) {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(args).toEqual(
+        expect.arrayContaining(['--max-semi-space-size=16', '--heap-growing-percent=100']),
+      );
+    }
     const reconciles = group.logs.filter((l) => l.msg === 'schedules in Redis mirror Postgres');
     expect(reconciles.map((l) => l.workerProcess)).toEqual([0]);
 
