@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { eq, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.ts';
-import type { CredentialStatus } from '../../db/schema.ts';
-import { syncRuns } from '../../db/schema.ts';
+import { type CredentialStatus, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import {
