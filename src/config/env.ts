@@ -23,6 +23,12 @@ const url = (protocols: string[], hint: string) =>
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 
+const inRange = (min: number, max: number) =>
+  z
+    .number()
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
 /**
  * A whole number written in decimal digits, within [min, max]; unset or empty means `fallback`.
  * Strict on purpose: `Number()` would read `1e3` as 1000 and `0x10` as 16, which nobody
@@ -39,15 +45,24 @@ export const intFrom = (min: number, max: number, fallback: number) =>
           message: `must be a whole number in decimal digits only (no sign, exponent, hex prefix or decimal point), from ${min} to ${max}`,
         })
         .transform(Number)
-        .pipe(
-          z
-            .number()
-            .min(min, { message: `must be at least ${min}` })
-            .max(max, { message: `must be at most ${max}` }),
-        )
+        .pipe(inRange(min, max))
         .optional(),
     )
     .transform((value) => value ?? fallback);
+
+/** An optional whole number from `min` to `max`, in digits only; unset or empty: undefined. */
+const optionalIntFrom = (min: number, max: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(new RegExp(`^\\d{1,${String(max).length}}$`), {
+        message: `must be a whole number from ${min} to ${max} (digits only)`,
+      })
+      .transform(Number)
+      .pipe(inRange(min, max))
+      .optional(),
+  );
 
 /** 32 bytes, as base64 (44 chars) or hex (64 chars). `openssl rand -base64 32` makes one. */
 const encryptionKey = z.string().refine((value) => decodeEncryptionKey(value) !== undefined, {
@@ -102,18 +117,8 @@ export const envSchema = z
     /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
     DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
     DATA_DIR: z.string().min(1).default('.data'),
-    /** Postgres connections per worker process; unset: sized from WORKER_CONCURRENCY (jobs/main.ts). */
-    DATABASE_POOL_MAX: z.preprocess(
-      emptyAsUndefined,
-      z
-        .string()
-        .regex(/^\d{1,4}$/, { message: 'must be a whole number from 2 to 1000 (digits only)' })
-        .transform(Number)
-        .pipe(
-          z.number().min(2, { message: 'must be at least 2' }).max(1000, { message: 'must be at most 1000' }),
-        )
-        .optional(),
-    ),
+    /** Postgres connections per worker process; unset: sized from WORKER_CONCURRENCY (jobs/pool.ts). */
+    DATABASE_POOL_MAX: optionalIntFrom(2, 1000),
     REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
     /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
     REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
@@ -145,17 +150,7 @@ export const envSchema = z
     ),
     WORKER_CONCURRENCY: intFrom(1, 1000, 10),
     /** Worker processes under one supervisor (`worker --processes N`); unset: one per available core. */
-    WORKER_PROCESSES: z.preprocess(
-      emptyAsUndefined,
-      z
-        .string()
-        .regex(/^\d{1,3}$/, { message: 'must be a whole number from 1 to 256 (digits only)' })
-        .transform(Number)
-        .pipe(
-          z.number().min(1, { message: 'must be at least 1' }).max(256, { message: 'must be at most 256' }),
-        )
-        .optional(),
-    ),
+    WORKER_PROCESSES: optionalIntFrom(1, 256),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** `pretty` for a terminal, `json` for production; default: pretty on a TTY outside production. */
     LOG_FORMAT: z.preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional()),
