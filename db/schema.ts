@@ -319,6 +319,8 @@ export const events = pgTable(
     index('events_created').on(t.createdAt),
     index('events_not_fanned_out').on(t.seq).where(sql`${t.fannedOutAt} is null`),
     index('events_not_queued').on(t.seq).where(sql`${t.queuedAt} is null`),
+    // Each project's last health event: change detection (emit.ts) and the health metric.
+    index('events_health_latest').on(t.projectId, t.seq).where(sql`${t.type} = 'catalog.health_changed'`),
   ],
 );
 

@@ -11,6 +11,7 @@ import { asAppError } from '../src/database/errors.ts';
 import { detailAgeDistribution } from '../src/details/refresh.ts';
 import { AppError, errorMessage } from '../src/errors.ts';
 import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
+import { lastHealthTotals } from '../src/events/emit.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
 import { reconcileSchedules } from '../src/queue/schedules.ts';
@@ -75,6 +76,7 @@ export async function startWorkerService(
     jobCounts: () => handle.queue.getJobCounts(),
   });
   metrics.observeDetailAges((bounds) => detailAgeDistribution(ctx, bounds));
+  metrics.observeHealth(() => lastHealthTotals(ctx.db));
 
   metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
 

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { healthIssueKinds } from '../src/details/health.ts';
 import type { DetailAgeDistribution } from '../src/details/refresh.ts';
 import { registerSnapshotHistogram } from './snapshot-histogram.ts';
 
@@ -39,15 +40,15 @@ export interface WorkerMetrics {
   requestsRequeued(count: number): void;
   /** Sources read at scrape time (Redis), so the numbers are current. */
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
-  /** Issue 12: one project's detail refresh: requests by endpoint, the key's details budget, health. */
+  /** Issue 12: one project's detail refresh: requests by endpoint, the key's details budget. */
   detailsRefreshed(input: {
-    projectId: string;
     requestsByCallSite: Record<string, number>;
     /** A hash of the key id (budget.ts keyLabel), never the id itself. */
     key: string | undefined;
     budget: { used: number; left: number } | undefined;
-    health: Record<string, number> | undefined;
   }): void;
+  /** Issue 12: catalog health issues by kind over every project (Postgres), read at scrape time. */
+  observeHealth(source: () => Promise<Record<string, number>>): void;
   /** Issue 12: ages of every present product's details (seconds; never read: since first seen), read at scrape time. */
   observeDetailAges(source: DetailAgeSource): void;
 }
@@ -170,18 +171,22 @@ export function createWorkerMetrics(
     registers: [registry],
     aggregator: 'min',
   });
-  const healthByProject = new Map<string, Record<string, number>>();
+  let healthTotals: (() => Promise<Record<string, number>>) | undefined;
   new Gauge({
     name: 'catalog_sync_catalog_health_issues',
-    help: 'Catalog health issues after the last sync of each project seen by this worker, by kind',
+    help: "Catalog health issues by kind, over every project's last reported health (Postgres)",
     labelNames: ['kind'] as const,
     registers: [registry],
-    collect() {
-      const totals: Record<string, number> = {};
-      for (const counts of healthByProject.values()) {
-        for (const [kind, n] of Object.entries(counts)) totals[kind] = (totals[kind] ?? 0) + n;
+    // Every child of a group reads the same table: the group's value is one child's, not their sum.
+    aggregator: 'max',
+    async collect() {
+      if (!healthTotals) return;
+      try {
+        const totals = await healthTotals();
+        for (const kind of healthIssueKinds) this.set({ kind }, totals[kind] ?? 0);
+      } catch {
+        // Database unreachable: /readyz says so; keep the last values.
       }
-      for (const [kind, n] of Object.entries(totals)) this.set({ kind }, n);
     },
   });
   let detailAges: DetailAgeSource | undefined;
@@ -277,16 +282,18 @@ export function createWorkerMetrics(
     observeQueue(next) {
       sources = next;
     },
-    detailsRefreshed({ projectId, requestsByCallSite, key, budget: state, health }) {
+    detailsRefreshed({ requestsByCallSite, key, budget: state }) {
       for (const [endpoint, n] of Object.entries(requestsByCallSite)) detailRequests.inc({ endpoint }, n);
       if (key && state) {
         detailsBudgetUsed.set({ key }, state.used);
         detailsBudgetLeft.set({ key }, state.left);
       }
-      if (health) healthByProject.set(projectId, health);
     },
     observeDetailAges(source) {
       detailAges = source;
+    },
+    observeHealth(source) {
+      healthTotals = source;
     },
   };
 }

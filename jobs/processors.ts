@@ -187,7 +187,7 @@ export function createProcessor(deps: ProcessorDeps) {
         // The structure sync's own duration, as before the details joined the job.
         metrics?.syncFinished(summary.durationMs / 1000, 'succeeded');
         logger.info({ runId: summary.runId, ...attempt, changes: summary.changes }, 'sync job completed');
-        result = details ? { ...summary, details: reportDetails(metrics, projectId, details) } : summary;
+        result = details ? { ...summary, details: reportDetails(metrics, details) } : summary;
       } else if (name === VERIFY_JOB) {
         const verified = await verifyCredentials(ctx, { projectId });
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');

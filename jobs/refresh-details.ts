@@ -23,16 +23,13 @@ export interface DetailsJobSummary {
 /** Feeds the worker's metrics with one refresh, and returns the job's account of it. */
 export function reportDetails(
   metrics: WorkerMetrics | undefined,
-  projectId: string,
   result: DetailsRefreshResult,
 ): DetailsJobSummary {
   if (result.error === null) {
     metrics?.detailsRefreshed({
-      projectId,
       requestsByCallSite: result.requestsByCallSite,
       key: result.key ?? undefined,
       budget: result.budget ?? undefined,
-      health: result.health ?? undefined,
     });
   }
   return {

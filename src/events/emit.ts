@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import { type Db, rowsOf } from '../../db/client.ts';
 import { events } from '../../db/schema.ts';
 import { newEventId } from './ids.ts';
 import {
@@ -80,3 +80,22 @@ export async function emitHealthIfChanged(
 
 /** Advisory-lock namespace for "reporting this project's health". */
 const HEALTH_LOCK_NAMESPACE = 7_243_013;
+
+/**
+ * Catalog health issues by kind, added up over every project's last `catalog.health_changed`
+ * event: what the platform was last told of each project, from any worker, for the metrics. A
+ * project whose last event the dispatcher pruned counts no issue until its next change of health.
+ * Postgres does the adding (one row per kind), using the partial index on these events.
+ */
+export async function lastHealthTotals(db: Db): Promise<Record<string, number>> {
+  const rows = rowsOf<{ kind: string; n: number }>(
+    await db.execute(sql`
+      select c.key as kind, sum(c.value::int)::int as n
+        from (select distinct on (project_id) payload
+                from events where type = 'catalog.health_changed'
+               order by project_id, seq desc) latest,
+             jsonb_each_text(latest.payload -> 'counts') c
+       group by c.key`),
+  );
+  return Object.fromEntries(rows.map((row) => [row.kind, Number(row.n)]));
+}

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import { emitHealthIfChanged, type HealthSnapshot } from '../../../src/events/emit.ts';
+import { emitHealthIfChanged, type HealthSnapshot, lastHealthTotals } from '../../../src/events/emit.ts';
 import { MAX_HEALTH_ISSUES } from '../../../src/events/types.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
@@ -69,5 +69,18 @@ describe('catalog.health_changed', () => {
     );
     expect(results.filter((id) => id !== undefined)).toHaveLength(1);
     expect(await healthEvents('p-race')).toHaveLength(1);
+  });
+
+  it('the metric adds up the last health of every project, whichever worker reported it', async () => {
+    const db = getDb().db;
+    const before = await lastHealthTotals(db);
+    await emitHealthIfChanged(db, 'p-total-a', health(issue('a'), issue('b')));
+    await emitHealthIfChanged(db, 'p-total-a', health(issue('a'), issue('b'), issue('c')));
+    await emitHealthIfChanged(db, 'p-total-b', health(issue('z')));
+    const after = await lastHealthTotals(db);
+    // Only each project's latest event counts: 3 + 1, not 2 + 3 + 1.
+    expect((after.product_state ?? 0) - (before.product_state ?? 0)).toBe(4);
+    await emitHealthIfChanged(db, 'p-total-a', health());
+    expect(((await lastHealthTotals(db)).product_state ?? 0) - (before.product_state ?? 0)).toBe(1);
   });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX "events_health_latest" ON "events" USING btree ("project_id","seq") WHERE "events"."type" = 'catalog.health_changed';
