@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isBuildCurrent } from './build-stamp.js';
+import { missingWorkerFlags } from './worker-v8-flags.js';
 
 const required = 24;
 if (Number.parseInt(process.versions.node, 10) < required) {
@@ -20,22 +21,12 @@ if (Number.parseInt(process.versions.node, 10) < required) {
   process.exit(1);
 }
 
-// The worker's heap, measured in the fleet benchmark (docs/benchmarks.md): at 50 syncs at once a
-// worker keeps about 50 MiB live, but Node 24 let its heap grow to 250–300 MiB of mostly garbage:
-//  - the young generation to 128 MiB (kept once grown): 16 MiB per semi-space, Node 20's default;
-//  - the old generation to up to 4 times what survived the last full collection: 2 times here.
-// Peak RSS per process went from 270–300 MiB to about 210, for CPU per sync within the noise. These
-// are fixed when V8 starts, so `worker` re-executes itself (process.execve: the same pid, so signals,
-// exit codes and whatever supervises it see no difference) with the ones that node's own flags or
+// `worker` re-executes itself (process.execve: the same pid, so signals, exit codes and whatever
+// supervises it see no difference) with the heap flags of worker-v8-flags.js that node's flags or
 // NODE_OPTIONS do not already set; its children inherit them. Where process.execve is missing
 // (Windows) it runs with V8's defaults.
-const WORKER_V8_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100'];
 if (process.argv[2] === 'worker' && typeof process.execve === 'function') {
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  const missing = WORKER_V8_FLAGS.filter((flag) => {
-    const name = flag.slice(0, flag.indexOf('='));
-    return !given.some((arg) => arg === name || arg.startsWith(`${name}=`));
-  });
+  const missing = missingWorkerFlags(process.execArgv, process.env.NODE_OPTIONS);
   if (missing.length > 0) {
     process.execve(
       process.execPath,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
+import { WORKER_V8_FLAGS } from '../../../bin/worker-v8-flags.js';
 import { enqueueSync } from '../../../src/queue/producer.ts';
 import { openQueue } from '../../../src/queue/queue.ts';
 import { reconcileSchedules } from '../../../src/queue/schedules.ts';
@@ -185,8 +186,10 @@ export const fleetScenario: Scenario = {
     ctx.cleanup.defer('close queue', () => handle.close());
 
     ctx.progress('starting the worker process');
+    // With the heap flags `catalog-sync worker` runs with, so its CPU and memory are the worker's.
     const worker = spawnNode(ctx.cleanup, 'worker', [path.join(ROOT, 'test/bench/fleet-worker.ts')], {
       env: { ...process.env, ...benchEnv(overrides) },
+      nodeArgs: WORKER_V8_FLAGS,
       ipc: true,
     });
     await new Promise<void>((resolve, reject) => {

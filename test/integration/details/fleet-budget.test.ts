@@ -243,13 +243,18 @@ describe('20 projects on one key, two worker processes, a binding details budget
       'a quiet moment of the key',
     );
     sim().setRateLimit({ perHour: STARVED_LIMIT });
+    // Which projects' details the trickle still reaches is the budget's choice (a project whose
+    // refresh runs first in a window keeps its details fresh), so any project's status will do.
     const stale = await until(async () => {
-      const status = await getStatus(app(), { projectId: PROJECTS[0]! });
-      const old = status.catalogHealth.issues.filter(
-        (i) => i.kind === 'stale_details' && i.message.includes('older than the maximum age'),
-      );
-      return old.length > 0 && status;
-    }, 'status to report details older than the maximum age');
+      for (const projectId of PROJECTS) {
+        const status = await getStatus(app(), { projectId });
+        const old = status.catalogHealth.issues.filter(
+          (i) => i.kind === 'stale_details' && i.message.includes('older than the maximum age'),
+        );
+        if (old.length > 0) return status;
+      }
+      return undefined;
+    }, "a project's status to report details older than the maximum age");
     expect(stale.catalogHealth.staleProducts).toBeGreaterThan(0);
     expect(Date.now() - new Date(stale.catalogHealth.oldestDetailsReadAt ?? 0).getTime()).toBeGreaterThan(
       MAX_AGE_S * 1000,
