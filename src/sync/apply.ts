@@ -14,10 +14,10 @@ import { loadApplyState } from './store.ts';
  *
  * Writes are batched: each kind of write is one statement whose rows travel as one jsonb
  * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
- * products as for 10 000 — at most: lock, 1 load with the clock (store.ts), 2 group writes,
- * 2 product writes, 1 grace write, 1 change-log insert, 2 rule writes, 1 outbox event when
- * something changed (plus the caller's run statements: fetch time, the run's end with the request
- * it served).
+ * products as for 10 000 — at most: the fetch time with the lock, 1 load with the clock
+ * (store.ts), 2 group writes, 2 product writes, 1 grace write, 1 change-log insert, 2 rule writes,
+ * 1 outbox event when something changed (plus the caller's run statements: the run opened, and
+ * its end with the request it served).
  * Nothing is deleted: what disappeared gets `removed_at`.
  */
 
@@ -58,19 +58,26 @@ export interface ApplyOutcome {
 
 const EMPTY_DIFF: CatalogDiff = { products: [], groups: [], grace: null };
 
-/** A jsonb parameter: the same text on postgres-js (transparent jsonb serializer) and PGlite. */
-
-async function acquireLock(tx: Db, projectId: string, mode: LockMode): Promise<void> {
-  if (mode === 'wait') {
-    await tx.execute(sql`select pg_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId}))`);
-    return;
-  }
+/**
+ * Stamps the run's fetch time and takes the project's lock, in one statement. The stamp is taken
+ * as the statement starts, before any wait for the lock (SET is evaluated before RETURNING), so it
+ * is when the fetch completed: that, not when the run started, decides which of two overlapping
+ * syncs holds the newer catalog (loadApplyState's supersession). It commits with the changes; an
+ * uncommitted stamp is never needed by another sync, which compares only with `succeeded` runs.
+ */
+async function stampFetchAndLock(tx: Db, projectId: string, runId: string, mode: LockMode): Promise<void> {
+  const lock =
+    mode === 'wait'
+      ? sql`(select true from pg_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId})))`
+      : sql`pg_try_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId}))`;
   const [row] = rowsOf<{ locked: boolean }>(
-    await tx.execute(
-      sql`select pg_try_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId})) as locked`,
-    ),
+    await tx.execute(sql`update sync_runs
+      set fetched_at = clock_timestamp(), heartbeat_at = clock_timestamp()
+      where id = ${runId}::uuid
+      returning ${lock} as locked`),
   );
-  if (!row?.locked) {
+  if (!row) throw new Error(`sync run ${runId} is missing: it cannot be stamped or applied`);
+  if (!row.locked) {
     throw new AppError(
       'sync_in_progress',
       `Another sync of project ${projectId} is writing its changes right now, so this one was not applied. ` +
@@ -223,10 +230,13 @@ function refuseReusedProductIds(stored: StoredCatalog, diff: CatalogDiff): void 
  */
 export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutcome> {
   const { projectId, runId, catalog } = input;
-  await acquireLock(tx, projectId, input.lock ?? 'wait');
-  // After the lock, in its own statement: a statement's snapshot is taken when it starts, so one
-  // that also waited for the lock would read what the previous holder had not yet committed.
-  const { at: stamp, superseded, stored, inForce } = await loadApplyState(tx, projectId, runId);
+  // Sent together (one write to the connection) but run one after the other: the load is its own
+  // statement, so its snapshot is taken when it starts, after the lock was granted. In the lock's
+  // statement it would read what the previous holder had not yet committed.
+  const [, { at: stamp, superseded, stored, inForce }] = await Promise.all([
+    stampFetchAndLock(tx, projectId, runId, input.lock ?? 'wait'),
+    loadApplyState(tx, projectId, runId),
+  ]);
   const at = new Date(stamp);
   if (superseded) {
     return { at, superseded: true, diff: EMPTY_DIFF, counts: {}, rulesVersioned: false, unchanged: true };

@@ -93,12 +93,9 @@ export async function syncProject(
     }
     for (const warning of fetched.warnings) logger.warn(warning);
     const stats = client.stats();
-    // When the fetch completed, on the database's clock: this, not when the run started, decides
-    // which of two overlapping syncs holds the newer catalog (apply.ts).
-    // This and the run's end are plain SQL (as openRun): drizzle's update builder cost about
-    // 0.05 ms per statement of worker CPU in mapping columns (test/bench/sync-cpu.ts profile).
-    await ctx.db.execute(sql`update sync_runs
-      set fetched_at = clock_timestamp(), heartbeat_at = clock_timestamp() where id = ${runId}::uuid`);
+    // The apply stamps when the fetch completed (on the database's clock) as it takes the lock.
+    // The run's end is plain SQL (as openRun): drizzle's update builder cost about 0.05 ms per
+    // statement of worker CPU in mapping columns (test/bench/sync-cpu.ts profile).
 
     const outcome = await ctx.db.transaction(async (tx) => {
       const applied = await applyCatalog(tx, {

@@ -199,8 +199,8 @@ export const databaseScenario: Scenario = {
       targets,
       notes: [
         'Statements are every SQL statement the sync sends through drizzle (openDatabase onQuery): the run row with ' +
-          'the project and its key, the fetch time, then the apply transaction (advisory lock, one load with the ' +
-          'clock, batched writes, the run row with the request it served). BEGIN/COMMIT are not counted. "1% changed" = at least 3 changes: renames (IAPs and subscriptions), ' +
+          'the project and its key, then the apply transaction (the fetch time with the advisory lock, one load with ' +
+          'the clock, batched writes, the run row with the request it served). BEGIN/COMMIT are not counted. "1% changed" = at least 3 changes: renames (IAPs and subscriptions), ' +
           'new IAPs and removed IAPs, in the ratio 3:1:1. "writes" counts statements by kind (an UPDATE whose WHERE ' +
           'matches no row counts); the target checks rows actually written, by comparing every row version (xmin) ' +
           'of the project in every table before and after the re-sync.',
