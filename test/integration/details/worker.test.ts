@@ -72,6 +72,9 @@ describe('a worker process', () => {
     const oldest = metrics.split('\n').find((l) => l.startsWith('catalog_sync_details_age_oldest_seconds '));
     expect(Number(oldest?.split(' ')[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/catalog_sync_details_age_seconds_count 6/);
+    // Counted into cumulative buckets by Postgres: all six read within the first bucket (5 minutes).
+    expect(metrics).toMatch(/catalog_sync_details_age_seconds_bucket\{le="300"\} 6/);
+    expect(metrics).toMatch(/catalog_sync_details_age_seconds_bucket\{le="\+Inf"\} 6/);
     expect(metrics).toMatch(/catalog_sync_catalog_health_issues\{kind="stale_details"\} 0/);
     // The details metrics never carry the key id (the older rate-limit gauges are not this issue's).
     expect(metrics.split('\n').filter((l) => l.includes('details') && l.includes(keyId))).toEqual([]);
