@@ -1,7 +1,7 @@
 import type { ResponseEvent } from '../appstore/index.ts';
 import { type BudgetState, createDetailsBudget, type DetailsBudget, keyLabel } from '../details/budget.ts';
 import type { HealthIssueKind } from '../details/health.ts';
-import { refreshDetails } from '../details/refresh.ts';
+import { type RefreshSummary, refreshDetails } from '../details/refresh.ts';
 import { errorKind, errorMessage } from '../errors.ts';
 import { emitHealthIfChanged } from '../events/emit.ts';
 import { scrubSecrets } from '../log/logger.ts';
@@ -20,21 +20,19 @@ import { catalogHealth } from './details.ts';
  * next run.
  */
 
-export interface DetailsRefreshResult {
-  /** Products due (new, changed, older than the maximum age) when the refresh started. */
-  due: number;
+/**
+ * A refresh as the job and `sync --inline` report it: the refresh's own counts (RefreshSummary),
+ * with the refreshed and failed products counted rather than listed.
+ */
+export interface DetailsRefreshResult
+  extends Pick<
+    RefreshSummary,
+    'due' | 'deferred' | 'requests' | 'requestsByCallSite' | 'changes' | 'stoppedBy' | 'retryInMs'
+  > {
   refreshed: number;
-  /** Due products left for a later run: the key's details share was spent. */
-  deferred: number;
   failed: number;
-  requests: number;
-  requestsByCallSite: Record<string, number>;
-  changes: Record<string, number>;
-  stoppedBy: 'budget' | 'rate_limited' | 'auth' | null;
   /** The project's products whose details are now older than the maximum age or never read. */
   stale: number | null;
-  /** When the key's details share has room again (ms), when it stopped the refresh. */
-  retryInMs: number | null;
   /** A hash of the key id (budget.ts keyLabel), never the id itself; null when no request was made. */
   key: string | null;
   /** The key's details share after the refresh. */

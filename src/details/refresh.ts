@@ -87,6 +87,7 @@ export interface ProductRefresh {
 
 export interface RefreshSummary {
   projectId: string;
+  /** Products due (new, changed, older than the maximum age) when the refresh started. */
   due: number;
   refreshed: ProductRefresh[];
   /** Products left for a later run because the key's details share was spent. */
