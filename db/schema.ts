@@ -229,6 +229,24 @@ export const gracePeriodSettings = pgTable('grace_period_settings', {
   removedAt: ts('removed_at'),
 });
 
+/**
+ * Issue 15: a digest of the catalog the project's catalog tables hold (products, groups, grace,
+ * the rules in force), written by the sync that applied it (src/catalog/digest.ts says what it
+ * covers). An unchanged re-sync whose fetched catalog has the same digest is finished in one
+ * statement, without loading and diffing the stored catalog (src/sync/unchanged.ts).
+ * Triggers (migration 0005) delete the row whenever anything else changes those tables, so a
+ * row that exists is never stale, whoever wrote the tables.
+ */
+export const catalogDigests = pgTable('catalog_digests', {
+  projectId: text('project_id')
+    .primaryKey()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  digest: text('digest').notNull(),
+  /** The run that applied the catalog (or found it unchanged) and wrote the digest. */
+  runId: uuid('run_id').references(() => syncRuns.id, { onDelete: 'set null' }),
+  writtenAt: ts('written_at').notNull().defaultNow(),
+});
+
 /** Append-only change log: one row per entity changed by a run. */
 export const catalogChanges = pgTable(
   'catalog_changes',

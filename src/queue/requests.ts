@@ -1,4 +1,4 @@
-import { and, asc, eq, isNotNull, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { projects, syncRuns } from '../../db/schema.ts';
 import type { SyncTrigger } from './contract.ts';
@@ -20,15 +20,10 @@ export async function recordSyncRequest(db: Db, projectId: string, trigger: Sync
     .where(eq(projects.id, projectId));
 }
 
-/**
- * The statement that clears the project's request if the run that served it started at or after
- * it, given that start (SQL): the sync appends it to the statement ending its run, inside its
- * transaction, so the run's end and the request's clearing are one round trip.
+/*
+ * A successful sync clears the request itself, in the statement that ends its run: the database
+ * function catalog_sync_run_succeeded (migration 0005) clears it if the run started at or after it.
  */
-export function clearServedSyncRequest(projectId: string, runStartedAt: SQL): SQL {
-  return sql`update projects set sync_requested_at = null, sync_request_trigger = null
-    where id = ${projectId} and sync_requested_at <= ${runStartedAt}`;
-}
 
 /**
  * After a job failed for good: clears the request if the job's latest run started at or after it

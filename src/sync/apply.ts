@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import { emit } from '../events/emit.ts';
 import { buildCatalogChanged } from '../events/payloads.ts';
 import { appendChangeRows, jsonb, ts } from './change-log.ts';
+import { type LockMode, SYNC_LOCK_NAMESPACE, syncInProgressError } from './lock.ts';
 import { loadApplyState } from './store.ts';
 
 /*
@@ -16,25 +17,19 @@ import { loadApplyState } from './store.ts';
  * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
  * products as for 10 000 — at most: the fetch time with the lock, 1 load with the clock
  * (store.ts), 2 group writes, 2 product writes, 1 grace write, 1 change-log insert, 2 rule writes,
- * 1 outbox event when something changed (plus the caller's run statements: the run opened, and
- * its end with the request it served).
+ * 1 outbox event when something changed, 1 digest (plus the caller's run statements: the run
+ * opened, and its end with the request it served). An unchanged re-sync whose digest is stored
+ * does not come here at all (unchanged.ts).
  * Nothing is deleted: what disappeared gets `removed_at`.
  */
-
-/** Advisory-lock namespace for "a sync is applying to this project" (the key is hashtext(projectId)). */
-export const SYNC_LOCK_NAMESPACE = 7_243_005;
-
-export type LockMode = 'wait' | 'skip';
 
 export interface ApplyInput {
   projectId: string;
   runId: string;
   catalog: Catalog;
-  /**
-   * `wait` (default): a second sync of the same project waits until the first commits, then
-   * diffs against what the first wrote. `skip`: it gives up at once with a retryable
-   * `sync_in_progress` error instead of waiting.
-   */
+  /** The catalog's digest (src/catalog/digest.ts), stored with it when this apply writes. */
+  digest: string;
+  /** What a second sync of the project does while this one holds the lock (lock.ts). */
   lock?: LockMode;
   /** What started the sync, carried in the `catalog.changed` event. */
   trigger?: string;
@@ -64,6 +59,8 @@ const EMPTY_DIFF: CatalogDiff = { products: [], groups: [], grace: null };
  * is when the fetch completed: that, not when the run started, decides which of two overlapping
  * syncs holds the newer catalog (loadApplyState's supersession). It commits with the changes; an
  * uncommitted stamp is never needed by another sync, which compares only with `succeeded` runs.
+ * A stamp already there is kept: the unchanged path (unchanged.ts) stamped it when the fetch
+ * completed, then found the digest gone and sent the sync here.
  */
 async function stampFetchAndLock(tx: Db, projectId: string, runId: string, mode: LockMode): Promise<void> {
   const lock =
@@ -72,19 +69,12 @@ async function stampFetchAndLock(tx: Db, projectId: string, runId: string, mode:
       : sql`pg_try_advisory_xact_lock(${SYNC_LOCK_NAMESPACE}, hashtext(${projectId}))`;
   const [row] = rowsOf<{ locked: boolean }>(
     await tx.execute(sql`update sync_runs
-      set fetched_at = clock_timestamp(), heartbeat_at = clock_timestamp()
+      set fetched_at = coalesce(fetched_at, clock_timestamp()), heartbeat_at = clock_timestamp()
       where id = ${runId}::uuid
       returning ${lock} as locked`),
   );
   if (!row) throw new Error(`sync run ${runId} is missing: it cannot be stamped or applied`);
-  if (!row.locked) {
-    throw new AppError(
-      'sync_in_progress',
-      `Another sync of project ${projectId} is writing its changes right now, so this one was not applied. ` +
-        'Try again in a moment (or let the queue retry it).',
-      { retryable: true },
-    );
-  }
+  if (!row.locked) throw syncInProgressError(projectId);
 }
 
 /** The model after each change that leaves the entity present (added, updated, restored). */
@@ -167,6 +157,15 @@ async function writeGrace(tx: Db, projectId: string, at: string, change: Change<
       removed_at = null`);
 }
 
+/** The digest of the catalog the tables now hold (unchanged.ts reads it). */
+async function writeDigest(tx: Db, projectId: string, runId: string, digest: string) {
+  await tx.execute(sql`
+    insert into catalog_digests (project_id, digest, run_id, written_at)
+    values (${projectId}, ${digest}, ${runId}::uuid, clock_timestamp())
+    on conflict (project_id) do update set
+      digest = excluded.digest, run_id = excluded.run_id, written_at = excluded.written_at`);
+}
+
 /** Groups, then products, then grace: each in the diff's order (by Apple id), ids ascending. */
 function appendChanges(tx: Db, projectId: string, runId: string, at: string, diff: CatalogDiff) {
   const all: Change<unknown>[] = [...diff.groups, ...diff.products, ...(diff.grace ? [diff.grace] : [])];
@@ -233,7 +232,7 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
   // Sent together (one write to the connection) but run one after the other: the load is its own
   // statement, so its snapshot is taken when it starts, after the lock was granted. In the lock's
   // statement it would read what the previous holder had not yet committed.
-  const [, { at: stamp, superseded, stored, inForce }] = await Promise.all([
+  const [, { at: stamp, superseded, stored, inForce, digest: storedDigest }] = await Promise.all([
     stampFetchAndLock(tx, projectId, runId, input.lock ?? 'wait'),
     loadApplyState(tx, projectId, runId),
   ]);
@@ -268,6 +267,10 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
         rulesVersioned,
       }),
     });
+  }
+  // Last: the triggers on the catalog tables deleted the digest as this transaction wrote them.
+  if (!unchanged || storedDigest !== input.digest) {
+    await writeDigest(tx, projectId, runId, input.digest);
   }
   return {
     at,

@@ -1,12 +1,7 @@
 /** One project's sync (fetch → diff → write in one transaction) and the queries over what it stored. */
-export {
-  type ApplyInput,
-  type ApplyOutcome,
-  applyCatalog,
-  type LockMode,
-  SYNC_LOCK_NAMESPACE,
-} from './apply.ts';
+export { type ApplyInput, type ApplyOutcome, applyCatalog } from './apply.ts';
 export { CALL_SITES, type FetchedCatalog, fetchCatalog } from './fetch.ts';
+export { type LockMode, SYNC_LOCK_NAMESPACE } from './lock.ts';
 export {
   type AppleResource,
   type FetchedResources,

@@ -3,6 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.ts';
 import { type CredentialStatus, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
+import { catalogDigest } from '../catalog/digest.ts';
 import type { ServiceContext } from '../context.ts';
 import {
   type ClientOverrides,
@@ -17,18 +18,21 @@ import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { noAppSelected, noCredentials, projectNotFound } from '../projects/store.ts';
 import type { SyncTrigger } from '../queue/contract.ts';
-import { clearServedSyncRequest } from '../queue/requests.ts';
-import { applyCatalog, type LockMode } from './apply.ts';
+import { type ApplyOutcome, applyCatalog } from './apply.ts';
 import { jsonb } from './change-log.ts';
 import { fetchCatalog } from './fetch.ts';
+import { type LockMode, syncInProgressError } from './lock.ts';
 import { requestLowerBound } from './plan.ts';
+import { finishIfUnchanged } from './unchanged.ts';
 
 /*
  * One project's sync (docs/architecture.md, "The flow of one sync"):
  *  1. a sync_runs row 'running' is committed first, so even a crash leaves a trace;
  *  2. the catalog is fetched outside any transaction (no connection held while Apple answers);
  *  3. one transaction: per-project advisory lock, load, diff, batched writes, rule versioning,
- *     and the run row finished — the changes and the 'succeeded' run commit together;
+ *     and the run row finished — the changes and the 'succeeded' run commit together; or, when
+ *     the fetched catalog's digest is the stored one's, one statement that checks it under the
+ *     same lock and finishes the run (unchanged.ts);
  *  4. on any failure the transaction rolls back and the run row is marked failed (kind and
  *     message, no secret), auth/forbidden errors also mark the credentials; then it throws.
  * While it runs, the row's `heartbeat_at` is refreshed; a row whose heartbeat stops (the process
@@ -93,28 +97,41 @@ export async function syncProject(
     }
     for (const warning of fetched.warnings) logger.warn(warning);
     const stats = client.stats();
-    // The apply stamps when the fetch completed (on the database's clock) as it takes the lock.
-    // The run's end is plain SQL (as openRun): drizzle's update builder cost about 0.05 ms per
-    // statement of worker CPU in mapping columns (test/bench/sync-cpu.ts profile).
-
-    const outcome = await ctx.db.transaction(async (tx) => {
-      const applied = await applyCatalog(tx, {
-        projectId,
-        runId,
-        catalog: fetched.catalog,
-        lock: options.lock ?? 'wait',
-        trigger: options.trigger,
-      });
-      await tx.execute(sql`with run as (
-          update sync_runs
-          set status = 'succeeded', finished_at = clock_timestamp(),
-              duration_ms = ${Math.round(performance.now() - started)}, requests_made = ${stats.requests},
-              request_counts = ${jsonb(stats.byCallSite)}, counts = ${jsonb(applied.counts)}
-          where id = ${runId}::uuid
-          returning started_at)
-        ${clearServedSyncRequest(projectId, sql`(select started_at from run)`)}`);
-      return applied;
+    const digest = catalogDigest(fetched.catalog);
+    const lock = options.lock ?? 'wait';
+    const runEnd = () => ({
+      durationMs: Math.round(performance.now() - started),
+      requests: stats.requests,
+      requestCounts: stats.byCallSite,
     });
+
+    // The same catalog as the stored one's digest (read as the run opened): the unchanged
+    // re-sync's one statement, which checks the digest again under the project's lock
+    // (unchanged.ts). Otherwise, or if it finds the digest changed since, the full apply.
+    const quick =
+      opened.digest === digest
+        ? await finishIfUnchanged(ctx.db, { projectId, runId, digest, lock, ...runEnd() })
+        : 'changed';
+    if (quick === 'busy') throw syncInProgressError(projectId);
+    const outcome: Pick<ApplyOutcome, 'counts' | 'unchanged' | 'superseded'> =
+      quick !== 'changed'
+        ? { counts: {}, unchanged: true, superseded: quick === 'superseded' }
+        : await ctx.db.transaction(async (tx) => {
+            const applied = await applyCatalog(tx, {
+              projectId,
+              runId,
+              catalog: fetched.catalog,
+              digest,
+              lock,
+              trigger: options.trigger,
+            });
+            const end = runEnd();
+            // The run's end and the request it served: the database function the unchanged
+            // path ends with too (migration 0005), so both end a run the same way.
+            await tx.execute(sql`select catalog_sync_run_succeeded(${runId}::uuid, ${end.durationMs},
+              ${end.requests}, ${jsonb(end.requestCounts)}, ${jsonb(applied.counts)})`);
+            return applied;
+          });
     await recordCredentialSuccess(ctx, projectId, key.keyId, key.status);
 
     const summary: SyncSummary = {
@@ -172,8 +189,9 @@ export async function syncProject(
 }
 
 /**
- * The project's selected app, its stored key and a new `running` run row, in one statement (one
- * round trip, not reads then an insert: each statement of a sync costs worker CPU in the driver).
+ * The project's selected app, its stored key, its catalog's digest and a new `running` run row,
+ * in one statement (one round trip, not reads then an insert: each statement of a sync costs
+ * worker CPU in the driver).
  * Undefined, with no row written, when the project does not exist; `key` is undefined when the
  * project has no credentials.
  */
@@ -182,7 +200,13 @@ async function openRun(
   projectId: string,
   options: SyncOptions,
 ): Promise<
-  | { runId: string; appStoreId: string | null; key: (StoredKey & { status: CredentialStatus }) | undefined }
+  | {
+      runId: string;
+      appStoreId: string | null;
+      key: (StoredKey & { status: CredentialStatus }) | undefined;
+      /** The stored catalog's digest, if one is known (a hint: the unchanged path checks it again). */
+      digest: string | null;
+    }
   | undefined
 > {
   const [row] = rowsOf<{
@@ -192,6 +216,7 @@ async function openRun(
     issuer_id: string | null;
     status: CredentialStatus | null;
     sealed: string | null;
+    digest: string | null;
   }>(
     await ctx.db.execute(sql`
       with project as (select id, app_store_id from projects where id = ${projectId}),
@@ -200,15 +225,17 @@ async function openRun(
              select id, ${options.trigger}, ${options.jobId ?? null}, 'running' from project
              returning id)
       select run.id as run_id, project.app_store_id, c.key_id, c.issuer_id, c.status,
-             c.private_key_encrypted as sealed
+             c.private_key_encrypted as sealed, d.digest
         from run cross join project
-        left join app_store_credentials c on c.project_id = project.id`),
+        left join app_store_credentials c on c.project_id = project.id
+        left join catalog_digests d on d.project_id = project.id`),
   );
   if (!row) return undefined;
   const { key_id: keyId, issuer_id: issuerId, status, sealed } = row;
   return {
     runId: row.run_id,
     appStoreId: row.app_store_id,
+    digest: row.digest,
     key:
       keyId !== null && issuerId !== null && status !== null && sealed !== null
         ? { projectId, keyId, issuerId, status, sealed }

@@ -23,6 +23,7 @@ type AsJson<T> = Omit<T, 'removedAt'> & { removedAt: string | null };
 interface StoredState {
   at: string;
   superseded: boolean;
+  digest: string | null;
   products: AsJson<StoredProduct>[];
   groups: AsJson<StoredGroup>[];
   grace: AsJson<StoredGrace> | null;
@@ -34,6 +35,8 @@ export interface ApplyState {
   at: string;
   /** A sync of this project whose fetch completed later than this run's has already applied. */
   superseded: boolean;
+  /** The digest of the stored catalog (src/catalog/digest.ts), null when none is known. */
+  digest: string | null;
   stored: StoredCatalog;
   /** The rule rows in force (effective_to is null): none before a project's first sync, else four. */
   inForce: AttributionRule[];
@@ -48,7 +51,7 @@ const withRemovedAt = <T>(record: AsJson<T>): T =>
 /**
  * What applying `runId`'s catalog needs, in one statement, read after the project's lock: the
  * database clock (so stamps are ordered like the commits, whatever the workers' clocks say),
- * whether the run is superseded, the stored catalog and the rules in force.
+ * whether the run is superseded, the stored catalog with its digest and the rules in force.
  *
  * Superseded (issue 11): a sync of this project whose FETCH completed later than this run's
  * already applied. Ordering by fetch time, not start time: a sync that started first but fetched
@@ -69,6 +72,7 @@ export async function loadApplyState(db: Db, projectId: string, runId: string): 
              and newer.id <> ${runId}::uuid
              and newer.status = 'succeeded'
              and newer.fetched_at > (select fetched_at from sync_runs where id = ${runId}::uuid)),
+        'digest', (select digest from catalog_digests where project_id = ${projectId}),
         'products', coalesce((
           select json_agg(json_build_object(
             'appleId', apple_id, 'productId', product_id, 'kind', kind, 'referenceName', reference_name,
@@ -98,6 +102,7 @@ export async function loadApplyState(db: Db, projectId: string, runId: string): 
   return {
     at: state.at,
     superseded: state.superseded,
+    digest: state.digest,
     stored: {
       products: state.products.map(withRemovedAt<StoredProduct>),
       groups: state.groups.map(withRemovedAt<StoredGroup>),

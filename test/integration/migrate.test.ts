@@ -19,6 +19,7 @@ const MIGRATIONS = (
 const TABLES = [
   'app_store_credentials',
   'catalog_changes',
+  'catalog_digests',
   'discovered_apps',
   'events',
   'grace_period_settings',

@@ -63,7 +63,8 @@ export interface SyncBench {
   sync(projectId: string): Promise<MeasuredSync>;
 }
 
-const APPLY_START = /pg_(try_)?advisory_xact_lock/i;
+/** The apply's first statement (the lock), or the unchanged re-sync's only one (unchanged.ts). */
+const APPLY_START = /pg_(try_)?advisory_xact_lock|catalog_sync_finish_unchanged/i;
 
 export async function openSyncBench(
   ctx: ScenarioContext,

@@ -199,13 +199,15 @@ export const databaseScenario: Scenario = {
       targets,
       notes: [
         'Statements are every SQL statement the sync sends through drizzle (openDatabase onQuery): the run row with ' +
-          'the project and its key, then the apply transaction (the fetch time with the advisory lock, one load with ' +
-          'the clock, batched writes, the run row with the request it served). BEGIN/COMMIT are not counted. "1% changed" = at least 3 changes: renames (IAPs and subscriptions), ' +
+          'the project, its key and its catalog digest, then either the unchanged re-sync’s one statement (digest equal: ' +
+          'lock, digest checked again, run ended) or the apply transaction (the fetch time with the advisory lock, one ' +
+          'load with the clock, batched writes, the digest, the run row with the request it served). BEGIN/COMMIT are ' +
+          'not counted. "1% changed" = at least 3 changes: renames (IAPs and subscriptions), ' +
           'new IAPs and removed IAPs, in the ratio 3:1:1. "writes" counts statements by kind (an UPDATE whose WHERE ' +
           'matches no row counts); the target checks rows actually written, by comparing every row version (xmin) ' +
           'of the project in every table before and after the re-sync.',
         '"fetch" = from the call to the apply transaction (rows, credentials, token, every request; simulator with ' +
-          'no added latency); "apply" = from the advisory lock to the commit.',
+          'no added latency); "apply" = from the advisory lock (or the unchanged re-sync’s statement) to the end.',
       ],
       data: {
         runs,

@@ -67,3 +67,13 @@ export async function changeRows(db: Db, runId: string) {
     ),
   );
 }
+
+/** Sessions of this test's database waiting for an advisory lock (a sync queued for its project's). */
+export async function lockWaiters(db: Db): Promise<number> {
+  const [row] = rowsOf<{ n: number }>(
+    await db.execute(sql`
+      select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
+       where d.datname = current_database() and l.locktype = 'advisory' and not l.granted`),
+  );
+  return row?.n ?? 0;
+}

@@ -24,7 +24,7 @@ import {
 import { createProject, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { until } from '../../support/wait.ts';
-import { changeRows, countRows, snapshotCatalog, syncEnv } from './support.ts';
+import { changeRows, countRows, lockWaiters, snapshotCatalog, syncEnv } from './support.ts';
 
 /*
  * The sync against real Postgres and the simulator over HTTP. The tests of the first
@@ -485,14 +485,7 @@ describe('concurrent syncs of one project', () => {
         return summary;
       });
       // The waiting sync's backend queues for the advisory lock: that state, not a pause, shows it waits.
-      await until(async () => {
-        const [row] = rowsOf<{ n: number }>(
-          await getDb().db.execute(
-            sql`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`,
-          ),
-        );
-        return row!.n > 0;
-      }, 'the sync to wait for the lock');
+      await until(async () => (await lockWaiters(getDb().db)) > 0, 'the sync to wait for the lock');
       expect(done).toBe(false);
       await holder`select pg_advisory_unlock(${SYNC_LOCK_NAMESPACE}, hashtext('shop'))`;
       expect((await waiting).changes).toEqual({ 'product.added': 1 });
@@ -508,7 +501,7 @@ describe('concurrent syncs of one project', () => {
     sim.faults.add({ path: '/v1/apps/{id}', nth: 1, times: 1, latencyMs: 2_000 });
     try {
       const first = sync();
-      await waitFor(() => sim.faults.list().some((f) => f.fired > 0));
+      await until(async () => sim.faults.list().some((f) => f.fired > 0), 'the slow first request');
       const second = await sync();
       const renamed = `${target.name} (renamed)`;
       sim.mutate.updateProduct(target.id, { name: renamed });
@@ -529,7 +522,7 @@ describe('concurrent syncs of one project', () => {
       await holder`select pg_advisory_lock(${SYNC_LOCK_NAMESPACE}, hashtext('shop'))`;
       const pending = sync();
       // It fetched, stamped its fetch time and now waits for the project's lock.
-      await waitFor(async () => (await lockWaiters()) >= 1);
+      await until(async () => (await lockWaiters(getDb().db)) >= 1, 'the sync to wait for the lock');
       // Meanwhile a sync whose fetch completed later applied (as one that fetched after it and
       // reached the lock first would have): this older fetch must not write over it.
       await getDb().db.execute(sql`insert into sync_runs (project_id, trigger, status, fetched_at, finished_at)
@@ -544,24 +537,6 @@ describe('concurrent syncs of one project', () => {
     }
   });
 });
-
-/** Sessions of this test's database waiting for an advisory lock (a sync queued for its project's). */
-async function lockWaiters(): Promise<number> {
-  const [row] = rowsOf<{ n: number }>(
-    await getDb().db.execute(sql`
-      select count(*)::int as n from pg_locks l join pg_database d on d.oid = l.database
-       where d.datname = current_database() and l.locktype = 'advisory' and not l.granted`),
-  );
-  return row?.n ?? 0;
-}
-
-async function waitFor(probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('what stops a sync', () => {
   it('an unknown project: NotFoundError, no run', async () => {
