@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Catalog } from './model.ts';
+import type { z } from 'zod';
+import { type Catalog, catalogGroupSchema, catalogProductSchema, gracePeriodSchema } from './model.ts';
+import { rawJsonOf } from './raw-json.ts';
 import { deriveRules } from './rules.ts';
 
 /*
@@ -22,14 +24,28 @@ import { deriveRules } from './rules.ts';
  */
 export const CATALOG_DIGEST_VERSION = 1;
 
+/**
+ * Each record as one line: its fields but the raw attributes, as a JSON array in the schema's
+ * order (every field the model has, so a field added to it is covered without a change here;
+ * an array, not an object, as the keys are the same on every line), then the raw attributes'
+ * JSON (made once and shared with normalisation's size check: rawJsonOf). JSON text holds no raw
+ * newline or NUL, so the separators cannot be confused with content.
+ */
+function lineWriter<S extends z.ZodObject>(kind: string, schema: S) {
+  const fields = Object.keys(schema.shape).filter((key) => key !== 'raw');
+  return (record: z.infer<S> & { raw: Record<string, unknown> }): string =>
+    `${kind}${JSON.stringify(fields.map((key) => record[key]))}\u0000${rawJsonOf(record.raw)}\n`;
+}
+
+const productLine = lineWriter('p', catalogProductSchema);
+const groupLine = lineWriter('g', catalogGroupSchema);
+const graceLine = lineWriter('s', gracePeriodSchema);
+
 /** sha256 (base64url) of the catalog as normalised, with its derived rules. */
 export function catalogDigest(catalog: Catalog): string {
-  const text = JSON.stringify({
-    v: CATALOG_DIGEST_VERSION,
-    products: catalog.products,
-    groups: catalog.groups,
-    grace: catalog.grace,
-    rules: deriveRules(catalog.grace),
-  });
-  return createHash('sha256').update(text).digest('base64url');
+  const lines = [`v${CATALOG_DIGEST_VERSION}\n`, `r${JSON.stringify(deriveRules(catalog.grace))}\n`];
+  for (const product of catalog.products) lines.push(productLine(product));
+  for (const group of catalog.groups) lines.push(groupLine(group));
+  lines.push(catalog.grace === null ? 'n\n' : graceLine(catalog.grace));
+  return createHash('sha256').update(lines.join('')).digest('base64url');
 }
