@@ -8,7 +8,11 @@
 // First, so that an older Node.js gets one sentence, not a stack trace.
 import '../../src/config/node-version.ts';
 
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isBuildCurrent } from '../../bin/build-stamp.js';
 import { parseArgs } from './lib/args.ts';
 import { type Cleanup, createCleanup } from './lib/cleanup.ts';
 import { backgroundLoad, describeHost } from './lib/machine.ts';
@@ -56,6 +60,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/**
+ * The worker groups and CLI commands a scenario starts run bin/catalog-sync.js, which runs dist/
+ * only when it is current (else src/ through Node's type stripping: more memory and start-up
+ * time than an installed package). So a stale dist/ is built first, as `npm run build` would.
+ */
+function buildIfStale(): void {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  if (isBuildCurrent(root)) return;
+  progress('dist/ is older than the sources: building it first (npm run build)');
+  const built = spawnSync(process.execPath, [path.join(root, 'scripts/build.js')], { stdio: 'inherit' });
+  if (built.status !== 0) progress('the build failed: processes started by the scenarios run src/ instead');
+}
+
 async function main(): Promise<number> {
   let args: ReturnType<typeof parseArgs>;
   try {
@@ -65,6 +82,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const runStart = process.hrtime.bigint();
+  buildIfStale();
   const services = await findBenchServices();
   const machine = {
     ...describeHost(),
