@@ -7,8 +7,8 @@ CREATE TABLE "catalog_digests" (
 --> statement-breakpoint
 ALTER TABLE "catalog_digests" ADD CONSTRAINT "catalog_digests_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "catalog_digests" ADD CONSTRAINT "catalog_digests_run_id_sync_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."sync_runs"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
--- Hand-written below (drizzle-kit does not model functions or triggers). See docs/architecture.md,
--- "The unchanged re-sync": why the digest exists and why these run in the database.
+-- Hand-written below (drizzle-kit does not model functions or triggers). docs/architecture.md (the
+-- flow of one sync, step 7) says why the digest exists and why these run in the database.
 --
 -- A project's digest is forgotten whenever its catalog tables change, whoever changes them (the
 -- sync's apply writes the digest again after its own writes, in the same transaction). Inserts
@@ -26,35 +26,26 @@ BEGIN
   DELETE FROM catalog_digests WHERE project_id IN (OLD.project_id, NEW.project_id);
   RETURN NULL;
 END $$;--> statement-breakpoint
-CREATE TRIGGER "products_digest_insert" AFTER INSERT ON "products" REFERENCING NEW TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "products_digest_delete" AFTER DELETE ON "products" REFERENCING OLD TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "products_digest_update" AFTER UPDATE ON "products" FOR EACH ROW
-  WHEN ((to_jsonb(OLD) - '{updated_at,details_read_at,details_requests}'::text[])
-        IS DISTINCT FROM (to_jsonb(NEW) - '{updated_at,details_read_at,details_requests}'::text[]))
-  EXECUTE FUNCTION catalog_digest_forget_row();--> statement-breakpoint
-CREATE TRIGGER "subscription_groups_digest_insert" AFTER INSERT ON "subscription_groups" REFERENCING NEW TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "subscription_groups_digest_delete" AFTER DELETE ON "subscription_groups" REFERENCING OLD TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "subscription_groups_digest_update" AFTER UPDATE ON "subscription_groups" FOR EACH ROW
-  WHEN ((to_jsonb(OLD) - 'updated_at') IS DISTINCT FROM (to_jsonb(NEW) - 'updated_at'))
-  EXECUTE FUNCTION catalog_digest_forget_row();--> statement-breakpoint
-CREATE TRIGGER "grace_period_settings_digest_insert" AFTER INSERT ON "grace_period_settings" REFERENCING NEW TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "grace_period_settings_digest_delete" AFTER DELETE ON "grace_period_settings" REFERENCING OLD TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "grace_period_settings_digest_update" AFTER UPDATE ON "grace_period_settings" FOR EACH ROW
-  WHEN ((to_jsonb(OLD) - 'updated_at') IS DISTINCT FROM (to_jsonb(NEW) - 'updated_at'))
-  EXECUTE FUNCTION catalog_digest_forget_row();--> statement-breakpoint
-CREATE TRIGGER "revenue_attribution_rules_digest_insert" AFTER INSERT ON "revenue_attribution_rules" REFERENCING NEW TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "revenue_attribution_rules_digest_delete" AFTER DELETE ON "revenue_attribution_rules" REFERENCING OLD TABLE AS changed_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows();--> statement-breakpoint
-CREATE TRIGGER "revenue_attribution_rules_digest_update" AFTER UPDATE ON "revenue_attribution_rules" FOR EACH ROW
-  WHEN (OLD IS DISTINCT FROM NEW)
-  EXECUTE FUNCTION catalog_digest_forget_row();--> statement-breakpoint
+-- Three triggers per catalog table; an update counts unless only bookkeeping columns changed.
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT * FROM (VALUES
+      ('products', '{updated_at,details_read_at,details_requests}'),
+      ('subscription_groups', '{updated_at}'),
+      ('grace_period_settings', '{updated_at}'),
+      ('revenue_attribution_rules', '{}')) AS tables (name, bookkeeping)
+  LOOP
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS changed_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows()', t.name || '_digest_insert', t.name);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS changed_rows
+      FOR EACH STATEMENT EXECUTE FUNCTION catalog_digest_forget_rows()', t.name || '_digest_delete', t.name);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I FOR EACH ROW
+      WHEN ((to_jsonb(OLD) - %L::text[]) IS DISTINCT FROM (to_jsonb(NEW) - %L::text[]))
+      EXECUTE FUNCTION catalog_digest_forget_row()', t.name || '_digest_update', t.name, t.bookkeeping, t.bookkeeping);
+  END LOOP;
+END $$;--> statement-breakpoint
 -- A run's successful end, for both ways a sync ends (src/sync/run.ts and the function below): the
 -- run row, and the project's pending sync request cleared if it was made before the run started
 -- (a request made later stays pending: that run may have fetched too early to serve it).

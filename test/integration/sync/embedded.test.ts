@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../../db/client.ts';
 import { migrateDatabase } from '../../../db/migrate.ts';
@@ -45,6 +46,16 @@ describe('sync on PGlite', () => {
 
     const again = await syncProject(ctx, 'embedded', { trigger: 'schedule' });
     expect(again.unchanged).toBe(true);
+    // The digest's triggers and the unchanged path's function work here too (migration 0005): a
+    // hand edit forgets the digest, and the next sync repairs the product.
+    await database.db.execute(
+      sql`update products set state = 'edited' where project_id = 'embedded' and apple_id = (
+        select min(apple_id) from products where project_id = 'embedded')`,
+    );
+    expect((await syncProject(ctx, 'embedded', { trigger: 'manual' })).changes).toEqual({
+      'product.updated': 1,
+    });
+    expect((await syncProject(ctx, 'embedded', { trigger: 'manual' })).unchanged).toBe(true);
 
     const added = sim.mutate.addProduct(APP, {});
     const both = await Promise.all([
@@ -76,6 +87,6 @@ describe('sync on PGlite', () => {
       kind: 'inconsistent_catalog',
     });
     expect(await snapshotCatalog(database.db, 'embedded')).toEqual(removed);
-    expect(await countRows(database.db, 'embedded')).toMatchObject({ sync_runs: 7 });
+    expect(await countRows(database.db, 'embedded')).toMatchObject({ sync_runs: 9 });
   });
 });
