@@ -61,7 +61,11 @@ function fieldsAreStorable(record: Record<string, unknown>): boolean {
   for (const key in record) {
     if (key === 'raw') continue;
     const value = record[key];
-    if (typeof value === 'string' ? needsCleaning(value) : typeof value === 'object' && !isStorable(value)) {
+    if (
+      typeof value === 'string'
+        ? needsCleaning(value)
+        : value !== null && typeof value === 'object' && !isStorable(value)
+    ) {
       return false;
     }
   }
