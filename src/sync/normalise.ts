@@ -8,7 +8,7 @@ import {
   type ProductKind,
 } from '../catalog/model.ts';
 import { AppError } from '../errors.ts';
-import { storableJson } from './storable.ts';
+import { storableRecord } from './storable.ts';
 
 /*
  * Apple's JSON:API resources → the catalog model. Pure: the fetch hands over resources it
@@ -182,7 +182,7 @@ function storable<T extends { appleId: string; raw: Record<string, unknown> }>(
   maxBytes: number,
   warnings: string[],
 ): T {
-  const { value, changed } = storableJson(record);
+  const { value, changed, rawJson } = storableRecord(record);
   if (changed.length > 0) {
     const fields =
       changed.slice(0, 5).join(', ') + (changed.length > 5 ? ` and ${changed.length - 5} more` : '');
@@ -190,7 +190,7 @@ function storable<T extends { appleId: string; raw: Record<string, unknown> }>(
       `${what} ${record.appleId}: characters Postgres cannot store (NUL or an unpaired surrogate) were removed from ${fields}`,
     );
   }
-  const bytes = Buffer.byteLength(JSON.stringify(value.raw));
+  const bytes = Buffer.byteLength(rawJson);
   if (bytes > maxBytes) throw attributesTooLargeError(`${what} ${record.appleId}`, bytes, maxBytes);
   return value;
 }

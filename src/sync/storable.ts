@@ -48,6 +48,50 @@ function isStorable(value: unknown): boolean {
   return true;
 }
 
+/*
+ * JSON.stringify writes a NUL as `\u0000` and a lone surrogate as `\udXXX` (lowercase hex, ES2019's
+ * well-formed JSON.stringify), and no other character as either escape; a paired surrogate is
+ * written as itself. So serialised text without them proves every string and key in it storable.
+ * A false alarm (a string holding the six characters `\u0000`, written `\\u0000`) only costs the walk.
+ */
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/;
+
+/** Whether the record's own field values, `raw` aside, are storable (its keys are the model's names). */
+function fieldsAreStorable(record: Record<string, unknown>): boolean {
+  for (const key in record) {
+    if (key === 'raw') continue;
+    const value = record[key];
+    if (
+      typeof value === 'string'
+        ? needsCleaning(value)
+        : value !== null && typeof value === 'object' && !isStorable(value)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+export interface StorableRecord<T> extends Cleaned<T> {
+  /** JSON.stringify(value.raw), for the caller's byte bound. */
+  rawJson: string;
+}
+
+/**
+ * A catalog record made storable, with its raw attributes serialised. The serialisation, which the
+ * byte bound needs anyway, is checked instead of walking `raw`, and the record's other fields
+ * (flat, mostly strings from `raw`) one by one: walking every record with storableJson was about
+ * 0.08 ms of the 3.7 ms of CPU that fetching an unchanged 100-product catalog costs.
+ */
+export function storableRecord<T extends { raw: Record<string, unknown> }>(record: T): StorableRecord<T> {
+  const rawJson = JSON.stringify(record.raw);
+  if (!UNSTORABLE_ESCAPE.test(rawJson) && fieldsAreStorable(record)) {
+    return { value: record, changed: [], rawJson };
+  }
+  const { value, changed } = storableJson(record);
+  return { value, changed, rawJson: value === record ? rawJson : JSON.stringify(value.raw) };
+}
+
 /**
  * Cleans every string and object key in a JSON value (depth is bounded before this). When nothing
  * needs cleaning, `value` itself is returned, not a copy.
