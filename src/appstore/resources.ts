@@ -245,29 +245,43 @@ function resourceTypeOf(item: unknown): string | undefined {
 }
 
 /**
- * `included`: each entry validated once, by the schema for its `type` (issues keep their index in
- * the path); entries of other types, or with no usable `type`, by the generic resource schema and
- * kept as generic resources. Once, not generic-then-typed: the typed schemas check everything the
- * generic one did for those members, and the double parse was a fifth of the zod time of an
- * unchanged 100-product re-sync (test/bench/sync-cpu.ts). A resource of a modelled type in a parsed
- * document has therefore passed that type's schema (src/sync/fetch.ts relies on it).
+ * Entries of an `included` array, each validated once, by the schema for its `type` (issues keep
+ * their index, under `path`); entries of other types, or with no usable `type`, by the generic
+ * resource schema and kept as generic resources. Once, not generic-then-typed: the typed schemas
+ * check everything the generic one did for those members, and the double parse was a fifth of the
+ * zod time of an unchanged 100-product re-sync (test/bench/sync-cpu.ts). A resource of a modelled
+ * type in a parsed document has therefore passed that type's schema (src/sync/fetch.ts relies on
+ * it). Entries of a type in `unused` are left out, not validated: the caller will not read them.
  */
+export function parseIncluded(
+  items: readonly unknown[],
+  ctx: z.RefinementCtx,
+  options: { byType?: Record<string, z.ZodType>; path?: PropertyKey[]; unused?: ReadonlySet<string> } = {},
+): unknown[] {
+  const { byType = includedSchemas, path = [], unused } = options;
+  const out: unknown[] = [];
+  items.forEach((item, index) => {
+    const type = resourceTypeOf(item);
+    if (type !== undefined && unused?.has(type)) return;
+    // Own keys only: a `type` such as "constructor" must not pick up Object.prototype's.
+    const schema =
+      (type !== undefined && Object.hasOwn(byType, type) ? byType[type] : undefined) ?? genericResourceSchema;
+    const parsed = schema.safeParse(item);
+    if (parsed.success) {
+      out.push(parsed.data);
+      return;
+    }
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ ...issue, path: [...path, index, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+    }
+    out.push(item);
+  });
+  return out;
+}
+
+/** `included`, every entry validated (parseIncluded). */
 export function includedArraySchema(byType: Record<string, z.ZodType> = includedSchemas) {
-  return z.array(z.unknown()).transform((items, ctx) =>
-    items.map((item, index) => {
-      const type = resourceTypeOf(item);
-      // Own keys only: a `type` such as "constructor" must not pick up Object.prototype's.
-      const schema =
-        (type !== undefined && Object.hasOwn(byType, type) ? byType[type] : undefined) ??
-        genericResourceSchema;
-      const parsed = schema.safeParse(item);
-      if (parsed.success) return parsed.data;
-      for (const issue of parsed.error.issues) {
-        ctx.addIssue({ ...issue, path: [index, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
-      }
-      return item;
-    }),
-  );
+  return z.array(z.unknown()).transform((items, ctx) => parseIncluded(items, ctx, { byType }));
 }
 
 export const pagedDocumentLinksSchema = z.looseObject({

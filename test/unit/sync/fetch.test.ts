@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type AppStoreClient, createAppStoreClient, type Query } from '../../../src/appstore/index.ts';
+import { parseBody } from '../../../src/appstore/parse.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import { fetchCatalog, requestLowerBound, SUBSCRIPTION_FIELDS } from '../../../src/sync/fetch.ts';
 
@@ -12,6 +13,7 @@ import { fetchCatalog, requestLowerBound, SUBSCRIPTION_FIELDS } from '../../../s
 
 const ONE_BIG = '3000000001';
 const ONE_EMPTY = '3000000002';
+const MANY_IAPS = '3000000003';
 
 let sim: Simulator;
 let client: AppStoreClient & { close(): void };
@@ -23,6 +25,7 @@ beforeAll(async () => {
       apps: [
         { id: ONE_BIG, iaps: 3, groups: 1, subscriptionsPerGroup: 120, grace: {} },
         { id: ONE_EMPTY, iaps: 0, groups: 1, subscriptionsPerGroup: 0, grace: null },
+        { id: MANY_IAPS, iaps: 60, groups: 0, subscriptionsPerGroup: 0, grace: null },
       ],
     }),
   });
@@ -128,5 +131,46 @@ describe('an app with exactly one subscription group', () => {
       'GET /v1/subscriptionGroups/{id}/subscriptions': 1,
     });
     expect(viaListing).toEqual(direct);
+  });
+});
+
+/**
+ * The real client and schema, with the app request's body broken before its schema sees it: the
+ * first included IAP's productId becomes a number.
+ */
+function breakingFirstIncludedIap() {
+  const getDocument = (async (path, query, schema, callSite) => {
+    if (!path.startsWith('/v1/apps/') || path.split('/').length !== 4) {
+      return client.getDocument(path, query, schema, callSite);
+    }
+    const body = (await client.getDocument(path, query, z.unknown(), callSite)) as {
+      included: Array<{ type: string; attributes: Record<string, unknown> }>;
+    };
+    const iap = body.included.find((resource) => resource.type === 'inAppPurchases')!;
+    iap.attributes.productId = 5;
+    return parseBody(schema, body, `GET ${path}`).value;
+  }) as AppStoreClient['getDocument'];
+  return { getDocument, paginate: client.paginate };
+}
+
+describe('included resources of the app request: validated where used', () => {
+  it('a broken included IAP fails the fetch when the include holds every IAP', async () => {
+    const error = await fetchCatalog(breakingFirstIncludedIap(), ONE_BIG).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'schema' });
+    expect((error as Error).message).toMatch(
+      /included\[\d+\]\.attributes\.productId: expected string, got integer/,
+    );
+  });
+
+  it('the included IAPs of an app with more than the include holds are not used, so not validated', async () => {
+    const { catalog, shape } = await fetchCatalog(breakingFirstIncludedIap(), MANY_IAPS);
+    expect(shape).toMatchObject({ iaps: 60 });
+    expect(sim.requestCounts()).toMatchObject({ 'GET /v1/apps/{id}/inAppPurchasesV2': 1 });
+    // Every IAP as the collection has it: the broken included copy was never read.
+    expect(catalog.products.map((p) => p.productId).sort()).toEqual(
+      app(MANY_IAPS)
+        .iaps.map((iap) => iap.productId)
+        .sort(),
+    );
   });
 });
