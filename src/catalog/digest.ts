@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { type Catalog, catalogGroupSchema, catalogProductSchema, gracePeriodSchema } from './model.ts';
-import { rawJsonOf } from './raw-json.ts';
 import { deriveRules } from './rules.ts';
 
 /*
@@ -28,24 +27,30 @@ export const CATALOG_DIGEST_VERSION = 1;
  * Each record as one line: its fields but the raw attributes, as a JSON array in the schema's
  * order (every field the model has, so a field added to it is covered without a change here;
  * an array, not an object, as the keys are the same on every line), then the raw attributes'
- * JSON (made once and shared with normalisation's size check: rawJsonOf). JSON text holds no raw
- * newline or NUL, so the separators cannot be confused with content.
+ * JSON. JSON text holds no raw newline or NUL, so the separators cannot be confused with content.
  */
 function lineWriter<S extends z.ZodObject>(kind: string, schema: S) {
   const fields = Object.keys(schema.shape).filter((key) => key !== 'raw');
-  return (record: z.infer<S> & { raw: Record<string, unknown> }): string =>
-    `${kind}${JSON.stringify(fields.map((key) => record[key]))}\u0000${rawJsonOf(record.raw)}\n`;
+  return (record: z.infer<S> & { raw: Record<string, unknown> }, rawJson: RawJson): string =>
+    `${kind}${JSON.stringify(fields.map((key) => record[key]))}\u0000${rawJson(record.raw)}\n`;
 }
 
 const productLine = lineWriter('p', catalogProductSchema);
 const groupLine = lineWriter('g', catalogGroupSchema);
 const graceLine = lineWriter('s', gracePeriodSchema);
 
-/** sha256 (base64url) of the catalog as normalised, with its derived rules. */
-export function catalogDigest(catalog: Catalog): string {
+/** The JSON text of a record's raw attributes. */
+export type RawJson = (raw: Record<string, unknown>) => string;
+
+/**
+ * sha256 (base64url) of the catalog as normalised, with its derived rules. `rawJson` may hand over
+ * texts already made: normalisation serialises every record's raw attributes for its size check,
+ * and serialising them again here was most of the digest's CPU.
+ */
+export function catalogDigest(catalog: Catalog, rawJson: RawJson = (raw) => JSON.stringify(raw)): string {
   const lines = [`v${CATALOG_DIGEST_VERSION}\n`, `r${JSON.stringify(deriveRules(catalog.grace))}\n`];
-  for (const product of catalog.products) lines.push(productLine(product));
-  for (const group of catalog.groups) lines.push(groupLine(group));
-  lines.push(catalog.grace === null ? 'n\n' : graceLine(catalog.grace));
+  for (const product of catalog.products) lines.push(productLine(product, rawJson));
+  for (const group of catalog.groups) lines.push(groupLine(group, rawJson));
+  lines.push(catalog.grace === null ? 'n\n' : graceLine(catalog.grace, rawJson));
   return createHash('sha256').update(lines.join('')).digest('base64url');
 }

@@ -88,6 +88,8 @@ const appRelationshipsDocumentSchema = z
 
 export interface FetchedCatalog {
   catalog: Catalog;
+  /** catalogDigest(catalog) (src/catalog/digest.ts). */
+  digest: string;
   shape: CatalogShape;
   /** Worth a log line, not a failure (unknown IAP types). */
   warnings: string[];
@@ -212,9 +214,10 @@ export async function fetchCatalog(
 
   const [iaps, groups, grace] = await Promise.all([iapsPromise, groupsPromise, gracePromise]);
   const resources: FetchedResources = { iaps, groups, grace };
-  const { catalog, warnings } = normaliseCatalog(resources, options);
+  const { catalog, digest, warnings } = normaliseCatalog(resources, options);
   return {
     catalog,
+    digest,
     shape: {
       iaps: iaps.length,
       groups: groups.length,

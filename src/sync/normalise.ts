@@ -1,4 +1,5 @@
 import { AppStoreError, attributesTooLargeError } from '../appstore/errors.ts';
+import { catalogDigest } from '../catalog/digest.ts';
 import {
   type Catalog,
   type CatalogGroup,
@@ -35,6 +36,8 @@ export interface FetchedResources {
 
 export interface Normalised {
   catalog: Catalog;
+  /** catalogDigest(catalog), from the raw attributes' JSON made for the size check. */
+  digest: string;
   /** Things worth a log line that do not stop the sync (unknown IAP types). */
   warnings: string[];
 }
@@ -172,6 +175,14 @@ export interface NormaliseOptions {
 
 export const DEFAULT_MAX_ATTRIBUTES_BYTES = 65_536;
 
+/** What normalising one catalog collects as it goes. */
+interface Collected {
+  maxBytes: number;
+  warnings: string[];
+  /** Each stored record's raw attributes as JSON, made for the size check, kept for the digest. */
+  rawJson: Map<Record<string, unknown>, string>;
+}
+
 /**
  * A record made storable (storable.ts: NUL and lone surrogates cleaned, with a warning naming the
  * record and field) and its raw attributes checked against the per-record bound.
@@ -179,26 +190,32 @@ export const DEFAULT_MAX_ATTRIBUTES_BYTES = 65_536;
 function storable<T extends { appleId: string; raw: Record<string, unknown> }>(
   record: T,
   what: string,
-  maxBytes: number,
-  warnings: string[],
+  collected: Collected,
 ): T {
   const { value, changed, rawJson } = storableRecord(record);
   if (changed.length > 0) {
     const fields =
       changed.slice(0, 5).join(', ') + (changed.length > 5 ? ` and ${changed.length - 5} more` : '');
-    warnings.push(
+    collected.warnings.push(
       `${what} ${record.appleId}: characters Postgres cannot store (NUL or an unpaired surrogate) were removed from ${fields}`,
     );
   }
   const bytes = Buffer.byteLength(rawJson);
-  if (bytes > maxBytes) throw attributesTooLargeError(`${what} ${record.appleId}`, bytes, maxBytes);
+  if (bytes > collected.maxBytes) {
+    throw attributesTooLargeError(`${what} ${record.appleId}`, bytes, collected.maxBytes);
+  }
+  collected.rawJson.set(value.raw, rawJson);
   return value;
 }
 
 /** The whole catalog, products sorted by Apple id; throws a `schema` AppError when it cannot be trusted. */
 export function normaliseCatalog(fetched: FetchedResources, options: NormaliseOptions = {}): Normalised {
-  const maxBytes = options.maxAttributesBytes ?? DEFAULT_MAX_ATTRIBUTES_BYTES;
-  const warnings: string[] = [];
+  const collected: Collected = {
+    maxBytes: options.maxAttributesBytes ?? DEFAULT_MAX_ATTRIBUTES_BYTES,
+    warnings: [],
+    rawJson: new Map(),
+  };
+  const { warnings } = collected;
   const products = new Map<string, CatalogProduct>();
   const add = (product: CatalogProduct) => {
     const seen = products.get(product.appleId);
@@ -211,13 +228,12 @@ export function normaliseCatalog(fetched: FetchedResources, options: NormaliseOp
     // The same resource twice (a cursor page shifted by a concurrent change) is harmless.
     products.set(product.appleId, product);
   };
-  for (const iap of fetched.iaps)
-    add(storable(normaliseIap(iap, warnings), 'in-app purchase', maxBytes, warnings));
+  for (const iap of fetched.iaps) add(storable(normaliseIap(iap, warnings), 'in-app purchase', collected));
   const groups = new Map<string, CatalogGroup>();
   for (const { group, subscriptions } of fetched.groups) {
-    groups.set(group.id, storable(normaliseGroup(group), 'subscription group', maxBytes, warnings));
+    groups.set(group.id, storable(normaliseGroup(group), 'subscription group', collected));
     for (const subscription of subscriptions) {
-      add(storable(normaliseSubscription(subscription, group.id), 'subscription', maxBytes, warnings));
+      add(storable(normaliseSubscription(subscription, group.id), 'subscription', collected));
     }
   }
   const byProductId = new Map<string, string>();
@@ -233,14 +249,11 @@ export function normaliseCatalog(fetched: FetchedResources, options: NormaliseOp
   }
   const byId = <T extends { appleId: string }>(a: T, b: T) =>
     a.appleId < b.appleId ? -1 : a.appleId > b.appleId ? 1 : 0;
-  return {
-    catalog: {
-      products: [...products.values()].sort(byId),
-      groups: [...groups.values()].sort(byId),
-      grace: fetched.grace
-        ? storable(normaliseGrace(fetched.grace), 'grace period', maxBytes, warnings)
-        : null,
-    },
-    warnings,
+  const catalog: Catalog = {
+    products: [...products.values()].sort(byId),
+    groups: [...groups.values()].sort(byId),
+    grace: fetched.grace ? storable(normaliseGrace(fetched.grace), 'grace period', collected) : null,
   };
+  const digest = catalogDigest(catalog, (raw) => collected.rawJson.get(raw) ?? JSON.stringify(raw));
+  return { catalog, digest, warnings };
 }

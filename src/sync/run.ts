@@ -3,7 +3,6 @@ import { eq, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.ts';
 import { type CredentialStatus, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError } from '../appstore/index.ts';
-import { catalogDigest } from '../catalog/digest.ts';
 import type { ServiceContext } from '../context.ts';
 import {
   type ClientOverrides,
@@ -97,7 +96,7 @@ export async function syncProject(
     }
     for (const warning of fetched.warnings) logger.warn(warning);
     const stats = client.stats();
-    const digest = catalogDigest(fetched.catalog);
+    const { digest } = fetched;
     const lock = options.lock ?? 'wait';
     const runEnd = () => ({
       durationMs: Math.round(performance.now() - started),

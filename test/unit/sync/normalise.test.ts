@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppStoreError } from '../../../src/appstore/errors.ts';
+import { catalogDigest } from '../../../src/catalog/digest.ts';
 import { AppError } from '../../../src/errors.ts';
 import {
   type AppleResource,
@@ -187,6 +188,17 @@ describe('normaliseCatalog', () => {
       { appleId: 'g2', referenceName: 'Group g2', raw: { referenceName: 'Group g2' } },
     ]);
     expect(catalog.grace?.durationDays).toBe(16);
+  });
+
+  it('digests what it returns, cleaned records included, with the texts its size check made', () => {
+    const { catalog, digest, warnings } = normaliseCatalog({
+      iaps: [iap('30', {}), iap('10', { name: 'Gold\u0000 coins' })],
+      groups: [{ group: group('g2'), subscriptions: [sub('25')] }],
+      grace: grace({}),
+    });
+    expect(warnings).toHaveLength(1);
+    expect(catalog.products.find((p) => p.appleId === '10')?.raw.name).toBe('Gold coins');
+    expect(digest).toBe(catalogDigest(catalog));
   });
 
   it('is a normal catalog without subscriptions or grace settings', () => {
