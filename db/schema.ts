@@ -242,6 +242,11 @@ export const catalogDigests = pgTable('catalog_digests', {
     .primaryKey()
     .references(() => projects.id, { onDelete: 'cascade' }),
   digest: text('digest').notNull(),
+  /**
+   * In-app purchases in that catalog. More than the app request can include means the next fetch
+   * reads the IAP collection straight away, beside the app request (src/sync/fetch.ts).
+   */
+  iaps: integer('iaps').notNull(),
   /** The run that applied the catalog (or found it unchanged) and wrote the digest. */
   runId: uuid('run_id').references(() => syncRuns.id, { onDelete: 'set null' }),
   writtenAt: ts('written_at').notNull().defaultNow(),

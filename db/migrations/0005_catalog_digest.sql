@@ -1,6 +1,7 @@
 CREATE TABLE "catalog_digests" (
 	"project_id" text PRIMARY KEY NOT NULL,
 	"digest" text NOT NULL,
+	"iaps" integer NOT NULL,
 	"run_id" uuid,
 	"written_at" timestamp with time zone DEFAULT now() NOT NULL
 );

@@ -29,6 +29,8 @@ export interface ApplyInput {
   catalog: Catalog;
   /** The catalog's digest (src/catalog/digest.ts), stored with it when this apply writes. */
   digest: string;
+  /** In-app purchases fetched (stored beside the digest: the next fetch's plan reads it). */
+  iaps: number;
   /** What a second sync of the project does while this one holds the lock (lock.ts). */
   lock?: LockMode;
   /** What started the sync, carried in the `catalog.changed` event. */
@@ -157,13 +159,14 @@ async function writeGrace(tx: Db, projectId: string, at: string, change: Change<
       removed_at = null`);
 }
 
-/** The digest of the catalog the tables now hold (unchanged.ts reads it). */
-async function writeDigest(tx: Db, projectId: string, runId: string, digest: string) {
+/** The digest of the catalog the tables now hold (unchanged.ts reads it), with its IAP count. */
+async function writeDigest(tx: Db, { projectId, runId, digest, iaps }: ApplyInput) {
   await tx.execute(sql`
-    insert into catalog_digests (project_id, digest, run_id, written_at)
-    values (${projectId}, ${digest}, ${runId}::uuid, clock_timestamp())
+    insert into catalog_digests (project_id, digest, iaps, run_id, written_at)
+    values (${projectId}, ${digest}, ${iaps}, ${runId}::uuid, clock_timestamp())
     on conflict (project_id) do update set
-      digest = excluded.digest, run_id = excluded.run_id, written_at = excluded.written_at`);
+      digest = excluded.digest, iaps = excluded.iaps, run_id = excluded.run_id,
+      written_at = excluded.written_at`);
 }
 
 /** Groups, then products, then grace: each in the diff's order (by Apple id), ids ascending. */
@@ -270,7 +273,7 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
   }
   // Last: the triggers on the catalog tables deleted the digest as this transaction wrote them.
   if (!unchanged || storedDigest !== input.digest) {
-    await writeDigest(tx, projectId, runId, input.digest);
+    await writeDigest(tx, input);
   }
   return {
     at,

@@ -90,6 +90,7 @@ export async function syncProject(
     try {
       fetched = await fetchCatalog(client, appStoreId, {
         maxAttributesBytes: ctx.config.limits.productAttributesBytes,
+        storedIaps: opened.storedIaps,
       });
     } finally {
       client.close();
@@ -121,6 +122,7 @@ export async function syncProject(
               runId,
               catalog: fetched.catalog,
               digest,
+              iaps: fetched.shape.iaps,
               lock,
               trigger: options.trigger,
             });
@@ -205,6 +207,8 @@ async function openRun(
       key: (StoredKey & { status: CredentialStatus }) | undefined;
       /** The stored catalog's digest, if one is known (a hint: the unchanged path checks it again). */
       digest: string | null;
+      /** In-app purchases in the stored catalog, if its digest is known (a hint for the fetch's plan). */
+      storedIaps: number | null;
     }
   | undefined
 > {
@@ -216,6 +220,7 @@ async function openRun(
     status: CredentialStatus | null;
     sealed: string | null;
     digest: string | null;
+    iaps: number | null;
   }>(
     await ctx.db.execute(sql`
       with project as (select id, app_store_id from projects where id = ${projectId}),
@@ -224,7 +229,7 @@ async function openRun(
              select id, ${options.trigger}, ${options.jobId ?? null}, 'running' from project
              returning id)
       select run.id as run_id, project.app_store_id, c.key_id, c.issuer_id, c.status,
-             c.private_key_encrypted as sealed, d.digest
+             c.private_key_encrypted as sealed, d.digest, d.iaps
         from run cross join project
         left join app_store_credentials c on c.project_id = project.id
         left join catalog_digests d on d.project_id = project.id`),
@@ -235,6 +240,7 @@ async function openRun(
     runId: row.run_id,
     appStoreId: row.app_store_id,
     digest: row.digest,
+    storedIaps: row.iaps,
     key:
       keyId !== null && issuerId !== null && status !== null && sealed !== null
         ? { projectId, keyId, issuerId, status, sealed }

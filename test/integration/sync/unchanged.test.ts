@@ -210,3 +210,30 @@ describe('the unchanged re-sync and the project lock', () => {
     }
   });
 });
+
+describe('the IAP count stored with the digest', () => {
+  const appRequests = () => sim.requests.filter((r) => r.path === `/v1/apps/${APP}`);
+
+  it('leaves the IAPs out of the app request when the last catalog had more than it can include', async () => {
+    sim.resetRequests();
+    const summary = await sync();
+    expect(appRequests().map((r) => r.query.include)).toEqual(['subscriptionGroups,subscriptionGracePeriod']);
+    expect(summary.requests).toBe(summary.requestLowerBound);
+  });
+
+  it('after the count fell to 50 or fewer, pays one request more once, then includes them again', async () => {
+    const iaps = sim.catalog.apps.find((a) => a.id === APP)!.iaps;
+    for (const iap of iaps.slice(0, iaps.length - 50)) sim.mutate.removeProduct(iap.id);
+    sim.resetRequests();
+    const shrunk = await sync();
+    expect(shrunk.shape.iaps).toBe(50);
+    expect(shrunk.requests).toBe(shrunk.requestLowerBound + 1);
+
+    sim.resetRequests();
+    const next = await sync();
+    expect(next).toMatchObject({ unchanged: true, requests: next.requestLowerBound });
+    expect(appRequests().map((r) => r.query.include)).toEqual([
+      'inAppPurchasesV2,subscriptionGroups,subscriptionGracePeriod',
+    ]);
+  });
+});
