@@ -62,7 +62,9 @@ const EMPTY_DIFF: CatalogDiff = { products: [], groups: [], grace: null };
  * syncs holds the newer catalog (loadApplyState's supersession). It commits with the changes; an
  * uncommitted stamp is never needed by another sync, which compares only with `succeeded` runs.
  * A stamp already there is kept: the unchanged path (unchanged.ts) stamped it when the fetch
- * completed, then found the digest gone and sent the sync here.
+ * completed, then found the digest gone and sent the sync here. It also marks the transaction as
+ * the apply's (catalog_sync.applying): the catalog tables' triggers leave the digest to it
+ * (migration 0005), as it writes the digest itself after its other writes.
  */
 async function stampFetchAndLock(tx: Db, projectId: string, runId: string, mode: LockMode): Promise<void> {
   const lock =
@@ -73,7 +75,7 @@ async function stampFetchAndLock(tx: Db, projectId: string, runId: string, mode:
     await tx.execute(sql`update sync_runs
       set fetched_at = coalesce(fetched_at, clock_timestamp()), heartbeat_at = clock_timestamp()
       where id = ${runId}::uuid
-      returning ${lock} as locked`),
+      returning ${lock} as locked, set_config('catalog_sync.applying', 'on', true) as applying`),
   );
   if (!row) throw new Error(`sync run ${runId} is missing: it cannot be stamped or applied`);
   if (!row.locked) throw syncInProgressError(projectId);
