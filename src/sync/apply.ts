@@ -273,7 +273,8 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
       }),
     });
   }
-  // Last: the triggers on the catalog tables deleted the digest as this transaction wrote them.
+  // Last, after every other write: the digest then describes what the tables hold (the catalog
+  // tables' triggers leave the apply's own writes to this; migration 0005).
   if (!unchanged || storedDigest !== input.digest) {
     await writeDigest(tx, input);
   }
