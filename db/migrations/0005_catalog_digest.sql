@@ -14,12 +14,11 @@ ALTER TABLE "catalog_digests" ADD CONSTRAINT "catalog_digests_run_id_sync_runs_i
 -- A project's digest is forgotten whenever its catalog tables change, whoever changes them. The
 -- sync's apply is the exception: it writes the digest again after its own writes, in the same
 -- transaction, and says so with the transaction-local setting catalog_sync.applying (a row-level
--- WHEN is evaluated without calling the function, so its own writes cost next to nothing; the
--- statement-level triggers with transition tables this replaced copied every written row, a
--- quarter of a 10,000-product first sync's apply). An update counts only when a column that the
--- catalog is made of changed (a details refresh stamping details_read_at does not): rows are
--- compared whole minus the bookkeeping columns, so a column added later counts until it is
--- listed here as bookkeeping.
+-- WHEN is evaluated without calling the function, so its own writes cost next to nothing; a
+-- statement-level trigger with a transition table would copy every row written). An update
+-- counts only when a column that the catalog is made of changed (a details refresh stamping
+-- details_read_at does not): rows are compared whole minus the bookkeeping columns, so a column
+-- added later counts until it is listed here as bookkeeping.
 CREATE FUNCTION "catalog_digest_forget"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
