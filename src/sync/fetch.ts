@@ -18,8 +18,12 @@ import {
   type ToManyRelationship,
   toManyRelationshipSchema,
 } from '../appstore/index.ts';
-import type { Catalog } from '../catalog/model.ts';
-import { type FetchedResources, type NormaliseOptions, normaliseCatalog } from './normalise.ts';
+import {
+  type FetchedResources,
+  type Normalised,
+  type NormaliseOptions,
+  normaliseCatalog,
+} from './normalise.ts';
 import { type CatalogShape, INCLUDED_LIMIT, PAGE_LIMIT } from './plan.ts';
 
 export { type CatalogShape, criticalPath, requestLowerBound } from './plan.ts';
@@ -87,13 +91,9 @@ const appRelationshipsDocumentSchema = z
     return { ...document, included };
   });
 
-export interface FetchedCatalog {
-  catalog: Catalog;
-  /** catalogDigest(catalog) (src/catalog/digest.ts). */
-  digest: string;
+/** The normalised catalog (with its digest and warnings) and the shape the fetch saw. */
+export interface FetchedCatalog extends Normalised {
   shape: CatalogShape;
-  /** Worth a log line, not a failure (unknown IAP types). */
-  warnings: string[];
 }
 
 type CatalogClient = Pick<AppStoreClient, 'getDocument' | 'paginate'>;
@@ -240,16 +240,13 @@ export async function fetchCatalog(
 
   const [iaps, groups, grace] = await Promise.all([iapsPromise, groupsPromise, gracePromise]);
   const resources: FetchedResources = { iaps, groups, grace };
-  const { catalog, digest, warnings } = normaliseCatalog(resources, options);
   return {
-    catalog,
-    digest,
+    ...normaliseCatalog(resources, options),
     shape: {
       iaps: iaps.length,
       groups: groups.length,
       subscriptionsPerGroup: groups.map((group) => group.subscriptions.length),
     },
-    warnings,
   };
 }
 

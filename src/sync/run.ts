@@ -19,7 +19,7 @@ import { noAppSelected, noCredentials, projectNotFound } from '../projects/store
 import type { SyncTrigger } from '../queue/contract.ts';
 import { type ApplyOutcome, applyCatalog } from './apply.ts';
 import { jsonb } from './change-log.ts';
-import { fetchCatalog } from './fetch.ts';
+import { type FetchedCatalog, fetchCatalog } from './fetch.ts';
 import { type LockMode, syncInProgressError } from './lock.ts';
 import { requestLowerBound } from './plan.ts';
 import { finishIfUnchanged } from './unchanged.ts';
@@ -86,7 +86,7 @@ export async function syncProject(
     if (!appStoreId) throw noAppSelected(projectId);
     if (!key) throw noCredentials(projectId);
     client = clientForStoredKey(ctx, key, options.client ?? {});
-    let fetched: Awaited<ReturnType<typeof fetchCatalog>>;
+    let fetched: FetchedCatalog;
     try {
       fetched = await fetchCatalog(client, appStoreId, {
         maxAttributesBytes: ctx.config.limits.productAttributesBytes,
