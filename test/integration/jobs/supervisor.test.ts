@@ -53,6 +53,12 @@ beforeAll(async () => {
   );
   // Generous: on a loaded machine two children loading their modules at once take a while.
   await group.waitForLog(groupStarted, 110_000);
+  // Each child's own "worker started" line travels its own way to stdout, so it may come after the
+  // supervisor's: wait for both lines (the group is started; only the logs may lag).
+  await until(
+    async () => new Set(group.logs.filter((l) => l.msg === 'worker started').map((l) => l.pid)).size >= 2,
+    "both children's start lines",
+  );
 }, 120_000);
 
 afterAll(async () => {
