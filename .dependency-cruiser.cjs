@@ -17,7 +17,7 @@
 
 /** Units that must not form a cycle: each src/<folder>, src/<file>.ts, jobs, db. */
 const UNIT = '^(src/[^/]+|jobs|db|bin)';
-const ENTRY_POINTS = '^(src/(cli|demo|console)/|src/index\\.ts$|bin/)';
+const ENTRY_POINTS = '^(src/(cli|demo|console|http)/|src/index\\.ts$|bin/)';
 const BOTTOM = '^(src/(config|log|time|database|format|startup)/|src/errors\\.ts$)';
 const IO_CORE_MODULES =
   '^(node:)?(fs|fs/promises|net|http|https|http2|child_process|cluster|dgram|dns|dns/promises|tls|worker_threads|readline|repl|inspector|v8|vm|os|process)$';

@@ -603,3 +603,54 @@ export const productAvailability = pgTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.productAppleId] })],
 );
+
+/* ─── The HTTP API: service tokens and idempotency keys ────────────────────────────────────────
+ * A token is shown once at creation; only its SHA-256 is stored (the token holds 256 random
+ * bits, so a plain hash is enough: nothing to guess from). An idempotency key remembers the first
+ * answer to a write, sealed like every other secret (a webhook's secret is in its creation's
+ * answer), so that the same key with the same body answers the same.
+ */
+
+export const apiTokenScopes = ['read', 'write'] as const;
+export type ApiTokenScope = (typeof apiTokenScopes)[number];
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    /** `tok_` and 16 hex digits; also inside the token itself, so a request finds its row by id. */
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    scope: text('scope').$type<ApiTokenScope>().notNull(),
+    /** SHA-256 of the whole token, hex. */
+    tokenHash: text('token_hash').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: ts('last_used_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('api_tokens_active_name').on(t.name).where(sql`${t.revokedAt} is null`),
+    check('api_tokens_scope', sql`${t.scope} in ('read','write')`),
+    check('api_tokens_name', sql`length(${t.name}) between 1 and 100`),
+  ],
+);
+
+export const apiIdempotencyKeys = pgTable(
+  'api_idempotency_keys',
+  {
+    tokenId: text('token_id')
+      .notNull()
+      .references(() => apiTokens.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    method: text('method').notNull(),
+    path: text('path').notNull(),
+    /** SHA-256 of method, path and the canonical body: another body under the same key is refused. */
+    requestHash: text('request_hash').notNull(),
+    /** Null while the first request is being answered. */
+    responseStatus: integer('response_status'),
+    /** The first answer's JSON body as a compact JWE (it may hold a secret shown once). */
+    responseSealed: text('response_sealed'),
+    createdAt: createdAt(),
+    completedAt: ts('completed_at'),
+  },
+  (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index('api_idempotency_keys_created').on(t.createdAt)],
+);

@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
 import type { Registry } from 'prom-client';
 import { boundText } from '../src/errors.ts';
+import type { MountedRoute } from '../src/http/server.ts';
 import type { Logger } from '../src/log/logger.ts';
 
 export interface HealthChecks {
@@ -10,11 +9,8 @@ export interface HealthChecks {
   [name: string]: () => Promise<unknown>;
 }
 
-/** A handler mounted under a path prefix (e.g. the operator console under `/console`). */
-export interface MountedRoute {
-  prefix: string;
-  handle(req: IncomingMessage, res: ServerResponse): void;
-}
+export { hasBearerToken } from '../src/http/probes.ts';
+export type { MountedRoute } from '../src/http/server.ts';
 
 export interface HealthServer {
   port: number;
@@ -55,23 +51,13 @@ async function runCheck(check: () => Promise<unknown>): Promise<CheckResult> {
   }
 }
 
-/** Whether the request carries `Authorization: Bearer <token>`, compared in constant time. */
-export function hasBearerToken(req: Pick<IncomingMessage, 'headers'>, token: string): boolean {
-  const header = req.headers.authorization ?? '';
-  const match = /^Bearer (.+)$/i.exec(header);
-  if (!match) return false;
-  // Hashing first gives equal lengths, so timingSafeEqual leaks neither content nor length.
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(match[1]!), digest(token));
-}
-
 /** Check results as /readyz shows them: which dependency failed, never its error text (the log has it). */
 export function withoutErrorText(checks: Record<string, CheckResult>): Record<string, { ok: boolean }> {
   return Object.fromEntries(Object.entries(checks).map(([name, result]) => [name, { ok: result.ok }]));
 }
 
 /**
- * `/healthz`: the process is up. `/readyz`: every dependency answers (503 naming the ones that do
+ * The worker's HTTP server (the one express app of src/http/server.ts): `/healthz`: the process is up. `/readyz`: every dependency answers (503 naming the ones that do
  * not, never their error text: the log has it). `/metrics`: Prometheus text format. With a token,
  * `/readyz` and `/metrics` want `Authorization: Bearer <token>`; `/healthz` stays open. A group's
  * supervisor passes `metrics` and `readiness` that cover all its processes.
@@ -92,6 +78,8 @@ export async function startHealthServer(options: {
   token?: string | undefined;
   /** Extra handlers, matched by path prefix before the built-in endpoints; they answer any method. */
   routes?: MountedRoute[];
+  /** The HTTP API (src/http/api), served under /api/v1. */
+  api?: Router | undefined;
 }): Promise<HealthServer> {
   const readiness =
     options.readiness ??
@@ -115,61 +103,15 @@ export async function startHealthServer(options: {
       contentType: registry?.contentType ?? 'text/plain',
       text: (await registry?.metrics()) ?? '',
     }));
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const mounted = options.routes?.find((r) => path === r.prefix || path.startsWith(`${r.prefix}/`));
-    if (mounted) return mounted.handle(req, res);
-    const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    const json = (status: number, body: unknown) =>
-      send(status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
-    if (path === '/healthz') return json(200, { status: 'ok' });
-    if ((path === '/readyz' || path === '/metrics') && options.token && !hasBearerToken(req, options.token)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return json(401, { error: 'unauthorized: send Authorization: Bearer <METRICS_TOKEN>' });
-    }
-    if (path === '/readyz') {
-      readiness()
-        .then(({ ready, ...rest }) =>
-          json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...rest }),
-        )
-        .catch((error: unknown) => {
-          options.logger.warn({ reason: boundText(String(error), 500) }, 'readiness check failed');
-          json(503, { status: 'not ready' });
-        });
-      return;
-    }
-    if (path === '/metrics') {
-      metrics()
-        .then(({ contentType, text }) => send(200, contentType, text))
-        .catch((error: unknown) => {
-          options.logger.warn({ err: error }, 'metrics collection failed');
-          send(500, 'text/plain; charset=utf-8', 'metrics collection failed\n');
-        });
-      return;
-    }
-    json(404, { error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] });
+  const { createHttpApp, listen } = await import('../src/http/server.ts');
+  const app = createHttpApp({
+    logger: options.logger,
+    probes: { logger: options.logger, readiness, metrics, token: options.token },
+    mounts: options.routes ?? [],
+    ...(options.api ? { api: options.api } : {}),
   });
-  // A scrape in flight must not hold a shutting-down process.
-  server.keepAliveTimeout = 1_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const server = await listen(app, options.port, options.host);
+  const { port } = server;
   options.logger.info({ port, host: options.host }, 'health and metrics server listening');
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { port, close: server.close };
 }

@@ -155,6 +155,8 @@ export async function startWorkerService(
         logger,
         token: config.metrics.token,
         checks,
+        // The HTTP API under /api/v1 (API_IN_WORKER), on this process's database and queue.
+        api: config.api.inWorker ? await (await import('./api.ts')).workerApi(ctx, handle) : undefined,
       });
     }
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.

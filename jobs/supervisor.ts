@@ -250,9 +250,13 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
   });
 
   let health: HealthServer | undefined;
+  let api: { router: import('express').Router; close(): Promise<void> } | undefined;
   try {
     if (config.metrics.port > 0) {
+      // The HTTP API under /api/v1 (API_IN_WORKER): the supervisor holds no database, so it opens one.
+      if (config.api.inWorker) api = await (await import('./api.ts')).supervisorApi(config, logger);
       health = await startHealthServer({
+        api: api?.router,
         port: config.metrics.port,
         host: config.metrics.host,
         logger,
@@ -314,5 +318,6 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await health?.close();
+    await api?.close();
   }
 }

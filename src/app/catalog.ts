@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../errors.ts';
 import { parseProjectId } from '../projects/id.ts';
 import {
   type ChangeRow,
@@ -24,12 +25,19 @@ export async function listProducts(
 
 /**
  * The change log, oldest first. `since`: a Date, an ISO date-time, or a duration back from now
- * (`24h`, `7d`, `2w`) — the one grammar of src/time/duration.ts.
+ * (`24h`, `7d`, `2w`) — the one grammar of src/time/duration.ts. `runId`: one sync's rows only.
+ * With `limit`, `nextCursor` is set when more rows may follow: pass it back as `cursor`.
  */
 export async function listChanges(
   ctx: AppContext,
-  input: { projectId: string; since?: Date | string | undefined; limit?: number | undefined },
-): Promise<{ projectId: string; since: Date | null; changes: ChangeRow[] }> {
+  input: {
+    projectId: string;
+    since?: Date | string | undefined;
+    limit?: number | undefined;
+    runId?: string | undefined;
+    cursor?: string | undefined;
+  },
+): Promise<{ projectId: string; since: Date | null; changes: ChangeRow[]; nextCursor: string | null }> {
   const projectId = parseProjectId(input?.projectId);
   const since =
     input.since === undefined
@@ -37,8 +45,41 @@ export async function listChanges(
       : input.since instanceof Date
         ? parseInstant(input.since.toISOString(), 'since', { allowDuration: false })
         : parseInstant(input.since, 'since');
-  const changes = await listStoredChanges(ctx, projectId, { since, limit: input.limit });
-  return { projectId, since: since ?? null, changes };
+  if (
+    input.limit !== undefined &&
+    (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > 10_000)
+  ) {
+    throw new InvalidInputError('limit', 'must be a whole number from 1 to 10000.');
+  }
+  if (input.runId !== undefined && !UUID.test(input.runId)) {
+    throw new InvalidInputError('runId', 'must be a sync run id (a UUID, as `status` shows it).');
+  }
+  const after = input.cursor === undefined ? undefined : decodeChangeCursor(input.cursor);
+  const changes = await listStoredChanges(ctx, projectId, {
+    since,
+    limit: input.limit,
+    runId: input.runId,
+    after,
+  });
+  const last = changes.at(-1);
+  const nextCursor =
+    input.limit !== undefined && last && changes.length === input.limit
+      ? Buffer.from(`c${last.id}`).toString('base64url')
+      : null;
+  return { projectId, since: since ?? null, changes, nextCursor };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function decodeChangeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^c[0-9]{1,15}$/.test(text)) {
+    throw new InvalidInputError(
+      'cursor',
+      'is not a cursor this API gave; pass nextCursor as it came, or leave it out.',
+    );
+  }
+  return Number(text.slice(1));
 }
 
 /** The revenue-attribution rules in force (production then sandbox; paid-to-paid then offer-to-paid). */

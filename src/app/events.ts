@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { envelopeOf } from '../events/envelope.ts';
@@ -33,8 +33,35 @@ export async function listEvents(
   ctx: DataContext,
   input: { projectId: string; since?: string | Date; type?: string; limit?: number },
 ): Promise<EventListItem[]> {
+  return (await listEventsPage(ctx, input)).events;
+}
+
+/** Cursors of the paged lists: opaque to callers, a letter and a sequence number inside. */
+function encodeCursor(letter: string, n: number): string {
+  return Buffer.from(`${letter}${n}`).toString('base64url');
+}
+
+function decodeCursor(letter: string, cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!new RegExp(`^${letter}[0-9]{1,15}$`).test(text)) {
+    throw new InvalidInputError(
+      'cursor',
+      'is not a cursor this API gave; pass nextCursor as it came, or leave it out.',
+    );
+  }
+  return Number(text.slice(1));
+}
+
+/** The outbox of a project, oldest first, a page at a time: pass `nextCursor` back as `cursor`. */
+export async function listEventsPage(
+  ctx: DataContext,
+  input: { projectId: string; since?: string | Date; type?: string; limit?: number; cursor?: string },
+): Promise<{ events: EventListItem[]; nextCursor: string | null }> {
   const projectId = parseProjectId(input.projectId);
   const since = parseTime('since', input.since);
+  const afterSeq = decodeCursor('e', input.cursor);
+  const limit = parseLimit(input.limit);
   const rows = await ctx.db
     .select()
     .from(events)
@@ -43,10 +70,11 @@ export async function listEvents(
         eq(events.projectId, projectId),
         since ? gte(events.createdAt, since) : undefined,
         input.type ? eq(events.type, input.type) : undefined,
+        afterSeq !== undefined ? gt(events.seq, afterSeq) : undefined,
       ),
     )
     .orderBy(asc(events.seq))
-    .limit(parseLimit(input.limit));
+    .limit(limit);
   const counts = rows.length
     ? await ctx.db
         .select({
@@ -63,11 +91,16 @@ export async function listEvents(
         )
         .groupBy(webhookDeliveries.eventId, webhookDeliveries.status)
     : [];
-  return rows.map((row) => {
+  const items = rows.map((row) => {
     const deliveries = { pending: 0, succeeded: 0, failed: 0, cancelled: 0 };
     for (const c of counts) if (c.eventId === row.id) deliveries[c.status] += c.n;
     return { ...envelopeOf(row), deliveries };
   });
+  const last = rows.at(-1);
+  return {
+    events: items,
+    nextCursor: last && rows.length === limit ? encodeCursor('e', Number(last.seq)) : null,
+  };
 }
 
 export interface DeliveryAttempt {
@@ -100,6 +133,23 @@ export async function listDeliveries(
   ctx: DataContext,
   input: { endpointId?: string; eventId?: string; projectId?: string; status?: string; limit?: number } = {},
 ): Promise<DeliveryListItem[]> {
+  return (await listDeliveriesPage(ctx, input)).deliveries;
+}
+
+/** The delivery log, newest first, a page at a time: pass `nextCursor` back as `cursor`. */
+export async function listDeliveriesPage(
+  ctx: DataContext,
+  input: {
+    endpointId?: string;
+    eventId?: string;
+    projectId?: string;
+    status?: string;
+    limit?: number;
+    cursor?: string;
+  } = {},
+): Promise<{ deliveries: DeliveryListItem[]; nextCursor: string | null }> {
+  const beforeId = decodeCursor('d', input.cursor);
+  const limit = parseLimit(input.limit);
   const rows = await ctx.db
     .select({ d: webhookDeliveries, type: events.type })
     .from(webhookDeliveries)
@@ -110,10 +160,11 @@ export async function listDeliveries(
         input.eventId ? eq(webhookDeliveries.eventId, input.eventId) : undefined,
         input.projectId ? eq(webhookDeliveries.projectId, parseProjectId(input.projectId)) : undefined,
         input.status ? eq(webhookDeliveries.status, input.status as 'pending') : undefined,
+        beforeId !== undefined ? lt(webhookDeliveries.id, beforeId) : undefined,
       ),
     )
     .orderBy(desc(webhookDeliveries.id))
-    .limit(parseLimit(input.limit));
+    .limit(limit);
   const attempts = rows.length
     ? await ctx.db
         .select()
@@ -126,7 +177,7 @@ export async function listDeliveries(
         )
         .orderBy(asc(webhookDeliveryAttempts.id))
     : [];
-  return rows.map(({ d, type }) => ({
+  const deliveries = rows.map(({ d, type }) => ({
     id: d.id,
     eventId: d.eventId,
     eventType: type,
@@ -151,6 +202,8 @@ export async function listDeliveries(
         attemptedAt: new Date(a.attemptedAt).toISOString(),
       })),
   }));
+  const last = rows.at(-1);
+  return { deliveries, nextCursor: last && rows.length === limit ? encodeCursor('d', last.d.id) : null };
 }
 
 /**

@@ -10,8 +10,10 @@ import { registerCredentials } from './commands/credentials.ts';
 import { registerDetails } from './commands/details.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerSchedule } from './commands/schedule.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerSimulator } from './commands/simulator.ts';
 import { registerSync } from './commands/sync.ts';
+import { registerTokens } from './commands/tokens.ts';
 import { registerWebhooks } from './commands/webhooks.ts';
 import { registerWorker } from './commands/worker.ts';
 
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerWebhooks(program);
   registerDetails(program);
   registerConsole(program);
+  registerServe(program);
+  registerTokens(program);
   return program;
 }
 

@@ -254,6 +254,17 @@ export const envSchema = z
     APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
     /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
     DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
+    /** HTTP API: whether the worker's HTTP server (METRICS_PORT) also serves /api/v1 (`serve` always does). */
+    API_IN_WORKER: flag(true),
+    /** HTTP API: `catalog-sync serve`'s port and interface (loopback unless set otherwise). */
+    API_PORT: intFrom(0, 65_535, 9466),
+    API_HOST: z.string().min(1).default('127.0.0.1'),
+    /** HTTP API: requests per minute per service token, per process; over it, 429 with Retry-After. */
+    API_RATE_LIMIT_PER_MINUTE: intFrom(1, 1_000_000, 600),
+    /** HTTP API: largest request body in bytes (a .p8 is about 250). */
+    API_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 16_384),
+    /** HTTP API: how long "Verify & Fetch Apps" may keep a request waiting before a 504 (it goes on). */
+    API_VERIFY_TIMEOUT_MS: intFrom(1_000, 600_000, 30_000),
   })
   .refine((env) => !env.REDIS_CLUSTER_NODES || /\{[^{}]+\}/.test(env.REDIS_PREFIX), {
     // BullMQ's scripts touch several keys of a queue at once; on a cluster they must share a slot.
@@ -356,6 +367,14 @@ function toConfig(env: Env) {
       maxAgeMs: durationMs(env.DETAILS_MAX_AGE),
       hourlyLimit: env.APP_STORE_CONNECT_HOURLY_LIMIT,
       windowSeconds: env.DETAILS_BUDGET_WINDOW_SECONDS,
+    },
+    api: {
+      inWorker: env.API_IN_WORKER,
+      port: env.API_PORT,
+      host: env.API_HOST,
+      rateLimitPerMinute: env.API_RATE_LIMIT_PER_MINUTE,
+      maxBodyBytes: env.API_MAX_BODY_BYTES,
+      verifyTimeoutMs: env.API_VERIFY_TIMEOUT_MS,
     },
     log: {
       level: env.LOG_LEVEL,

@@ -93,20 +93,35 @@ export async function listGroups(ctx: ServiceContext, projectId: string): Promis
     .orderBy(asc(subscriptionGroups.referenceName), asc(subscriptionGroups.appleId));
 }
 
-/** The change log since `since` (all of it without), oldest first. */
+/**
+ * The change log since `since` (all of it without), oldest first; `after` continues after the row
+ * with that id (a page's cursor); `runId` keeps one sync's rows.
+ */
 export async function listChanges(
   ctx: ServiceContext,
   projectId: string,
-  options: { since?: Date | undefined; limit?: number | undefined } = {},
+  options: {
+    since?: Date | undefined;
+    limit?: number | undefined;
+    after?: number | undefined;
+    runId?: string | undefined;
+  } = {},
 ): Promise<ChangeRow[]> {
   const project = await requireProject(ctx, projectId);
+  const { after } = options;
   const query = ctx.db
     .select()
     .from(catalogChanges)
     .where(
-      options.since
-        ? and(eq(catalogChanges.projectId, project.id), gte(catalogChanges.detectedAt, options.since))
-        : eq(catalogChanges.projectId, project.id),
+      and(
+        eq(catalogChanges.projectId, project.id),
+        options.since ? gte(catalogChanges.detectedAt, options.since) : undefined,
+        options.runId ? eq(catalogChanges.runId, options.runId) : undefined,
+        after
+          ? // The cursor row's own time, as stored (microseconds; a JS Date would round it).
+            sql`(${catalogChanges.detectedAt}, ${catalogChanges.id}) > (select c.detected_at, c.id from catalog_changes c where c.id = ${after})`
+          : undefined,
+      ),
     )
     .orderBy(asc(catalogChanges.detectedAt), asc(catalogChanges.id));
   return options.limit ? query.limit(options.limit) : query;

@@ -1,7 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { InvalidInputError, PreconditionError } from '../../errors.ts';
 import { type Cli, runCommand, withJson } from '../run.ts';
+import { serveHttp } from './serve.ts';
 
 interface ConsoleCommandOptions {
   json?: boolean;
@@ -39,55 +39,6 @@ async function runConsole(cli: Cli, options: ConsoleCommandOptions): Promise<voi
         'at least 16 characters each (`openssl rand -base64 24` makes one), then start it again.',
     );
   }
-  const app = await cli.app();
-  const handle = await app.queue();
-  const { createConsole } = await import('../../console/index.ts');
-  // Loaded by this command only: `--help` and the other commands load no HTTP server.
-  const { createServer } = await import('node:http');
-  {
-    const { db, config, logger } = app;
-    const consoleServer = await createConsole({
-      ctx: { db, config, logger },
-      access: config.console,
-      queue: handle,
-    });
-    const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (path === '/console' || path.startsWith('/console/')) return consoleServer.handle(req, res);
-      if (path === '/') {
-        res.writeHead(303, { location: '/console/projects' });
-        return res.end();
-      }
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('Not found: the console is under /console\n');
-    });
-    server.keepAliveTimeout = 1_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new InvalidInputError(
-                'port',
-                `${port} is already in use; pass another --port (0 picks a free one).`,
-              )
-            : error,
-        ),
-      );
-      server.listen(port, host, () => resolve());
-    });
-    const address = server.address() as AddressInfo;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/console`;
-    if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, url, port: address.port })}\n`);
-    else process.stdout.write(`Operator console listening on ${url}\nStop with Ctrl-C.\n`);
-    cli.logger.info({ port: address.port, host }, 'console listening');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    await consoleServer.close();
-  }
+  // The one HTTP app of `serve` and the worker, with the console alone mounted.
+  await serveHttp(cli, { json: options.json, port, host, api: false, console: true });
 }
