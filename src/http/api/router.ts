@@ -54,7 +54,8 @@ class Refusal extends Error {
 
 /** The first zod issue as the field it names and what is wrong with it. */
 function invalid(location: 'path' | 'query' | 'body', error: z.ZodError): InvalidInputError {
-  const issue = error.issues[0]!;
+  // An unknown field first: a misspelt one also shows as a missing one, and the typo is the cause.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
     const where = [...issue.path, key].join('.');
