@@ -26,6 +26,9 @@ const FLAG_OF_FIELD: Record<string, string> = {
   url: '--url',
   events: '--events',
   details: '--no-details',
+  scope: '--scope',
+  name: '--name',
+  token: '<token>',
 };
 
 export function flagOf(field: string): string {
