@@ -60,10 +60,11 @@ export async function claimIdempotencyKey(
 ): Promise<Claim> {
   const { tokenId, key } = input;
   const where = and(eq(apiIdempotencyKeys.tokenId, tokenId), eq(apiIdempotencyKeys.key, key));
-  // An expired key is forgotten, so the same key may start afresh.
+  // Expired keys are forgotten (this one included, so it may start afresh): the table holds at
+  // most a day of writes, pruned by the writes themselves through the index on created_at.
   await ctx.db
     .delete(apiIdempotencyKeys)
-    .where(and(where, lt(apiIdempotencyKeys.createdAt, new Date(Date.now() - TTL_MS))));
+    .where(lt(apiIdempotencyKeys.createdAt, new Date(Date.now() - TTL_MS)));
   const [inserted] = await ctx.db
     .insert(apiIdempotencyKeys)
     .values({ tokenId, key, method: input.method, path: input.path, requestHash: input.hash })

@@ -162,6 +162,43 @@ describe('bad input: one problem answer each, nothing stored', () => {
   });
 });
 
+describe('a bounded wait', () => {
+  it('answers 504 when Verify & Fetch Apps outlasts API_VERIFY_TIMEOUT_MS', async () => {
+    await h.call('PUT', '/projects/slow-apple/credentials', { body: await validKey() });
+    const config = loadConfig({ ...h.env(), API_VERIFY_TIMEOUT_MS: '1000' });
+    const server = await listen(
+      createHttpApp({ logger: h.ctx().logger, api: apiRouter({ ctx: { ...h.ctx(), config } }) }),
+      0,
+      '127.0.0.1',
+    );
+    const fault = h.sim().faults.add({ path: /^\/v1\/apps/, latencyMs: 3_000, times: 'always' });
+    try {
+      const started = Date.now();
+      const response = await fetch(
+        `http://127.0.0.1:${server.port}/api/v1/projects/slow-apple/credentials/verify`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${h.tokens().write}` },
+        },
+      );
+      const body = await response.json();
+      h.checker.check(
+        'POST',
+        '/api/v1/projects/slow-apple/credentials/verify',
+        response.status,
+        response.headers.get('content-type'),
+        body,
+      );
+      expect(response.status).toBe(504);
+      expect(body).toMatchObject({ kind: 'timeout', retryable: true });
+      expect(Date.now() - started).toBeLessThan(2_900);
+    } finally {
+      h.sim().faults.remove(fault);
+      await server.close();
+    }
+  });
+});
+
 describe('service tokens', () => {
   it('refuses a missing, malformed or unknown token, and a revoked one at once', async () => {
     const none = await h.call('GET', '/schedules', { token: null });
@@ -260,6 +297,22 @@ describe('Idempotency-Key on writes', () => {
     expect(answers.map((a) => a.status)).toEqual(Array(6).fill(201));
     expect(new Set(answers.map((a) => a.body.endpoint.id)).size).toBe(1);
     expect(await count('webhook_endpoints')).toBe(before + 1);
+  });
+
+  it('forgets a key after 24 hours', async () => {
+    const headers = { 'idempotency-key': 'old-key' };
+    const first = await h.call('POST', '/webhooks', { body, headers });
+    await h
+      .db()
+      .db.execute(
+        sql`update api_idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-key'`,
+      );
+    const later = await h.call('POST', '/webhooks', {
+      body: { ...body, url: 'http://127.0.0.1:9/later' },
+      headers,
+    });
+    expect(later.status).toBe(201);
+    expect(later.body.endpoint.id).not.toBe(first.body.endpoint.id);
   });
 
   it('releases the key of a request that failed, and keeps keys per token', async () => {
