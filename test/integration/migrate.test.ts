@@ -17,6 +17,8 @@ const MIGRATIONS = (
 ).entries.length;
 
 const TABLES = [
+  'api_idempotency_keys',
+  'api_tokens',
   'app_store_credentials',
   'catalog_changes',
   'catalog_digests',
