@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import { apiIdempotencyKeys } from '../../db/schema.ts';
 import type { ServiceContext } from '../context.ts';
 import { AppError, InvalidInputError } from '../errors.ts';
@@ -16,6 +16,8 @@ import { decryptSecret, encryptSecret } from '../secrets/crypto.ts';
 export const IDEMPOTENCY_KEY_SHAPE = /^[\x21-\x7e]{1,200}$/;
 const TTL_MS = 24 * 3_600_000;
 const WAIT_MS = 30_000;
+/** Longer than any route may keep a request (API_VERIFY_TIMEOUT_MS is at most 10 minutes). */
+const ABANDONED_AFTER_MS = 11 * 60_000;
 
 export interface StoredAnswer {
   status: number;
@@ -57,6 +59,7 @@ function canonicalJson(value: unknown): string {
 export async function claimIdempotencyKey(
   ctx: ServiceContext,
   input: { tokenId: string; key: string; method: string; path: string; hash: string },
+  deadline = Date.now() + WAIT_MS,
 ): Promise<Claim> {
   const { tokenId, key } = input;
   const where = and(eq(apiIdempotencyKeys.tokenId, tokenId), eq(apiIdempotencyKeys.key, key));
@@ -85,12 +88,11 @@ export async function claimIdempotencyKey(
       },
     };
   }
-  const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const [row] = await ctx.db.select().from(apiIdempotencyKeys).where(where);
     if (!row) {
       // The first request failed and released the key: this one may claim it.
-      if (Date.now() < deadline) return claimIdempotencyKey(ctx, input);
+      if (Date.now() < deadline) return claimIdempotencyKey(ctx, input, deadline);
     } else {
       if (row.requestHash !== input.hash) {
         throw new AppError(
@@ -102,6 +104,20 @@ export async function claimIdempotencyKey(
       if (row.responseStatus !== null && row.responseSealed !== null) {
         const body = JSON.parse(await decryptSecret(ctx.config, row.responseSealed)) as unknown;
         return { kind: 'replay', answer: { status: row.responseStatus, body } };
+      }
+      // A claim this old was left by a process that died mid-request: the key is free again.
+      if (row.createdAt.getTime() < Date.now() - ABANDONED_AFTER_MS) {
+        const freed = await ctx.db
+          .delete(apiIdempotencyKeys)
+          .where(
+            and(
+              where,
+              isNull(apiIdempotencyKeys.completedAt),
+              lt(apiIdempotencyKeys.createdAt, new Date(Date.now() - ABANDONED_AFTER_MS)),
+            ),
+          )
+          .returning({ key: apiIdempotencyKeys.key });
+        if (freed.length > 0) return claimIdempotencyKey(ctx, input, deadline);
       }
     }
     if (Date.now() > deadline) {

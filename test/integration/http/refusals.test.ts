@@ -315,6 +315,19 @@ describe('Idempotency-Key on writes', () => {
     expect(later.body.endpoint.id).not.toBe(first.body.endpoint.id);
   });
 
+  it('frees a key whose first request was abandoned mid-way (its process died)', async () => {
+    const headers = { 'idempotency-key': 'abandoned' };
+    const first = await h.call('POST', '/webhooks', { body, headers });
+    // As a process that died after claiming the key would have left it: claimed, never answered.
+    await h.db().db.execute(
+      sql`update api_idempotency_keys set response_status = null, response_sealed = null, completed_at = null,
+          created_at = now() - interval '12 minutes' where key = 'abandoned'`,
+    );
+    const retried = await h.call('POST', '/webhooks', { body, headers });
+    expect(retried.status).toBe(201);
+    expect(retried.body.endpoint.id).not.toBe(first.body.endpoint.id);
+  });
+
   it('releases the key of a request that failed, and keeps keys per token', async () => {
     const headers = { 'idempotency-key': 'remove-missing' };
     const missing = `/webhooks/we_${'0'.repeat(32)}`;
