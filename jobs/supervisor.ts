@@ -253,8 +253,11 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
   let api: { router: import('express').Router; close(): Promise<void> } | undefined;
   try {
     if (config.metrics.port > 0) {
-      // The HTTP API under /api/v1 (API_IN_WORKER): the supervisor holds no database, so it opens one.
-      if (config.api.inWorker) api = await (await import('./api.ts')).supervisorApi(config, logger);
+      // The HTTP API under /api/v1 (API_IN_WORKER): the supervisor holds no database, so it opens one
+      // (Postgres only: the embedded database allows one opener, and the children are openers).
+      if (config.api.inWorker && config.databaseUrl) {
+        api = await (await import('./api.ts')).supervisorApi(config, logger);
+      }
       health = await startHealthServer({
         api: api?.router,
         port: config.metrics.port,
