@@ -74,7 +74,7 @@ function parseWith<T extends z.ZodType>(schema: T, value: unknown, location: 'pa
   return parsed.data as z.output<T>;
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+function withTimeout<T>(work: Promise<T>, ms: number, operation: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -82,7 +82,8 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
         reject(
           new AppError(
             'timeout',
-            `${what} did not finish within ${ms} ms; it goes on. Ask again, or follow it with the status route.`,
+            `${operation} did not finish within ${ms} ms; it goes on in the background. Ask again in a ` +
+              'moment, or follow the project with GET /projects/{projectId}/status.',
             { retryable: true },
           ),
         ),
@@ -242,7 +243,7 @@ export function apiRouter(options: ApiOptions): Router {
       }
       const work = spec.run(ctx, { params, query, body });
       const result = await (spec.timeoutMs
-        ? withTimeout(work, spec.timeoutMs(config), spec.summary.split(' (')[0]!)
+        ? withTimeout(work, spec.timeoutMs(config), spec.operationId)
         : work);
       const text = JSON.stringify(result);
       if (claim?.kind === 'claimed') await claim.complete({ status: spec.status, body: JSON.parse(text) });
