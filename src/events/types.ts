@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { changeEntities } from '../catalog/vocabulary.ts';
 
 /*
  * The events this worker tells the platform about (README, "Events"). Every payload carries
@@ -15,6 +14,9 @@ export const EVENT_TYPES = [
   'credentials.verified',
   'catalog.health_changed',
   'webhook.endpoint_disabled',
+  'prices.changed',
+  'price_change.scheduled',
+  'price_change.cancelled',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /** Sent by `webhooks test` only; never stored in the outbox. */
@@ -29,34 +31,109 @@ export const MAX_APPS_IN_EVENT = 200;
 const credentialStatus = z.enum(['unverified', 'valid', 'invalid', 'forbidden', 'no_apps']);
 
 export const changeRowSchema = z.object({
-  entity: z.enum(changeEntities),
-  /** Apple's id of the entity. */
-  entityId: z.string(),
+  /** What changed: `product`, `subscription_group`, `grace_period`, `price`, `offer`, `localization`, `availability`, … */
+  entity: z.string().meta({ example: 'product' }),
+  /** Apple's id of the entity (prices: `<product Apple id>/<territory>/<start date or initial>`). */
+  entityId: z.string().meta({ example: '6741234567' }),
   action: z.enum(['added', 'updated', 'removed', 'restored']),
-  changedFields: z.array(z.string()),
+  changedFields: z.array(z.string()).meta({ example: ['referenceName'] }),
   /** The product id (products only). */
-  productId: z.string().nullable(),
+  productId: z.string().nullable().meta({ example: 'com.example.pro.monthly' }),
 });
 export type ChangeRow = z.infer<typeof changeRowSchema>;
 
+const runId = z.string().meta({ example: '0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b' });
+/** How to read a run's change rows: `run:<runId>` (`catalog-sync changes <project> --run <cursor>`). */
+const changesCursor = z.string().meta({ example: 'run:0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b' });
+const isoTime = z.string().meta({ example: '2026-12-04T22:15:00.000Z' });
+const day = z.string().meta({ example: '2027-01-03' });
+/** Money as a decimal string, exactly as Apple states it; null when Apple gives no figure. */
+const money = (example: string) => z.string().nullable().meta({ example });
+
 export const catalogChangedSchema = z.object({
   version: z.literal(1),
-  runId: z.string(),
-  trigger: z.string().nullable(),
-  /** When the changes were stamped (`catalog_changes.detected_at`). */
-  detectedAt: z.string(),
-  /** `<entity>.<action>` counts, e.g. `product.added`, `revenue_attribution_rule.opened`. */
-  counts: z.record(z.string(), z.number().int()),
-  totalChanges: z.number().int(),
-  /** The change rows when at most MAX_INLINE_CHANGES, else null and `changesCursor` says where. */
-  changes: z.array(changeRowSchema).nullable(),
+  runId,
+  trigger: z.string().nullable().meta({ example: 'schedule' }),
+  /** When the run's first change was stamped (`catalog_changes.detected_at`). */
+  detectedAt: isoTime,
   /**
-   * `changes?since=<detectedAt>&runId=<runId>`: the rows are `catalog_changes` of that run, read with
-   * `catalog-sync changes <project> --since <detectedAt> --json` (rows carry their runId).
+   * The run's change rows by `<entity>.<action>` (e.g. `product.added`, `price.updated`), every
+   * kind of entity the run changed, structure and details: they add up to `totalChanges`.
    */
-  changesCursor: z.string().nullable(),
+  counts: z
+    .record(z.string(), z.number().int())
+    .meta({ example: { 'product.updated': 1, 'price.added': 2 } }),
+  /** Change rows the run wrote: exactly the rows its `changesCursor` returns. */
+  totalChanges: z.number().int().meta({ example: 3 }),
+  /** The change rows when at most MAX_INLINE_CHANGES, else null (read them with `changesCursor`). */
+  changes: z.array(changeRowSchema).nullable(),
+  /** `run:<runId>`: `catalog-sync changes <project> --run <cursor> --json` (or `listChanges({ projectId, runId })`) returns the run's rows. */
+  changesCursor,
+  /** Whether the run versioned the revenue-attribution rules (read them with `catalog-sync rules`). */
   rulesVersioned: z.boolean(),
+  /** Rule rows the run opened (four when the rules were versioned, else 0). */
+  rulesOpened: z.number().int().min(0).meta({ example: 0 }),
 });
+
+/** At most this many price changes travel in one prices.changed; `more` counts the rest. */
+export const MAX_PRICES_IN_EVENT = 500;
+
+export const priceChangeSchema = z.object({
+  /** The product id (the app's own), null if the product is no longer stored. */
+  productId: z.string().nullable().meta({ example: 'com.example.pro.monthly' }),
+  productAppleId: z.string().meta({ example: '6741234567' }),
+  territory: z.string().meta({ example: 'USA' }),
+  currency: z.string().nullable().meta({ example: 'USD' }),
+  action: z.enum(['added', 'updated', 'removed', 'restored']),
+  /** The price version's start date (null: in force since the product was first priced). */
+  startDate: day.nullable(),
+  /** Old: the row's before, or for a new version the territory's version before it; null when none. */
+  oldCustomerPrice: money('9.99'),
+  newCustomerPrice: money('12.99'),
+  oldProceeds: money('8.49'),
+  newProceeds: money('11.04'),
+});
+export type PriceChange = z.infer<typeof priceChangeSchema>;
+
+export const pricesChangedSchema = z.object({
+  version: z.literal(1),
+  runId,
+  detectedAt: isoTime,
+  /** Price change rows of the run (all of them, `prices` shows up to MAX_PRICES_IN_EVENT). */
+  total: z.number().int().meta({ example: 1 }),
+  prices: z.array(priceChangeSchema).max(MAX_PRICES_IN_EVENT),
+  /** Price changes not listed here (read them with `changesCursor`). */
+  more: z.number().int().min(0).meta({ example: 0 }),
+  changesCursor,
+});
+
+/** A territory's price in a scheduled (or cancelled) price version. */
+const scheduledPriceSchema = z.object({
+  territory: z.string().meta({ example: 'USA' }),
+  currency: z.string().nullable().meta({ example: 'USD' }),
+  customerPrice: money('12.99'),
+  proceeds: money('11.04'),
+  /** The price in force before it (in that territory), null when there was none. */
+  previousCustomerPrice: money('9.99'),
+  previousProceeds: money('8.49'),
+});
+
+const scheduleFields = {
+  version: z.literal(1),
+  runId,
+  productId: z.string().nullable().meta({ example: 'com.example.pro.monthly' }),
+  productAppleId: z.string().meta({ example: '6741234567' }),
+  /** The day the new price takes effect (Apple's start date, UTC). */
+  startDate: day,
+  /** Whole days from the day it was seen (UTC) to `startDate`. */
+  daysUntil: z.number().int().meta({ example: 30 }),
+  /** The version's price in each territory (up to MAX_PRICES_IN_EVENT; `more` counts the rest). */
+  prices: z.array(scheduledPriceSchema).max(MAX_PRICES_IN_EVENT),
+  more: z.number().int().min(0).meta({ example: 0 }),
+};
+
+export const priceChangeScheduledSchema = z.object(scheduleFields);
+export const priceChangeCancelledSchema = z.object(scheduleFields);
 
 export const syncFailedSchema = z.object({
   version: z.literal(1),
@@ -127,6 +204,9 @@ export const payloadSchemas = {
   'credentials.verified': credentialsVerifiedSchema,
   'catalog.health_changed': catalogHealthChangedSchema,
   'webhook.endpoint_disabled': endpointDisabledSchema,
+  'prices.changed': pricesChangedSchema,
+  'price_change.scheduled': priceChangeScheduledSchema,
+  'price_change.cancelled': priceChangeCancelledSchema,
 } as const satisfies Record<EventType, z.ZodType>;
 
 export type PayloadOf<T extends EventType> = z.infer<(typeof payloadSchemas)[T]>;
@@ -136,6 +216,8 @@ export type CredentialsStatusChangedPayload = PayloadOf<'credentials.status_chan
 export type CredentialsVerifiedPayload = PayloadOf<'credentials.verified'>;
 export type CatalogHealthChangedPayload = PayloadOf<'catalog.health_changed'>;
 export type EndpointDisabledPayload = PayloadOf<'webhook.endpoint_disabled'>;
+export type PricesChangedPayload = PayloadOf<'prices.changed'>;
+export type PriceChangeScheduledPayload = PayloadOf<'price_change.scheduled'>;
 
 /** An event about to be written to the outbox. */
 export type NewEvent = {
@@ -149,6 +231,11 @@ export const eventEnvelopeSchema = z.object({
   /** ISO 8601, when the event was written (its transaction's time). */
   timestamp: z.string(),
   projectId: z.string().nullable(),
+  /**
+   * 1, 2, 3… per project (events of no project count on their own): a receiver that sees a gap
+   * or an older number knows an event is late and can restore the order itself.
+   */
+  sequence: z.number().int(),
   data: z.looseObject({ version: z.number().int() }),
 });
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import { listDeliveries, listEvents, redeliver } from '../../../src/app/events.ts';
+import { announceRunChanges, listDeliveries, listEvents, redeliver } from '../../../src/app/events.ts';
 import { addWebhook, listWebhooks, rotateWebhookSecret, testWebhook } from '../../../src/app/webhooks.ts';
 import { EVENTS_QUEUE_NAME } from '../../../src/events/dispatcher.ts';
 import { emit } from '../../../src/events/emit.ts';
@@ -75,6 +75,8 @@ async function endpoint(
   mode: 'ok' | number = 'ok',
   eventTypes?: string[],
 ) {
+  // An endpoint is registered for an existing project only; these tests emit their own events.
+  if (projectId !== null) await ensureProject(projectId);
   const { endpoint, secret } = await addWebhook(ctx, {
     url: receiver.url(path),
     projectId,
@@ -83,6 +85,10 @@ async function endpoint(
   secrets.push(secret);
   receiver.route(path, secret, mode);
   return { endpoint, secret };
+}
+
+async function ensureProject(projectId: string) {
+  await getDb().db.execute(sql`insert into projects (id) values (${projectId}) on conflict do nothing`);
 }
 
 async function outbox(projectId: string) {
@@ -117,6 +123,9 @@ describe('catalog.changed', () => {
     await endpoint('/shop', 'ev-shop');
     const first = await syncProject(ctx, 'ev-shop', { trigger: 'manual' });
     expect(first.unchanged).toBe(false);
+    // A run is announced once complete (the worker's job and `sync --inline` do it as they end).
+    expect((await announceRunChanges(ctx, first.runId)).length).toBeGreaterThan(0);
+    expect(await announceRunChanges(ctx, first.runId)).toEqual([]);
 
     const delivered = await until(async () => {
       const got = ofType(receiver.acknowledged('/shop'), 'catalog.changed');
@@ -126,12 +135,17 @@ describe('catalog.changed', () => {
     const [event] = delivered;
     expect(event!.verified).toBe(true);
     expect(event!.projectId).toBe('ev-shop');
+    const { 'revenue_attribution_rule.opened': opened, ...rowCounts } = first.changes;
     expect(event!.data).toMatchObject({
       version: 1,
       runId: first.runId,
-      counts: first.changes,
+      counts: rowCounts,
       trigger: 'manual',
+      rulesVersioned: true,
+      rulesOpened: opened,
+      changesCursor: `run:${first.runId}`,
     });
+    expect(event!.sequence).toBeGreaterThan(0);
     const [{ n }] = rowsOf<{ n: number }>(
       await getDb().db.execute(
         sql`select count(*)::int as n from catalog_changes where run_id = ${first.runId}`,
@@ -203,6 +217,7 @@ describe('delivery guarantees', () => {
     const down = await startReceiver();
     const port = down.port;
     const received = down.received;
+    await ensureProject('ev-down');
     const { secret } = await addWebhook(ctx, { url: `http://127.0.0.1:${port}/down`, projectId: 'ev-down' });
     secrets.push(secret);
     await down.close(); // connection refused from now on
@@ -430,6 +445,15 @@ describe('operations', () => {
   });
 
   it('the CLI shows the secret once, at `webhooks add`, never in `webhooks list`', async () => {
+    // A project that does not exist is refused (a typo would register an endpoint that never fires).
+    const typo = await runCli(
+      ['webhooks', 'add', receiver.url('/cli'), '--project', 'ev-cli', '--json'],
+      serviceEnv(services(), { ...EVENT_ENV, LOG_LEVEL: 'warn' }),
+    );
+    expect(typo.code).toBe(1);
+    expect(jsonOf(typo)).toMatchObject({ ok: false, error: { kind: 'not_found' } });
+    expect(typo.stdout).toContain('Project ev-cli does not exist');
+    await ensureProject('ev-cli');
     const added = await runCli(
       [
         'webhooks',
