@@ -178,8 +178,8 @@ export async function enableWebhook(
   ctx: DataContext,
   input: { id: string; replaySince?: string | Date | undefined },
 ): Promise<EnableWebhookResult> {
-  const row = await load(ctx, input.id);
   const since = input.replaySince === undefined ? undefined : parseReplaySince(input.replaySince);
+  const row = await load(ctx, input.id);
   const [updated] = await ctx.db
     .update(webhookEndpoints)
     .set({
