@@ -35,7 +35,7 @@ export const changeRowSchema = z.object({
   entity: z.string().meta({ example: 'product' }),
   /** Apple's id of the entity (prices: `<product Apple id>/<territory>/<start date or initial>`). */
   entityId: z.string().meta({ example: '6741234567' }),
-  action: z.enum(['added', 'updated', 'removed', 'restored']),
+  action: z.enum(['added', 'updated', 'removed', 'restored']).meta({ example: 'updated' }),
   changedFields: z.array(z.string()).meta({ example: ['referenceName'] }),
   /** The product id (products only). */
   productId: z.string().nullable().meta({ example: 'com.example.pro.monthly' }),
@@ -46,6 +46,7 @@ const runId = z.string().meta({ example: '0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b' 
 /** How to read a run's change rows: `run:<runId>` (`catalog-sync changes <project> --run <cursor>`). */
 const changesCursor = z.string().meta({ example: 'run:0193a1b2-7c4d-7e8f-9a0b-1c2d3e4f5a6b' });
 const isoTime = z.string().meta({ example: '2026-12-04T22:15:00.000Z' });
+const keyId = z.string().meta({ example: '2X9R4HXF34' });
 const day = z.string().meta({ example: '2027-01-03' });
 /** Money as a decimal string, exactly as Apple states it; null when Apple gives no figure. */
 const money = (example: string) => z.string().nullable().meta({ example });
@@ -60,17 +61,15 @@ export const catalogChangedSchema = z.object({
    * The run's change rows by `<entity>.<action>` (e.g. `product.added`, `price.updated`), every
    * kind of entity the run changed, structure and details: they add up to `totalChanges`.
    */
-  counts: z
-    .record(z.string(), z.number().int())
-    .meta({ example: { 'product.updated': 1, 'price.added': 2 } }),
+  counts: z.record(z.string(), z.number().int()).meta({ example: { 'product.updated': 1 } }),
   /** Change rows the run wrote: exactly the rows its `changesCursor` returns. */
-  totalChanges: z.number().int().meta({ example: 3 }),
+  totalChanges: z.number().int().meta({ example: 1 }),
   /** The change rows when at most MAX_INLINE_CHANGES, else null (read them with `changesCursor`). */
   changes: z.array(changeRowSchema).nullable(),
   /** `run:<runId>`: `catalog-sync changes <project> --run <cursor> --json` (or `listChanges({ projectId, runId })`) returns the run's rows. */
   changesCursor,
   /** Whether the run versioned the revenue-attribution rules (read them with `catalog-sync rules`). */
-  rulesVersioned: z.boolean(),
+  rulesVersioned: z.boolean().meta({ example: false }),
   /** Rule rows the run opened (four when the rules were versioned, else 0). */
   rulesOpened: z.number().int().min(0).meta({ example: 0 }),
 });
@@ -137,35 +136,44 @@ export const priceChangeCancelledSchema = z.object(scheduleFields);
 
 export const syncFailedSchema = z.object({
   version: z.literal(1),
-  runId: z.string().nullable(),
-  jobId: z.string().nullable(),
-  trigger: z.string().nullable(),
-  attempts: z.number().int(),
+  runId: runId.nullable(),
+  jobId: z.string().nullable().meta({ example: '1287' }),
+  trigger: z.string().nullable().meta({ example: 'schedule' }),
+  attempts: z.number().int().meta({ example: 5 }),
   /** Stable kind (`auth`, `forbidden`, `transient`, `rate_limited`, `precondition`, …). */
-  errorKind: z.string(),
-  errorMessage: z.string().max(MAX_MESSAGE_CHARS),
+  errorKind: z.string().meta({ example: 'transient' }),
+  errorMessage: z
+    .string()
+    .max(MAX_MESSAGE_CHARS)
+    .meta({ example: 'App Store Connect answered 503 five times; the next scheduled sync tries again.' }),
 });
 
 export const credentialsStatusChangedSchema = z.object({
   version: z.literal(1),
-  keyId: z.string(),
+  keyId,
   from: credentialStatus,
-  to: credentialStatus,
-  detail: z.string().max(MAX_MESSAGE_CHARS).nullable(),
+  to: credentialStatus.meta({ example: 'invalid' }),
+  detail: z.string().max(MAX_MESSAGE_CHARS).nullable().meta({ example: 'App Store Connect answered 401.' }),
   /** What a person should do about the new status. */
-  action: z.string(),
+  action: z.string().meta({ example: 'App Store Connect refused the key (401): check the Key ID, …' }),
   /** `sync` or `verify`: what found out. */
   source: z.enum(['sync', 'verify']),
 });
 
 export const credentialsVerifiedSchema = z.object({
   version: z.literal(1),
-  keyId: z.string(),
-  status: credentialStatus,
-  detail: z.string().max(MAX_MESSAGE_CHARS).nullable(),
-  appCount: z.number().int(),
+  keyId,
+  status: credentialStatus.meta({ example: 'valid' }),
+  detail: z.string().max(MAX_MESSAGE_CHARS).nullable().meta({ example: null }),
+  appCount: z.number().int().meta({ example: 1 }),
   /** Up to MAX_APPS_IN_EVENT apps (appCount says how many there are). */
-  apps: z.array(z.object({ appStoreId: z.string(), bundleId: z.string(), name: z.string() })),
+  apps: z.array(
+    z.object({
+      appStoreId: z.string().meta({ example: '1234567890' }),
+      bundleId: z.string().meta({ example: 'com.example.app' }),
+      name: z.string().meta({ example: 'Example' }),
+    }),
+  ),
 });
 
 /** At most this many issues travel in one event; `more` counts the rest (the CLI's `health` lists all). */
@@ -174,27 +182,27 @@ export const MAX_HEALTH_ISSUES = 100;
 export const catalogHealthChangedSchema = z.object({
   version: z.literal(1),
   /** Issues by kind, after the change (e.g. `{ "missing_metadata": 2, "priced_in_fewer_territories": 0 }`). */
-  counts: z.record(z.string(), z.number().int().min(0)),
+  counts: z.record(z.string(), z.number().int().min(0)).meta({ example: { missing_metadata: 1 } }),
   /** Counts before the change (all zero the first time a project has issues). */
-  previousCounts: z.record(z.string(), z.number().int().min(0)),
+  previousCounts: z.record(z.string(), z.number().int().min(0)).meta({ example: { missing_metadata: 0 } }),
   issues: z
     .array(
       z.looseObject({
-        kind: z.string(),
-        productId: z.string(),
-        message: z.string().max(MAX_MESSAGE_CHARS),
+        kind: z.string().meta({ example: 'missing_metadata' }),
+        productId: z.string().meta({ example: 'com.example.pro.monthly' }),
+        message: z.string().max(MAX_MESSAGE_CHARS).meta({ example: 'No localization is ready for review.' }),
       }),
     )
     .max(MAX_HEALTH_ISSUES),
-  more: z.number().int().min(0),
+  more: z.number().int().min(0).meta({ example: 0 }),
 });
 
 export const endpointDisabledSchema = z.object({
   version: z.literal(1),
-  endpointId: z.string(),
-  url: z.string(),
-  reason: z.string().max(MAX_MESSAGE_CHARS),
-  failingSince: z.string().nullable(),
+  endpointId: z.string().meta({ example: 'we_0193a1b27c4d7e8f9a0b1c2d3e4f5a6b' }),
+  url: z.string().meta({ example: 'https://hooks.example.com/app-store' }),
+  reason: z.string().max(MAX_MESSAGE_CHARS).meta({ example: 'the endpoint answered 410 Gone' }),
+  failingSince: isoTime.nullable(),
 });
 
 export const payloadSchemas = {
@@ -226,16 +234,17 @@ export type NewEvent = {
 
 /** The envelope: the webhook body and the events queue's job data. */
 export const eventEnvelopeSchema = z.object({
-  id: z.string(),
-  type: z.string(),
+  /** `evt_` + a UUIDv7; also the `webhook-id` header (deduplicate by it: delivery is at least once). */
+  id: z.string().meta({ example: 'evt_0193a1b27c4d7e8f9a0b1c2d3e4f5a6b' }),
+  type: z.string().meta({ example: 'prices.changed' }),
   /** ISO 8601, when the event was written (its transaction's time). */
-  timestamp: z.string(),
-  projectId: z.string().nullable(),
+  timestamp: isoTime,
+  projectId: z.string().nullable().meta({ example: 'proj_123' }),
   /**
    * 1, 2, 3… per project (events of no project count on their own): a receiver that sees a gap
    * or an older number knows an event is late and can restore the order itself.
    */
-  sequence: z.number().int(),
+  sequence: z.number().int().meta({ example: 42 }),
   data: z.looseObject({ version: z.number().int() }),
 });
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
