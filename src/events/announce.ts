@@ -41,7 +41,10 @@ export async function announceRun(db: Db, runId: string): Promise<Announced> {
     const rows = rowsOf<RunChangeRow>(
       await tx.execute(sql`
         select c.entity, c.entity_id as "entityId", c.action, c.changed_fields as "changedFields",
-               c.before, c.after, to_json(c.detected_at) #>> '{}' as "detectedAt",
+               -- Only prices' models are read: the other rows travel as ids and fields.
+               case when c.entity = 'price' then c.before end as before,
+               case when c.entity = 'price' then c.after end as after,
+               to_json(c.detected_at) #>> '{}' as "detectedAt",
                to_char(c.detected_at at time zone 'UTC', 'YYYY-MM-DD') as "detectedDay",
                p.product_id as "productId",
                case when prev.customer_price is null and prev.proceeds is null then null

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
 import { announceRunChanges, listDeliveries, listEvents, redeliver } from '../../../src/app/events.ts';
 import { addWebhook, listWebhooks, rotateWebhookSecret, testWebhook } from '../../../src/app/webhooks.ts';
+import { announceSettledRuns } from '../../../src/events/announce.ts';
 import { EVENTS_QUEUE_NAME } from '../../../src/events/dispatcher.ts';
 import { emit } from '../../../src/events/emit.ts';
 import { SYNC_JOB } from '../../../src/queue/contract.ts';
@@ -175,6 +176,26 @@ describe('catalog.changed', () => {
     } finally {
       await queue.close();
     }
+  });
+});
+
+describe('runs left unannounced', () => {
+  it('a run whose end a crash skipped is announced by the sweep, once', async () => {
+    const iap = sim().catalog.apps.find((a) => a.id === APP)!.iaps[0]!;
+    sim().mutate.updateProduct(iap.id, { name: 'Renamed while nobody announced' });
+    // The structure sync alone: as if the process died before the run's end announced it.
+    const run = await syncProject(ctx, 'ev-shop', { trigger: 'manual' });
+    expect(run.unchanged).toBe(false);
+    expect((await outbox('ev-shop')).filter((e) => e.payload['runId'] === run.runId)).toEqual([]);
+    // Settled (no wait here): the sweep announces it, and only once.
+    expect(await announceSettledRuns(getDb().db, 0)).toBeGreaterThanOrEqual(1);
+    expect(await announceSettledRuns(getDb().db, 0)).toBe(0);
+    const [event] = await until(async () => {
+      const got = receiver.acknowledged('/shop').filter((r) => r.data['runId'] === run.runId);
+      return got.length ? got : undefined;
+    }, 'the swept run announced');
+    expect(event!.type).toBe('catalog.changed');
+    expect(event!.data).toMatchObject({ totalChanges: 1, counts: { 'product.updated': 1 } });
   });
 });
 
