@@ -248,6 +248,27 @@ describe('events for the money', () => {
   });
 });
 
+describe('a scheduled price withdrawn before its date', () => {
+  it('sends price_change.cancelled with the days it would have taken', async () => {
+    const sub = subscription();
+    const day = addDays(today(), 45);
+    const details = sub.details!;
+    expect(details.prices.some((p) => p.startDate === day)).toBe(true);
+    sim().mutate.setDetails(sub.id, {
+      ...details,
+      prices: details.prices.filter((p) => p.startDate !== day),
+    });
+    const runId = await syncNow('ev-money');
+    const events = await deliveredFor('/money', runId);
+    const cancelled = events.filter((r) => r.type === 'price_change.cancelled');
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]!.data).toMatchObject({ productAppleId: sub.id, startDate: day, daysUntil: 45 });
+    expect(events.filter((r) => r.type === 'price_change.scheduled')).toEqual([]);
+    const money = events.find((r) => r.type === 'prices.changed')!.data as { prices: { action: string }[] };
+    expect(money.prices.every((p) => p.action === 'removed')).toBe(true);
+  });
+});
+
 describe('ordering that cannot stall', () => {
   it('an event failing longer than the hold stops holding the later ones; it arrives when its receiver recovers', async () => {
     const project = 'ev-hold';
