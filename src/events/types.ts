@@ -66,7 +66,7 @@ export const catalogChangedSchema = z.object({
   totalChanges: z.number().int().meta({ example: 1 }),
   /** The change rows when at most MAX_INLINE_CHANGES, else null (read them with `changesCursor`). */
   changes: z.array(changeRowSchema).nullable(),
-  /** `run:<runId>`: `catalog-sync changes <project> --run <cursor> --json` (or `listChanges({ projectId, runId })`) returns the run's rows. */
+  /** `run:<runId>`: `catalog-sync changes <project> --run <cursor> --json` (or the API's `listRunChanges({ projectId, runId })`) returns the run's rows. */
   changesCursor,
   /** Whether the run versioned the revenue-attribution rules (read them with `catalog-sync rules`). */
   rulesVersioned: z.boolean().meta({ example: false }),
