@@ -302,7 +302,7 @@ export function parseRunCursor(value: string): string {
   if (!UUID.test(text)) {
     throw new InvalidInputError(
       'runId',
-      'must be a sync run id or an event’s changesCursor (run:<run id>); see the runs with `catalog-sync status <project>`.',
+      'must be a sync run id or an event’s changesCursor (run:<run id>); every catalog.changed carries its cursor, and `catalog-sync status <project> --json` lists the last runs’ ids.',
     );
   }
   return text.toLowerCase();
