@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../../db/client.ts';
 import { listDeliveries } from '../../../src/app/events.ts';
 import { addWebhook, enableWebhook } from '../../../src/app/webhooks.ts';
 import { type Dispatcher, startDispatcher } from '../../../src/events/dispatcher.ts';
@@ -72,6 +73,41 @@ async function dispatchUntil<T>(
     return await done();
   }, what);
 }
+
+describe('the per-project sequence', () => {
+  it('numbers concurrent events of a project 1, 2, 3… in the order of the outbox, without gaps or repeats', async () => {
+    await getDb().db.execute(sql`insert into projects (id) values ('ops-seq')`);
+    const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => failed('ops-seq', `concurrent ${i}`)));
+    // A rolled-back emit leaves no gap either.
+    await getDb()
+      .db.transaction(async (tx) => {
+        await emit(tx, {
+          type: 'sync.failed',
+          projectId: 'ops-seq',
+          payload: {
+            version: 1,
+            runId: null,
+            jobId: null,
+            trigger: null,
+            attempts: 1,
+            errorKind: 'transient',
+            errorMessage: 'rolled back',
+          },
+        });
+        throw new Error('roll back');
+      })
+      .catch(() => undefined);
+    const last = await failed('ops-seq', 'after the rollback');
+    const rows = rowsOf<{ id: string; project_seq: number }>(
+      await getDb().db.execute(
+        sql`select id, project_seq::int as project_seq from events where project_id = 'ops-seq' order by seq`,
+      ),
+    );
+    expect(rows.map((r) => r.project_seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set([...ids, last]));
+    expect(rows.at(-1)!.id).toBe(last);
+  });
+});
 
 describe('webhooks enable --replay-since', () => {
   it('sends a re-enabled endpoint, in order, what it missed since then, and nothing it already had', async () => {
