@@ -51,7 +51,7 @@ const EVENT_ENV = {
   EVENTS_DISPATCH_INTERVAL_MS: '100',
   WEBHOOKS_TIMEOUT_MS: '2000',
   // Plenty of quick retries: the held event must still be retrying when its receiver recovers.
-  WEBHOOKS_RETRY_SCHEDULE_MS: Array.from({ length: 30 }, () => '1000').join(','),
+  WEBHOOKS_RETRY_SCHEDULE_MS: Array.from({ length: 30 }, () => '2000').join(','),
   WEBHOOKS_ORDER_HOLD_MS: String(HOLD_MS),
   DETAILS_MAX_AGE: '1s',
 };
