@@ -156,8 +156,9 @@ export function registerWebhooks(program: Command): void {
         events.length === 0
           ? 'No events.'
           : renderTable(
-              ['id', 'time', 'type', 'deliveries (ok/pending/failed)'],
+              ['seq', 'id', 'time', 'type', 'deliveries (ok/pending/failed)'],
               events.map((e) => [
+                e.sequence,
                 e.id,
                 e.timestamp,
                 e.type,
