@@ -234,8 +234,9 @@ export async function announceRunChanges(ctx: DataContext, runId: string): Promi
 }
 
 /**
- * Queues for one endpoint the events since `since` that it matches and never received (no
- * succeeded delivery to it), oldest first. The dispatcher sends them in order.
+ * Queues for one endpoint the events since `since` (and since it was registered) that it matches
+ * and never received (no delivery to it succeeded or is pending), oldest first. The dispatcher
+ * sends them in order.
  */
 export async function replayMissed(
   ctx: DataContext,
@@ -273,7 +274,8 @@ export async function replayMissed(
       createdAt: new Date(e.created_at),
     })),
     [endpoint],
-    { newOnly: false },
+    // What it missed: events from before it was registered were never its own.
+    { newOnly: true },
   );
   if (rows.length > 0) await ctx.db.insert(webhookDeliveries).values(rows);
   return { events: new Set(rows.map((r) => r.eventId)).size, deliveries: rows.length };
