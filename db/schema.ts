@@ -336,6 +336,10 @@ export const events = pgTable(
     fannedOutAt: ts('fanned_out_at'),
     /** When it was put on the events queue (null while EVENTS_QUEUE is off). */
     queuedAt: ts('queued_at'),
+    // --- events for the money
+    /** 1, 2, 3… per project (events of no project have their own): the envelope's `sequence`. */
+    projectSeq: bigint('project_seq', { mode: 'number' }).notNull(),
+    // --- end events for the money
   },
   (t) => [
     index('events_project_created').on(t.projectId, t.createdAt),
@@ -344,6 +348,7 @@ export const events = pgTable(
     index('events_not_queued').on(t.seq).where(sql`${t.queuedAt} is null`),
     // Each project's last health event: change detection (emit.ts) and the health metric.
     index('events_health_latest').on(t.projectId, t.seq).where(sql`${t.type} = 'catalog.health_changed'`),
+    uniqueIndex('events_project_seq').on(sql`coalesce(${t.projectId}, '')`, t.projectSeq),
   ],
 );
 
@@ -407,6 +412,10 @@ export const webhookDeliveries = pgTable(
     lastError: text('last_error'),
     createdAt: createdAt(),
     completedAt: ts('completed_at'),
+    // --- events for the money
+    /** When its first failed attempt was recorded: failing longer than the hold, it stops holding later events. */
+    failingSince: ts('failing_since'),
+    // --- end events for the money
   },
   (t) => [
     index('webhook_deliveries_due').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
@@ -654,3 +663,26 @@ export const apiIdempotencyKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.tokenId, t.key] }), index('api_idempotency_keys_created').on(t.createdAt)],
 );
+// --- events for the money: the per-project event sequence and the runs already announced
+
+/** The last sequence number given to an event of each project (`''`: events of no project). */
+export const eventSequences = pgTable('event_sequences', {
+  scope: text('scope').primaryKey(),
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull(),
+});
+
+/**
+ * Runs whose changes were announced (catalog.changed, prices.changed, price_change.*): written in
+ * the transaction that emits them, so a run is announced once, by the sync or by the dispatcher's
+ * sweep of runs a crash left unannounced.
+ */
+export const runAnnouncements = pgTable('run_announcements', {
+  runId: uuid('run_id')
+    .primaryKey()
+    .references(() => syncRuns.id, { onDelete: 'cascade' }),
+  projectId: text('project_id').notNull(),
+  /** Change rows the announcement covered (its totalChanges). */
+  changeRows: integer('change_rows').notNull(),
+  announcedAt: ts('announced_at').notNull().defaultNow(),
+});
+// --- end events for the money

@@ -55,7 +55,7 @@ export {
 export { ConfigError } from './config/env.ts';
 export type { CredentialsInput } from './credentials/validate.ts';
 export { AppError, InvalidInputError, NotFoundError, PreconditionError } from './errors.ts';
-export type { EventEnvelope } from './events/types.ts';
+export type { EventEnvelope, EventType, PayloadOf as EventPayload } from './events/types.ts';
 export type { Logger } from './log/logger.ts';
 export type { DiscoveredApp, SelectedApp, VerifyResult, VerifyStatus } from './onboarding/index.ts';
 export {
@@ -161,6 +161,15 @@ export interface CatalogSync {
   removeWebhook(id: string): Promise<{ id: string; removed: true }>;
   /** A new secret (shown once); requests are signed with the old one too for WEBHOOKS_ROTATION_GRACE_MS. */
   rotateWebhookSecret(id: string): Promise<Webhooks.WebhookWithSecret>;
+  /**
+   * Re-enables a disabled endpoint; with `replaySince` (ISO time or `24h`), the events since then
+   * it matches and never received are sent to it again, in order, with their original ids.
+   */
+  enableWebhook(id: string, options?: { replaySince?: string | Date }): Promise<Webhooks.EnableWebhookResult>;
+  /** The change rows of one run: the `changesCursor` of its `catalog.changed` (`run:<runId>`) or the run id. */
+  listRunChanges(
+    input: Parameters<typeof Events.listRunChanges>[1],
+  ): ReturnType<typeof Events.listRunChanges>;
   /** The outbox of a project, newest first, with each event's delivery counts. */
   listEvents(input: Parameters<typeof Events.listEvents>[1]): Promise<Events.EventListItem[]>;
   /** Sends one event again, or every event since a time, to the endpoints it matches (same event id). */
@@ -321,6 +330,15 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
       call(async (_app, ctx) => (await import('./app/webhooks.ts')).removeWebhook(ctx, { id })),
     rotateWebhookSecret: (id) =>
       call(async (_app, ctx) => (await import('./app/webhooks.ts')).rotateWebhookSecret(ctx, { id })),
+    enableWebhook: (id, enableOptions = {}) =>
+      call(async (_app, ctx) =>
+        (await import('./app/webhooks.ts')).enableWebhook(ctx, {
+          id,
+          replaySince: enableOptions.replaySince,
+        }),
+      ),
+    listRunChanges: (input) =>
+      call(async (_app, ctx) => (await import('./app/events.ts')).listRunChanges(ctx, input)),
     listEvents: (input) =>
       call(async (_app, ctx) => (await import('./app/events.ts')).listEvents(ctx, input)),
     redeliver: (input) => call(async (_app, ctx) => (await import('./app/events.ts')).redeliver(ctx, input)),

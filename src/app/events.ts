@@ -1,14 +1,24 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
-import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.ts';
-import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { rowsOf } from '../../db/client.ts';
+import {
+  catalogChanges,
+  events,
+  webhookDeliveries,
+  webhookDeliveryAttempts,
+  webhookEndpoints,
+} from '../../db/schema.ts';
+import { errorMessage, InvalidInputError, NotFoundError } from '../errors.ts';
+import { announceRun } from '../events/announce.ts';
 import { envelopeOf } from '../events/envelope.ts';
 import { deliveryRows } from '../events/match.ts';
 import type { EventEnvelope } from '../events/types.ts';
+import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
+import { requireProject } from '../projects/store.ts';
 import { parseInstant } from '../time/duration.ts';
 import type { DataContext } from './context.ts';
 
-/* The outbox and the delivery log, as operators and the platform read them (issue 13). */
+/* The outbox and the delivery log, as operators and the platform read them. */
 
 /** A Date, an ISO time or a duration back from now (`24h`): the one grammar of src/time. */
 function parseTime(field: string, value: string | Date | undefined): Date | undefined {
@@ -257,4 +267,98 @@ export async function redeliver(
   if (rows.length > 0) await ctx.db.insert(webhookDeliveries).values(rows);
   ctx.logger.info({ events: selected.length, deliveries: rows.length }, 'events queued for redelivery');
   return { events: selected.length, deliveries: rows.length };
+}
+
+/**
+ * Announces a complete run's changes (catalog.changed, prices.changed, price_change.*): the sync
+ * calls it as the run ends. It never fails the sync: a run it could not announce is announced by
+ * the dispatcher's sweep (src/events/announce.ts).
+ */
+export async function announceRunChanges(ctx: DataContext, runId: string): Promise<string[]> {
+  try {
+    return (await announceRun(ctx.db, runId)).events;
+  } catch (error) {
+    ctx.logger.warn(
+      { runId, error: scrubSecrets(errorMessage(error)) },
+      "could not announce the run's changes now; the events dispatcher announces it later",
+    );
+    return [];
+  }
+}
+
+/**
+ * Queues for one endpoint the events since `since` (and since it was registered) that it matches
+ * and never received (no delivery to it succeeded or is pending), oldest first. The dispatcher
+ * sends them in order.
+ */
+export async function replayMissed(
+  ctx: DataContext,
+  input: { endpointId: string; since: Date },
+): Promise<{ events: number; deliveries: number }> {
+  const [endpoint] = await ctx.db
+    .select()
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.id, input.endpointId));
+  if (!endpoint) throw new NotFoundError(`Webhook endpoint ${input.endpointId} does not exist.`);
+  const missed = rowsOf<{
+    id: string;
+    seq: number;
+    type: string;
+    project_id: string | null;
+    payload: Record<string, unknown>;
+    created_at: Date;
+  }>(
+    await ctx.db.execute(sql`
+      select e.id, e.seq, e.type, e.project_id, e.payload, e.created_at from events e
+       where e.created_at >= ${input.since.toISOString()}::timestamptz
+         and not exists (select 1 from webhook_deliveries d
+                          where d.event_id = e.id and d.endpoint_id = ${endpoint.id}
+                            and d.status in ('succeeded', 'pending'))
+       order by e.seq
+       limit 10000`),
+  );
+  const rows = deliveryRows(
+    missed.map((e) => ({
+      id: e.id,
+      seq: Number(e.seq),
+      type: e.type,
+      projectId: e.project_id,
+      payload: e.payload,
+      createdAt: new Date(e.created_at),
+    })),
+    [endpoint],
+    // What it missed: events from before it was registered were never its own.
+    { newOnly: true },
+  );
+  if (rows.length > 0) await ctx.db.insert(webhookDeliveries).values(rows);
+  return { events: new Set(rows.map((r) => r.eventId)).size, deliveries: rows.length };
+}
+
+/** A run's change rows, the cursor of its catalog.changed (`run:<runId>` or the bare id). */
+export async function listRunChanges(
+  ctx: DataContext,
+  input: { projectId: string; runId: string },
+): Promise<{ projectId: string; runId: string; changes: (typeof catalogChanges.$inferSelect)[] }> {
+  const project = await requireProject(ctx, input.projectId);
+  const runId = parseRunCursor(input.runId);
+  const changes = await ctx.db
+    .select()
+    .from(catalogChanges)
+    .where(and(eq(catalogChanges.projectId, project.id), eq(catalogChanges.runId, runId)))
+    .orderBy(asc(catalogChanges.id));
+  return { projectId: project.id, runId, changes };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `run:<uuid>` (an event's `changesCursor`) or the run id itself. */
+export function parseRunCursor(value: string): string {
+  const text = typeof value === 'string' ? value.trim().replace(/^run:/, '') : '';
+  if (!UUID.test(text)) {
+    throw new InvalidInputError(
+      'runId',
+      'must be a sync run id or an event’s changesCursor (run:<run id>); every catalog.changed carries its cursor, and `catalog-sync status <project> --json` lists the last runs’ ids.',
+    );
+  }
+  return text.toLowerCase();
 }

@@ -7,6 +7,7 @@ import { SYNC_TRIGGERS, type SyncTrigger, syncDeduplicationId } from '../queue/c
 import { enqueueSync, waitForEnqueued } from '../queue/producer.ts';
 import { type SyncOptions, type SyncSummary, syncProject } from '../sync/index.ts';
 import type { AppContext } from './context.ts';
+import { announceRunChanges } from './events.ts';
 import type { JobRef } from './jobs.ts';
 import {
   type DetailsRefreshResult,
@@ -141,7 +142,10 @@ export async function runSync(ctx: AppContext, input: RunSyncInput): Promise<Run
     client,
   });
   await Promise.all(corrections);
-  if (!details) return summary;
+  if (!details) {
+    if (!summary.unchanged) await announceRunChanges(ctx, summary.runId);
+    return summary;
+  }
   // Without a budget (Redis out of reach) the refresh says why and reads nothing.
   const refreshed = await refreshProjectDetails(ctx, {
     projectId,
@@ -149,5 +153,9 @@ export async function runSync(ctx: AppContext, input: RunSyncInput): Promise<Run
     budget: budget ?? details.budget,
     onResponse: details.onResponse,
   });
+  // The run is complete: its changes, structure and details, become its events.
+  if (!summary.unchanged || Object.keys(refreshed.changes).length > 0) {
+    await announceRunChanges(ctx, summary.runId);
+  }
   return { ...summary, details: refreshed };
 }

@@ -9,10 +9,13 @@ import { generateWebhookSecret } from '../events/secrets.ts';
 import { sendWebhook } from '../events/send.ts';
 import { EVENT_TYPES, TEST_EVENT_TYPE } from '../events/types.ts';
 import { parseProjectId } from '../projects/id.ts';
+import { requireProject } from '../projects/store.ts';
 import { encryptSecret } from '../secrets/crypto.ts';
+import { parseInstant } from '../time/duration.ts';
+import { replayMissed } from './events.ts';
 
 /*
- * Webhook endpoints (issue 13). The secret exists in plain text only in the answer to
+ * Webhook endpoints. The secret exists in plain text only in the answer to
  * addWebhook / rotateWebhookSecret (shown once) and in memory while a request is signed.
  */
 
@@ -81,7 +84,7 @@ function parseEventTypes(types: string[] | undefined): string[] {
   for (const type of list) {
     if (!(EVENT_TYPES as readonly string[]).includes(type)) {
       throw new InvalidInputError(
-        'eventTypes',
+        'events',
         `unknown event type ${JSON.stringify(type)}; use some of: ${EVENT_TYPES.join(', ')}.`,
       );
     }
@@ -97,7 +100,8 @@ const policyOf = (ctx: DataContext) => ({
 export async function addWebhook(ctx: DataContext, input: AddWebhookInput): Promise<WebhookWithSecret> {
   const parsed = parse(addSchema, input);
   const url = checkWebhookUrl(parsed.url, policyOf(ctx));
-  const projectId = parsed.projectId == null ? null : parseProjectId(parsed.projectId);
+  // A typo in the project would register an endpoint that never fires: the project must exist.
+  const projectId = parsed.projectId == null ? null : (await requireProject(ctx, parsed.projectId)).id;
   const eventTypes = parseEventTypes(parsed.eventTypes);
   const secret = generateWebhookSecret();
   const sealed = await encryptSecret(ctx.config, secret);
@@ -159,8 +163,22 @@ export async function removeWebhook(
   return { id: row.id, removed: true };
 }
 
-/** Re-enables a disabled endpoint (after its receiver is fixed); redeliver what it missed. */
-export async function enableWebhook(ctx: DataContext, input: { id: string }): Promise<WebhookEndpoint> {
+export interface EnableWebhookResult {
+  endpoint: WebhookEndpoint;
+  /** With `replaySince`: the events since then it had not received, queued for it again. */
+  replayed: { events: number; deliveries: number } | null;
+}
+
+/**
+ * Re-enables a disabled endpoint (after its receiver is fixed). With `replaySince` (an ISO time or
+ * a duration back, `24h`), the events it matches since then that it never received are sent to it
+ * again, in order, with their original ids (receivers deduplicate by `webhook-id`).
+ */
+export async function enableWebhook(
+  ctx: DataContext,
+  input: { id: string; replaySince?: string | Date | undefined },
+): Promise<EnableWebhookResult> {
+  const since = input.replaySince === undefined ? undefined : parseReplaySince(input.replaySince);
   const row = await load(ctx, input.id);
   const [updated] = await ctx.db
     .update(webhookEndpoints)
@@ -173,7 +191,15 @@ export async function enableWebhook(ctx: DataContext, input: { id: string }): Pr
     })
     .where(eq(webhookEndpoints.id, row.id))
     .returning();
-  return summary(updated!);
+  const replayed = since === undefined ? null : await replayMissed(ctx, { endpointId: row.id, since });
+  ctx.logger.info({ endpointId: row.id, replayed }, 'webhook endpoint enabled');
+  return { endpoint: summary(updated!), replayed };
+}
+
+function parseReplaySince(value: string | Date): Date {
+  return value instanceof Date
+    ? parseInstant(value.toISOString(), 'replaySince', { allowDuration: false })
+    : parseInstant(value, 'replaySince');
 }
 
 /**

@@ -23,12 +23,18 @@ const FLAG_OF_FIELD: Record<string, string> = {
   port: '--port',
   catalog: '--catalog',
   processes: '--processes',
-  url: '--url',
+  url: '<url>',
   events: '--events',
   details: '--no-details',
   scope: '--scope',
   name: '--name',
   token: '<token>',
+  // webhooks and events
+  eventTypes: '--events',
+  replaySince: '--replay-since',
+  runId: '--run',
+  eventId: '--event',
+  endpointId: '--endpoint',
 };
 
 export function flagOf(field: string): string {

@@ -224,6 +224,11 @@ export const envSchema = z
     WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
     /** After a rotation, requests carry signatures with the old secret too for this long. */
     WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
+    /**
+     * A delivery failing for this long stops holding the later events of its project for that
+     * endpoint (they go out; it keeps retrying on its own schedule). Default one hour.
+     */
+    WEBHOOKS_ORDER_HOLD_MS: intFrom(0, 7 * 86_400_000, 3_600_000),
     /** Operator console: off unless one of the tokens is set. Full access (pages and actions). */
     CONSOLE_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
     /** Read-only access to the console (pages, no actions). */
@@ -354,6 +359,7 @@ function toConfig(env: Env) {
       retryScheduleMs: env.WEBHOOKS_RETRY_SCHEDULE_MS ?? DEFAULT_WEBHOOK_RETRY_SCHEDULE_MS,
       disableAfterMs: env.WEBHOOKS_DISABLE_AFTER_MS,
       rotationGraceMs: env.WEBHOOKS_ROTATION_GRACE_MS,
+      orderHoldMs: env.WEBHOOKS_ORDER_HOLD_MS,
     },
     console: {
       /** Off unless a token is set. */

@@ -334,6 +334,8 @@ async function deleteProject(ctx: ServiceContext, projectId: string): Promise<vo
   const { events } = await import('../../db/schema.ts');
   // Every other table references projects with ON DELETE CASCADE; the outbox keeps no reference.
   await ctx.db.delete(events).where(eq(events.projectId, projectId));
+  const { eventSequences } = await import('../../db/schema.ts');
+  await ctx.db.delete(eventSequences).where(eq(eventSequences.scope, projectId));
   await ctx.db.delete(projects).where(eq(projects.id, projectId));
 }
 

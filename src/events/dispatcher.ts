@@ -7,6 +7,7 @@ import type { ServiceContext } from '../context.ts';
 import { errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import type { RedisConnection as Redis } from '../queue/redis.ts';
+import { announceSettledRuns } from './announce.ts';
 import { classifyResponse, nextRetry } from './backoff.ts';
 import { emit } from './emit.ts';
 import { signingSecrets } from './endpoints.ts';
@@ -33,6 +34,8 @@ export const EVENTS_QUEUE_NAME = 'catalog-sync-events';
 const FANOUT_LOCK = [7_243_013, 1] as const;
 const BATCH = 200;
 const PRUNE_EVERY_MS = 3_600_000;
+/** How often runs a crash left unannounced are looked for (announce.ts). */
+const SWEEP_EVERY_MS = 600_000;
 
 export type DeliveryOutcome = 'succeeded' | 'retrying' | 'failed' | 'disabled' | 'cancelled';
 
@@ -97,9 +100,9 @@ async function fanOut(db: Db): Promise<boolean> {
 
 async function enqueue(db: Db, queue: Queue): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const pending = rowsOf<EventRow & { created_at: Date; project_id: string | null }>(
+    const pending = rowsOf<EventRow & { created_at: Date; project_id: string | null; project_seq: number }>(
       await tx.execute(sql`
-        select id, type, project_id, payload, created_at from events
+        select id, type, project_id, project_seq, payload, created_at from events
          where queued_at is null and created_at > now() - interval '1 day'
          order by seq limit ${BATCH}
          for update skip locked`),
@@ -107,7 +110,12 @@ async function enqueue(db: Db, queue: Queue): Promise<boolean> {
     if (pending.length === 0) return false;
     await queue.addBulk(
       pending.map((row) => {
-        const envelope = envelopeOf({ ...row, projectId: row.project_id, createdAt: row.created_at });
+        const envelope = envelopeOf({
+          ...row,
+          projectId: row.project_id,
+          projectSeq: row.project_seq,
+          createdAt: row.created_at,
+        });
         return { name: row.type, data: envelope, opts: { jobId: row.id } };
       }),
     );
@@ -128,7 +136,13 @@ interface Leased {
   attempts: number;
 }
 
-async function lease(db: Db, limit: number, leaseMs: number): Promise<Leased[]> {
+/**
+ * Takes due deliveries. Order per (endpoint, project) without stalling: a delivery waits while an
+ * earlier pending one of its endpoint and project still holds it — one not yet failing, or failing
+ * for less than `holdMs`. An earlier one failing longer stops holding: the later ones go out and it
+ * keeps retrying on its own schedule (the envelope's `sequence` lets the receiver re-order).
+ */
+async function lease(db: Db, limit: number, leaseMs: number, holdMs: number): Promise<Leased[]> {
   return rowsOf<Leased>(
     await db.execute(sql`
       with due as (
@@ -140,7 +154,9 @@ async function lease(db: Db, limit: number, leaseMs: number): Promise<Leased[]> 
               where p.endpoint_id = d.endpoint_id
                 and p.project_id is not distinct from d.project_id
                 and p.status = 'pending'
-                and (p.event_seq < d.event_seq or (p.event_seq = d.event_seq and p.id < d.id)))
+                and (p.event_seq < d.event_seq or (p.event_seq = d.event_seq and p.id < d.id))
+                and (p.failing_since is null
+                     or p.failing_since > now() - make_interval(secs => ${holdMs / 1000})))
          order by d.next_attempt_at, d.event_seq
          limit ${limit}
          for update of d skip locked)
@@ -174,6 +190,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     allowPrivateAddresses: config.webhooks.allowPrivateAddresses,
   };
   let lastPrune = 0;
+  let lastSweep = 0;
 
   async function record(
     delivery: Leased,
@@ -215,6 +232,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
             : final === 'cancelled'
               ? 'cancelled'
               : 'failed';
+      const lastError = describeFailure(outcome, final, result);
       const updated = await tx
         .update(webhookDeliveries)
         .set({
@@ -222,8 +240,13 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
           nextAttemptAt: nextAttemptAt ?? sql`${webhookDeliveries.nextAttemptAt}`,
           leaseUntil: null,
           lastStatusCode: result.statusCode ?? null,
-          lastError: result.error,
+          lastError,
           completedAt: status === 'pending' ? null : now,
+          // Since when this event has been failing: past the hold it stops holding later ones.
+          failingSince:
+            final === 'succeeded'
+              ? null
+              : sql`coalesce(${webhookDeliveries.failingSince}, ${now.toISOString()}::timestamptz)`,
         })
         .where(
           and(
@@ -243,7 +266,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         statusCode: result.statusCode ?? null,
         latencyMs: result.latencyMs,
         responseExcerpt: result.excerpt,
-        error: result.error,
+        error: lastError,
       });
       if (!endpoint) return final;
       if (final === 'succeeded') {
@@ -352,10 +375,19 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     if (queue) work = (await attempt('queue', () => enqueue(ctx.db, queue))) || work;
     work =
       (await attempt('deliver', async () => {
-        const leased = await lease(ctx.db, config.events.dispatchConcurrency, leaseMs);
+        const leased = await lease(
+          ctx.db,
+          config.events.dispatchConcurrency,
+          leaseMs,
+          config.webhooks.orderHoldMs,
+        );
         await Promise.all(leased.map(deliverOne));
         return leased.length > 0;
       })) || work;
+    if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
+      lastSweep = Date.now();
+      work = (await attempt('announce', async () => (await announceSettledRuns(ctx.db)) > 0)) || work;
+    }
     if (Date.now() - lastPrune > PRUNE_EVERY_MS) {
       lastPrune = Date.now();
       await attempt('prune', async () => {
@@ -432,6 +464,27 @@ export async function disableEndpoint(
       failingSince: failingSince ? failingSince.toISOString() : null,
     },
   });
+}
+
+/**
+ * What went wrong with an attempt, in words, for the delivery log: the transport's error, or the
+ * HTTP answer when there was one (a 410 says that it disabled the endpoint).
+ */
+export function describeFailure(
+  outcome: DeliveryOutcome,
+  final: DeliveryOutcome,
+  result: { statusCode?: number | undefined; error: string | null },
+): string | null {
+  if (outcome === 'succeeded' || outcome === 'cancelled') return result.error;
+  if (result.statusCode === 410)
+    return 'the endpoint answered 410 Gone: it was disabled and gets no more events';
+  if (result.error) return result.error;
+  if (result.statusCode !== undefined) {
+    return final === 'disabled'
+      ? `answered HTTP ${result.statusCode}; the endpoint was disabled after failing too long`
+      : `answered HTTP ${result.statusCode}`;
+  }
+  return null;
 }
 
 /** A URL as safe to show in an event: a query string may carry a receiver's token. */

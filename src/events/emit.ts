@@ -19,7 +19,16 @@ import {
 export async function emit(tx: Db, event: NewEvent): Promise<string> {
   const payload = payloadSchemas[event.type].parse(event.payload) as Record<string, unknown>;
   const id = newEventId();
-  await tx.insert(events).values({ id, type: event.type, projectId: event.projectId, payload });
+  // The project's next sequence number and the event, in one statement. The counter's row stays
+  // locked until the caller commits, so a project's numbers follow the order its events commit in
+  // (and its `seq`, which the dispatcher orders deliveries by); a rollback leaves no gap.
+  await tx.execute(sql`
+    with next as (
+      insert into event_sequences (scope, last_seq) values (${event.projectId ?? ''}, 1)
+      on conflict (scope) do update set last_seq = event_sequences.last_seq + 1
+      returning last_seq)
+    insert into events (id, type, project_id, payload, project_seq)
+    select ${id}, ${event.type}, ${event.projectId}, ${JSON.stringify(payload)}::jsonb, next.last_seq from next`);
   return id;
 }
 

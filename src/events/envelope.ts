@@ -4,6 +4,8 @@ export interface EventRow {
   id: string;
   type: string;
   projectId: string | null;
+  /** The event's number in its project's sequence. */
+  projectSeq: number;
   payload: Record<string, unknown>;
   createdAt: Date;
 }
@@ -15,6 +17,7 @@ export function envelopeOf(row: EventRow): EventEnvelope {
     type: row.type,
     timestamp: new Date(row.createdAt).toISOString(),
     projectId: row.projectId,
+    sequence: Number(row.projectSeq),
     data: row.payload as EventEnvelope['data'],
   };
 }

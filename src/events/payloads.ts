@@ -1,12 +1,8 @@
-import type { CatalogDiff, Change } from '../catalog/diff.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import {
-  type CatalogChangedPayload,
-  type ChangeRow,
   type CredentialsStatusChangedPayload,
   type CredentialsVerifiedPayload,
   MAX_APPS_IN_EVENT,
-  MAX_INLINE_CHANGES,
   MAX_MESSAGE_CHARS,
   type SyncFailedPayload,
 } from './types.ts';
@@ -17,49 +13,6 @@ import {
 export function boundedMessage(message: string | null | undefined, max = MAX_MESSAGE_CHARS): string {
   const clean = scrubSecrets(String(message ?? ''));
   return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
-}
-
-function productIdOf(change: Change<unknown>): string | null {
-  if (change.entity !== 'product') return null;
-  const model = (change.after ?? change.before) as { productId?: unknown } | null;
-  return typeof model?.productId === 'string' ? model.productId : null;
-}
-
-export function changeRows(diff: CatalogDiff): ChangeRow[] {
-  const all: Change<unknown>[] = [...diff.groups, ...diff.products, ...(diff.grace ? [diff.grace] : [])];
-  return all.map((change) => ({
-    entity: change.entity,
-    entityId: change.entityId,
-    action: change.action,
-    changedFields: change.changedFields,
-    productId: productIdOf(change),
-  }));
-}
-
-export function buildCatalogChanged(input: {
-  runId: string;
-  detectedAt: string;
-  trigger: string | null;
-  counts: Record<string, number>;
-  diff: CatalogDiff;
-  rulesVersioned: boolean;
-  maxInline?: number;
-}): CatalogChangedPayload {
-  const rows = changeRows(input.diff);
-  const inline = rows.length <= (input.maxInline ?? MAX_INLINE_CHANGES);
-  return {
-    version: 1,
-    runId: input.runId,
-    trigger: input.trigger,
-    detectedAt: new Date(input.detectedAt).toISOString(),
-    counts: input.counts,
-    totalChanges: rows.length,
-    changes: inline ? rows : null,
-    changesCursor: inline
-      ? null
-      : `changes?since=${encodeURIComponent(new Date(input.detectedAt).toISOString())}&runId=${input.runId}`,
-    rulesVersioned: input.rulesVersioned,
-  };
 }
 
 export function buildSyncFailed(input: {

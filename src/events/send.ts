@@ -31,6 +31,8 @@ export interface SendInput {
   timeoutMs: number;
   policy: AddressPolicy;
   now?: Date;
+  /** Name resolution (default: the system's); every address it gives is checked before connecting. */
+  resolve?: Resolver;
 }
 
 export interface SendResult {
@@ -47,15 +49,26 @@ type LookupCallback = (
   family?: number,
 ) => void;
 
+/** How names are resolved: `dns.lookup` with `all: true` (a test gives its own answers). */
+export type Resolver = (
+  hostname: string,
+  options: { family: number; all: true },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const systemResolver: Resolver = (hostname, options, callback) =>
+  dnsLookup(hostname, options, (error, addresses) => callback(error, addresses as LookupAddress[]));
+
 /** A `lookup` for the socket: resolve, refuse if ANY address is not allowed, connect to a checked one. */
-export function guardedLookup(policy: AddressPolicy) {
+export function guardedLookup(policy: AddressPolicy, resolve: Resolver = systemResolver) {
   return (
     hostname: string,
     options: LookupOneOptions | LookupAllOptions | number,
     callback: LookupCallback,
   ) => {
     const opts = typeof options === 'number' ? { family: options } : options;
-    dnsLookup(hostname, { family: opts.family ?? 0, all: true }, (error, addresses) => {
+    const family = opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : (opts.family ?? 0);
+    resolve(hostname, { family, all: true }, (error, addresses) => {
       if (error) return callback(error, '');
       const list = addresses as LookupAddress[];
       if (list.length === 0)
@@ -114,7 +127,7 @@ export async function sendWebhook(input: SendInput): Promise<SendResult> {
       throwHttpErrors: false,
       retry: { limit: 0 },
       timeout: { request: input.timeoutMs },
-      dnsLookup: guardedLookup(input.policy) as never,
+      dnsLookup: guardedLookup(input.policy, input.resolve) as never,
       decompress: false,
     });
     stream.on('response', (response: { statusCode: number }) => {

@@ -4,8 +4,6 @@ import { type CatalogDiff, type Change, countChanges, diffCatalog, isEmptyDiff }
 import type { Catalog, CatalogGroup, CatalogProduct, GracePeriod, StoredCatalog } from '../catalog/model.ts';
 import { type AttributionRule, deriveRules, rulesEqual } from '../catalog/rules.ts';
 import { AppError } from '../errors.ts';
-import { emit } from '../events/emit.ts';
-import { buildCatalogChanged } from '../events/payloads.ts';
 import { appendChangeRows, jsonb, ts } from './change-log.ts';
 import { type LockMode, SYNC_LOCK_NAMESPACE, syncInProgressError } from './lock.ts';
 import { loadApplyState } from './store.ts';
@@ -17,7 +15,7 @@ import { loadApplyState } from './store.ts';
  * parameter (`jsonb_to_recordset`), so a sync issues the same number of statements for 10
  * products as for 10 000 — at most: the fetch time with the lock, 1 load with the clock
  * (store.ts), 2 group writes, 2 product writes, 1 grace write, 1 change-log insert, 2 rule writes,
- * 1 outbox event when something changed, 1 digest (plus the caller's run statements: the run
+ * 1 digest (plus the caller's run statements: the run
  * opened, and its end with the request it served). An unchanged re-sync whose digest is stored
  * does not come here at all (unchanged.ts).
  * Nothing is deleted: what disappeared gets `removed_at`.
@@ -258,21 +256,8 @@ export async function applyCatalog(tx: Db, input: ApplyInput): Promise<ApplyOutc
   const counts = countChanges(diff);
   if (rulesVersioned) counts['revenue_attribution_rule.opened'] = derived.length;
   const unchanged = isEmptyDiff(diff) && !rulesVersioned;
-  // In this transaction: the event commits with the changes it reports, or neither does.
-  if (!unchanged) {
-    await emit(tx, {
-      type: 'catalog.changed',
-      projectId,
-      payload: buildCatalogChanged({
-        runId,
-        detectedAt: stamp,
-        trigger: input.trigger ?? null,
-        counts,
-        diff,
-        rulesVersioned,
-      }),
-    });
-  }
+  // The run's `catalog.changed` is written when the run is complete, details included
+  // (src/events/announce.ts), from the change rows this transaction commits.
   // Last, after every other write: the digest then describes what the tables hold (the catalog
   // tables' triggers leave the apply's own writes to this; migration 0005).
   if (!unchanged || storedDigest !== input.digest) {

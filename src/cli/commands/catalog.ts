@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ProjectStatus } from '../../app/status.ts';
+import { InvalidInputError } from '../../errors.ts';
 import { printResult, renderTable } from '../output.ts';
 import { type JsonOption, runCommand, withJson } from '../run.ts';
 import { describeSchedule } from './schedule.ts';
@@ -106,9 +107,23 @@ export function registerCatalogQueries(program: Command): void {
     program
       .command('changes <project>')
       .description('change log')
-      .option('--since <time>', 'ISO date-time, or a duration back from now such as 24h, 7d or 2w'),
-  ).action((project: string, options: JsonOption & { since?: string }) =>
+      .option('--since <time>', 'ISO date-time, or a duration back from now such as 24h, 7d or 2w')
+      .option('--run <id>', "one sync run's rows (its id, or a catalog.changed event's changesCursor)"),
+  ).action((project: string, options: JsonOption & { since?: string; run?: string }) =>
     runCommand(options, async (cli) => {
+      if (options.run !== undefined) {
+        if (options.since !== undefined) {
+          throw new InvalidInputError('runId', 'give either --run or --since, not both.');
+        }
+        const { listRunChanges } = await import('../../app/events.ts');
+        const result = await listRunChanges(await cli.app(), { projectId: project, runId: options.run });
+        printResult(options, { ok: true, ...result }, () =>
+          result.changes.length === 0
+            ? `No changes in run ${result.runId} of ${result.projectId}.`
+            : changesTable(result.changes),
+        );
+        return;
+      }
       const { listChanges } = await import('../../app/catalog.ts');
       const { projectId, since, changes } = await listChanges(await cli.app(), {
         projectId: project,
@@ -117,21 +132,7 @@ export function registerCatalogQueries(program: Command): void {
       printResult(options, { ok: true, projectId, since, changes }, () =>
         changes.length === 0
           ? `No changes${since ? ` since ${since.toISOString()}` : ''} for ${projectId}.`
-          : renderTable(
-              ['detected', 'entity', 'apple id', 'name', 'action', 'changed fields'],
-              changes.map((row) => {
-                const model = (row.after ?? row.before ?? {}) as Record<string, unknown>;
-                const name = model.productId ?? model.referenceName ?? model.duration ?? '';
-                return [
-                  row.detectedAt,
-                  row.entity,
-                  row.entityId,
-                  String(name),
-                  row.action,
-                  row.changedFields.join(', '),
-                ];
-              }),
-            ),
+          : changesTable(changes),
       );
     }),
   );
@@ -166,5 +167,33 @@ export function registerCatalogQueries(program: Command): void {
               ),
         );
       }),
+  );
+}
+
+function changesTable(
+  changes: readonly {
+    detectedAt: Date | string;
+    entity: string;
+    entityId: string;
+    action: string;
+    changedFields: string[];
+    before: unknown;
+    after: unknown;
+  }[],
+): string {
+  return renderTable(
+    ['detected', 'entity', 'apple id', 'name', 'action', 'changed fields'],
+    changes.map((row) => {
+      const model = (row.after ?? row.before ?? {}) as Record<string, unknown>;
+      const name = model.productId ?? model.referenceName ?? model.duration ?? '';
+      return [
+        row.detectedAt,
+        row.entity,
+        row.entityId,
+        String(name),
+        row.action,
+        row.changedFields.join(', '),
+      ];
+    }),
   );
 }

@@ -7,7 +7,7 @@ import { type JsonOption, runCommand, withJson } from '../run.ts';
 const webhooksApp = () => import('../../app/webhooks.ts');
 const eventsApp = () => import('../../app/events.ts');
 
-/* `webhooks add|list|remove|rotate|test|enable`, `events`, `deliveries`, `redeliver` (issue 13). */
+/* `webhooks add|list|remove|rotate|test|enable`, `events`, `deliveries`, `redeliver`. */
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -99,12 +99,29 @@ export function registerWebhooks(program: Command): void {
     }),
   );
 
-  withJson(webhooks.command('enable <id>').description('re-enable a disabled endpoint')).action(
-    (id: string, options: JsonOption) =>
-      runCommand(options, async (cli) => {
-        const endpoint = await (await webhooksApp()).enableWebhook(await cli.app(), { id });
-        printResult(options, { ok: true, endpoint }, () => endpointTable([endpoint]));
-      }),
+  withJson(
+    webhooks
+      .command('enable <id>')
+      .description('re-enable a disabled endpoint')
+      .option(
+        '--replay-since <time>',
+        'also send it, in order, the events since then it never received (ISO time or 30m, 24h, 7d)',
+      ),
+  ).action((id: string, options: JsonOption & { replaySince?: string }) =>
+    runCommand(options, async (cli) => {
+      const result = await (await webhooksApp()).enableWebhook(await cli.app(), {
+        id,
+        ...(options.replaySince ? { replaySince: options.replaySince } : {}),
+      });
+      printResult(options, { ok: true, ...result }, () =>
+        [
+          endpointTable([result.endpoint]),
+          result.replayed
+            ? `${result.replayed.events} missed events queued for it again; the worker sends them in order.`
+            : 'Events from now on reach it. To send what it missed: `catalog-sync webhooks enable <id> --replay-since <time>`.',
+        ].join('\n'),
+      );
+    }),
   );
 
   withJson(webhooks.command('test <id>').description('send a signed webhook.test event now')).action(
@@ -139,8 +156,9 @@ export function registerWebhooks(program: Command): void {
         events.length === 0
           ? 'No events.'
           : renderTable(
-              ['id', 'time', 'type', 'deliveries (ok/pending/failed)'],
+              ['seq', 'id', 'time', 'type', 'deliveries (ok/pending/failed)'],
               events.map((e) => [
+                e.sequence,
                 e.id,
                 e.timestamp,
                 e.type,
@@ -190,7 +208,9 @@ export function registerWebhooks(program: Command): void {
                   d.status,
                   d.attempts,
                   d.lastStatusCode,
-                  d.status === 'pending' ? `next ${d.nextAttemptAt}` : d.lastError,
+                  d.status === 'pending'
+                    ? `next ${d.nextAttemptAt}${d.lastError ? ` (${d.lastError})` : ''}`
+                    : d.lastError,
                 ]),
               ),
         );

@@ -287,6 +287,13 @@ describe('details and events through the API (the same application functions as 
       expect(JSON.stringify(listed)).not.toContain(added.secret);
       const rotated = await loopback.rotateWebhookSecret(added.endpoint.id);
       expect(rotated.secret).not.toBe(added.secret);
+      const enabled = await loopback.enableWebhook(added.endpoint.id, { replaySince: '1h' });
+      expect(enabled.endpoint.status).toBe('enabled');
+      expect(enabled.replayed).toMatchObject({ events: expect.any(Number) });
+      await expectInvalid(loopback.listRunChanges({ projectId: 'shop', runId: 'changes?since=x' }), 'runId');
+      await expect(
+        loopback.addWebhook({ url: 'https://hooks.example.com/x', projectId: 'no-such' }),
+      ).rejects.toBeInstanceOf(NotFoundError);
       expect(await loopback.removeWebhook(added.endpoint.id)).toEqual({
         id: added.endpoint.id,
         removed: true,

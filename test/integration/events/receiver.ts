@@ -21,7 +21,14 @@ export interface Received {
   answered: number | undefined;
   headers: http.IncomingHttpHeaders;
   raw: string;
+  /** The envelope's per-project sequence number. */
+  sequence: number | undefined;
+  /** When the request arrived (ms since the epoch). */
+  at: number;
 }
+
+/** Overrides a path's mode for some requests (by their verified body); undefined: the path's mode. */
+export type Rule = (body: Record<string, unknown>) => Mode | undefined;
 
 export interface Receiver {
   port: number;
@@ -31,13 +38,15 @@ export interface Receiver {
   acknowledged(path: string): Received[];
   route(path: string, secret: string, mode?: Mode): void;
   setMode(path: string, mode: Mode): void;
+  /** Answers the requests `rule` picks its own way (null: no rule). */
+  setRule(path: string, rule: Rule | null): void;
   close(): Promise<void>;
 }
 
 export async function startReceiver(
   options: { port?: number; received?: Received[] } = {},
 ): Promise<Receiver> {
-  const routes = new Map<string, { secrets: string[]; mode: Mode }>();
+  const routes = new Map<string, { secrets: string[]; mode: Mode; rule?: Rule | null }>();
   const received = options.received ?? [];
   const hanging = new Set<http.ServerResponse>();
   const server = http.createServer((req, res) => {
@@ -61,7 +70,7 @@ export async function startReceiver(
           // try the next secret
         }
       }
-      const mode = route?.mode ?? 404;
+      const mode = (verified ? route?.rule?.(body) : undefined) ?? route?.mode ?? 404;
       const status = !verified ? 400 : mode === 'ok' ? 200 : mode === 'hang' ? undefined : mode;
       received.push({
         path,
@@ -73,6 +82,8 @@ export async function startReceiver(
         answered: status,
         headers: req.headers,
         raw,
+        sequence: typeof body['sequence'] === 'number' ? body['sequence'] : undefined,
+        at: Date.now(),
       });
       if (status === undefined) {
         hanging.add(res);
@@ -99,6 +110,10 @@ export async function startReceiver(
     setMode(path, mode) {
       const route = routes.get(path);
       if (route) route.mode = mode;
+    },
+    setRule(path, rule) {
+      const route = routes.get(path);
+      if (route) route.rule = rule;
     },
     close: () =>
       new Promise<void>((resolve) => {

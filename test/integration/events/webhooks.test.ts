@@ -2,8 +2,9 @@ import { Queue } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import { listDeliveries, listEvents, redeliver } from '../../../src/app/events.ts';
+import { announceRunChanges, listDeliveries, listEvents, redeliver } from '../../../src/app/events.ts';
 import { addWebhook, listWebhooks, rotateWebhookSecret, testWebhook } from '../../../src/app/webhooks.ts';
+import { announceSettledRuns } from '../../../src/events/announce.ts';
 import { EVENTS_QUEUE_NAME } from '../../../src/events/dispatcher.ts';
 import { emit } from '../../../src/events/emit.ts';
 import { SYNC_JOB } from '../../../src/queue/contract.ts';
@@ -75,6 +76,8 @@ async function endpoint(
   mode: 'ok' | number = 'ok',
   eventTypes?: string[],
 ) {
+  // An endpoint is registered for an existing project only; these tests emit their own events.
+  if (projectId !== null) await ensureProject(projectId);
   const { endpoint, secret } = await addWebhook(ctx, {
     url: receiver.url(path),
     projectId,
@@ -83,6 +86,10 @@ async function endpoint(
   secrets.push(secret);
   receiver.route(path, secret, mode);
   return { endpoint, secret };
+}
+
+async function ensureProject(projectId: string) {
+  await getDb().db.execute(sql`insert into projects (id) values (${projectId}) on conflict do nothing`);
 }
 
 async function outbox(projectId: string) {
@@ -117,6 +124,9 @@ describe('catalog.changed', () => {
     await endpoint('/shop', 'ev-shop');
     const first = await syncProject(ctx, 'ev-shop', { trigger: 'manual' });
     expect(first.unchanged).toBe(false);
+    // A run is announced once complete (the worker's job and `sync --inline` do it as they end).
+    expect((await announceRunChanges(ctx, first.runId)).length).toBeGreaterThan(0);
+    expect(await announceRunChanges(ctx, first.runId)).toEqual([]);
 
     const delivered = await until(async () => {
       const got = ofType(receiver.acknowledged('/shop'), 'catalog.changed');
@@ -126,12 +136,17 @@ describe('catalog.changed', () => {
     const [event] = delivered;
     expect(event!.verified).toBe(true);
     expect(event!.projectId).toBe('ev-shop');
+    const { 'revenue_attribution_rule.opened': opened, ...rowCounts } = first.changes;
     expect(event!.data).toMatchObject({
       version: 1,
       runId: first.runId,
-      counts: first.changes,
+      counts: rowCounts,
       trigger: 'manual',
+      rulesVersioned: true,
+      rulesOpened: opened,
+      changesCursor: `run:${first.runId}`,
     });
+    expect(event!.sequence).toBeGreaterThan(0);
     const [{ n }] = rowsOf<{ n: number }>(
       await getDb().db.execute(
         sql`select count(*)::int as n from catalog_changes where run_id = ${first.runId}`,
@@ -161,6 +176,26 @@ describe('catalog.changed', () => {
     } finally {
       await queue.close();
     }
+  });
+});
+
+describe('runs left unannounced', () => {
+  it('a run whose end a crash skipped is announced by the sweep, once', async () => {
+    const iap = sim().catalog.apps.find((a) => a.id === APP)!.iaps[0]!;
+    sim().mutate.updateProduct(iap.id, { name: 'Renamed while nobody announced' });
+    // The structure sync alone: as if the process died before the run's end announced it.
+    const run = await syncProject(ctx, 'ev-shop', { trigger: 'manual' });
+    expect(run.unchanged).toBe(false);
+    expect((await outbox('ev-shop')).filter((e) => e.payload['runId'] === run.runId)).toEqual([]);
+    // Settled (no wait here): the sweep announces it, and only once.
+    expect(await announceSettledRuns(getDb().db, 0)).toBeGreaterThanOrEqual(1);
+    expect(await announceSettledRuns(getDb().db, 0)).toBe(0);
+    const [event] = await until(async () => {
+      const got = receiver.acknowledged('/shop').filter((r) => r.data['runId'] === run.runId);
+      return got.length ? got : undefined;
+    }, 'the swept run announced');
+    expect(event!.type).toBe('catalog.changed');
+    expect(event!.data).toMatchObject({ totalChanges: 1, counts: { 'product.updated': 1 } });
   });
 });
 
@@ -203,6 +238,7 @@ describe('delivery guarantees', () => {
     const down = await startReceiver();
     const port = down.port;
     const received = down.received;
+    await ensureProject('ev-down');
     const { secret } = await addWebhook(ctx, { url: `http://127.0.0.1:${port}/down`, projectId: 'ev-down' });
     secrets.push(secret);
     await down.close(); // connection refused from now on
@@ -430,6 +466,15 @@ describe('operations', () => {
   });
 
   it('the CLI shows the secret once, at `webhooks add`, never in `webhooks list`', async () => {
+    // A project that does not exist is refused (a typo would register an endpoint that never fires).
+    const typo = await runCli(
+      ['webhooks', 'add', receiver.url('/cli'), '--project', 'ev-cli', '--json'],
+      serviceEnv(services(), { ...EVENT_ENV, LOG_LEVEL: 'warn' }),
+    );
+    expect(typo.code).toBe(1);
+    expect(jsonOf(typo)).toMatchObject({ ok: false, error: { kind: 'not_found' } });
+    expect(typo.stdout).toContain('Project ev-cli does not exist');
+    await ensureProject('ev-cli');
     const added = await runCli(
       [
         'webhooks',

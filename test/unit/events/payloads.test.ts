@@ -1,78 +1,16 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import type { CatalogDiff } from '../../../src/catalog/diff.ts';
 import { uuidv7 } from '../../../src/events/ids.ts';
 import { endpointMatches } from '../../../src/events/match.ts';
 import {
   actionForStatus,
   boundedMessage,
-  buildCatalogChanged,
   buildCredentialsVerified,
   buildStatusChanged,
   buildSyncFailed,
 } from '../../../src/events/payloads.ts';
 import { signatureHeader } from '../../../src/events/secrets.ts';
 import { payloadSchemas } from '../../../src/events/types.ts';
-
-function diffOf(products: number): CatalogDiff {
-  return {
-    groups: [],
-    grace: null,
-    products: Array.from({ length: products }, (_, i) => ({
-      entity: 'product' as const,
-      entityId: String(1000 + i),
-      action: 'added' as const,
-      changedFields: [],
-      before: null,
-      after: { productId: `com.example.p${i}` } as never,
-    })),
-  };
-}
-
-describe('catalog.changed payload', () => {
-  it('carries the rows inline up to the limit', () => {
-    const payload = buildCatalogChanged({
-      runId: 'run-1',
-      detectedAt: '2026-01-01T00:00:00Z',
-      trigger: 'manual',
-      counts: { 'product.added': 2 },
-      diff: diffOf(2),
-      rulesVersioned: false,
-    });
-    expect(payload).toMatchObject({ version: 1, totalChanges: 2, changesCursor: null });
-    expect(payload.changes).toEqual([
-      {
-        entity: 'product',
-        entityId: '1000',
-        action: 'added',
-        changedFields: [],
-        productId: 'com.example.p0',
-      },
-      {
-        entity: 'product',
-        entityId: '1001',
-        action: 'added',
-        changedFields: [],
-        productId: 'com.example.p1',
-      },
-    ]);
-    expect(payloadSchemas['catalog.changed'].parse(payload)).toEqual(payload);
-  });
-
-  it('gives a cursor instead of more than 100 rows', () => {
-    const payload = buildCatalogChanged({
-      runId: 'run-2',
-      detectedAt: '2026-01-01T00:00:00Z',
-      trigger: null,
-      counts: { 'product.added': 101 },
-      diff: diffOf(101),
-      rulesVersioned: true,
-    });
-    expect(payload.changes).toBeNull();
-    expect(payload.totalChanges).toBe(101);
-    expect(payload.changesCursor).toBe('changes?since=2026-01-01T00%3A00%3A00.000Z&runId=run-2');
-  });
-});
 
 describe('other payloads', () => {
   it('bounds and scrubs messages', () => {

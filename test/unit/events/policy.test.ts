@@ -49,7 +49,8 @@ describe('webhook URL policy', () => {
     expect(() => checkWebhookUrl('http://127.0.0.1:8080/x', strict)).toThrow(/WEBHOOKS_ALLOW_HTTP_LOOPBACK/);
     expect(checkWebhookUrl('http://127.0.0.1:8080/x', loopbackOk)).toBe('http://127.0.0.1:8080/x');
     expect(checkWebhookUrl('http://localhost:8080/x', loopbackOk)).toBe('http://localhost:8080/x');
-    expect(() => checkWebhookUrl('http://10.0.0.1/x', loopbackOk)).toThrow(/must use https/);
+    expect(() => checkWebhookUrl('http://10.0.0.1/x', loopbackOk)).toThrow(/private address/);
+    expect(() => checkWebhookUrl('http://example.com/x', loopbackOk)).toThrow(/must use https/);
     expect(() => checkWebhookUrl('https://10.0.0.1/x', loopbackOk)).toThrow(/refused/);
   });
 
