@@ -30,6 +30,7 @@ import {
   loadProjectSections,
   PAGE_SIZE,
   type ProjectListQuery,
+  type SectionFilter,
   SORTS,
   type Sort,
 } from './queries.ts';
@@ -88,9 +89,25 @@ function parseListQuery(q: Request['query']): ProjectListQuery {
   return {
     search: text(q.q)?.slice(0, 200) || undefined,
     failingOnly: text(q.failing) === '1',
+    needsActionOnly: text(q.needs) === 'action',
     sort: SORTS.includes(sort as Sort) ? (sort as Sort) : 'project',
     direction: (dir === 'desc' ? 'desc' : 'asc') as Direction,
     page: Number.isInteger(page) && page >= 1 && page <= 100_000 ? page : 1,
+  };
+}
+
+function parseSectionFilter(q: Request['query']): SectionFilter {
+  const text = (value: unknown) =>
+    typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 200) : undefined;
+  const page = (value: unknown) => {
+    const n = Number(text(value) ?? '1');
+    return Number.isInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
+  };
+  return {
+    product: text(q.product),
+    territory: text(q.territory),
+    pricesPage: page(q.prices_page),
+    offersPage: page(q.offers_page),
   };
 }
 
@@ -314,13 +331,16 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     try {
       const id = projectIdOf(req);
       const before = Number(req.query.changesBefore);
+      const filter = parseSectionFilter(req.query);
+      const run = typeof req.query.run === 'string' ? req.query.run : undefined;
       // The detail sections load alongside the page's own queries; each one settles on its own.
       const [detail, sections] = id
         ? await Promise.all([
             loadProjectDetail(ctx.db, id, {
               changesBefore: Number.isInteger(before) && before > 0 ? before : undefined,
+              changesRun: run,
             }),
-            loadProjectSections({ ...ctx, logger }, id),
+            loadProjectSections({ ...ctx, logger }, id, filter),
           ])
         : [null, null];
       if (!detail || !sections) {
@@ -332,15 +352,23 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       }
       const scheduled = detail.project.scheduleEverySeconds || detail.project.scheduleCron;
       const nextRuns = scheduled ? await nextRunsOf(options.queue, [detail.project.id]) : new Map();
+      // Without an app, the picker offers the apps the key saw at its last check.
+      const apps = detail.project.appStoreId
+        ? null
+        : await actions.apps(detail.project.id).catch((error: unknown) => {
+            logger.warn({ err: error, projectId: detail.project.id }, 'console: apps not listed');
+            return undefined;
+          });
       send(
         res,
         200,
-        projectPage(
-          pageContext(req, res),
+        projectPage(pageContext(req, res), {
           detail,
           sections,
-          nextRuns?.get(detail.project.id) ?? (nextRuns ? null : undefined),
-        ),
+          nextRun: nextRuns?.get(detail.project.id) ?? (nextRuns ? null : undefined),
+          apps,
+          filter,
+        }),
       );
     } catch (error) {
       next(error);
@@ -348,7 +376,13 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
   });
 
   const action =
-    (name: string, run: (projectId: string, body: Record<string, unknown>) => Promise<{ message: string }>) =>
+    (
+      name: string,
+      run: (
+        projectId: string,
+        body: Record<string, unknown>,
+      ) => Promise<{ message: string; kind?: 'ok' | 'error' }>,
+    ) =>
     async (req: Request, res: Response) => {
       const id = projectIdOf(req);
       const back = `${BASE}/projects/${encodeURIComponent(id ?? '')}`;
@@ -356,7 +390,7 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       try {
         const result = await run(id, (req.body ?? {}) as Record<string, unknown>);
         logger.info({ projectId: id, action: name }, 'console action');
-        redirectWithFlash(req, res, back, { kind: 'ok', text: result.message });
+        redirectWithFlash(req, res, back, { kind: result.kind ?? 'ok', text: result.message });
       } catch (error) {
         const known = error instanceof AppError;
         if (!known) logger.error({ err: error, projectId: id, action: name }, 'console action failed');
@@ -400,6 +434,12 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       const form: ScheduleForm = every !== undefined ? { every } : { cron: cron! };
       return actions.setSchedule(id, form);
     }),
+  );
+  app.post(
+    `${BASE}/projects/:id/app`,
+    urlencoded,
+    guardPost('write'),
+    action('app', (id, body) => actions.selectApp(id, field(body, 'appStoreId') ?? '')),
   );
   app.post(
     `${BASE}/projects/:id/unschedule`,

@@ -6,6 +6,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
 import { startWorkerService, type WorkerService } from '../../../jobs/main.ts';
+import { verifyCredentials as verifyProjectCredentials } from '../../../src/onboarding/index.ts';
 import { syncProject } from '../../../src/sync/index.ts';
 import { createProject, testContext } from '../../support/context.ts';
 import { freePort, serviceEnv, until, useJobsHarness } from '../jobs/support.ts';
@@ -30,6 +31,14 @@ const WRITE_TOKEN = 'operator-token-0123456789abcdef';
 const READ_TOKEN = 'reader-token-0123456789abcdef';
 const FLEET = 300;
 const BROKEN = 'acme-broken';
+/** A key the simulator accepts, verified, but no app picked yet. */
+const NO_APP = 'acme-noapp';
+/** No key saved at all. */
+const NO_KEY = 'acme-nokey';
+/** A fleet project whose key Apple refused. */
+const INVALID = 'fleet-0007';
+/** Projects needing action: the failing one, the two above and the refused key. */
+const NEEDING = [BROKEN, NO_APP, NO_KEY, INVALID];
 
 const harness = useJobsHarness({
   catalog: {
@@ -76,6 +85,17 @@ async function seedFleet(): Promise<void> {
   await db().db.execute(
     sql`update app_store_credentials set status = 'unverified', verified_at = null where project_id = 'fleet-0002'`,
   );
+  await db().db.execute(
+    sql`update app_store_credentials set status = 'invalid', status_detail = 'Apple answered 401.' where project_id = ${INVALID}`,
+  );
+  await db().db.execute(sql`insert into projects (id) values (${NO_KEY})`);
+}
+
+async function seedNoApp(): Promise<void> {
+  const ctx = harness.ctx();
+  await createProject(ctx, sim(), NO_APP, null);
+  // "Verify & Fetch Apps": the apps the key sees are stored for the picker.
+  expect((await verifyProjectCredentials(ctx, NO_APP)).status).toBe('valid');
 }
 
 async function seedBroken(): Promise<void> {
@@ -107,6 +127,7 @@ async function runCount(projectId: string, status?: string): Promise<number> {
 beforeAll(async () => {
   await seedFleet();
   await seedBroken();
+  await seedNoApp();
   const port = await freePort();
   const ctx = testContext(db().db, {
     ...serviceEnv(services(), {
@@ -181,7 +202,7 @@ describe('the operator console in a browser', () => {
     await context.close();
   });
 
-  it('logs in, lists hundreds of projects with the failing one first, and searches', async () => {
+  it('logs in, lists hundreds of projects one line each, those needing action first, and searches', async () => {
     const { context, page } = await logIn(WRITE_TOKEN);
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'cs_session')!;
@@ -190,12 +211,51 @@ describe('the operator console in a browser', () => {
     expect(html).not.toContain(WRITE_TOKEN);
     expect(html).not.toContain(session.value);
 
-    expect(await page.locator('.summary').textContent()).toContain(`${FLEET + 1} projects`);
-    expect(await page.locator('.summary').textContent()).toContain('1 failing');
-    const first = page.locator('table.projects tbody tr').first();
-    expect(await first.getAttribute('data-project')).toBe(BROKEN);
-    expect(await first.textContent()).toContain('forbidden');
-    expect(await page.locator('table.projects tbody tr').count()).toBe(50);
+    const total = FLEET + 2 + 1;
+    expect(await page.locator('.summary').textContent()).toContain(`${total} projects`);
+    expect(await page.locator('.summary').textContent()).toContain(`${NEEDING.length} need action`);
+    const rows = page.locator('table.projects tbody tr');
+    const firsts = await rows.evaluateAll((trs) =>
+      trs.slice(0, 4).map((tr) => tr.getAttribute('data-project')),
+    );
+    expect(firsts.sort()).toEqual([...NEEDING].sort());
+    // Each says what is wrong in a short badge; the fix text is on the project page.
+    const needs = Object.fromEntries(
+      await rows.evaluateAll((trs) =>
+        trs.slice(0, 4).map((tr) => [tr.getAttribute('data-project'), tr.getAttribute('data-needs')]),
+      ),
+    );
+    expect(needs).toEqual({
+      [BROKEN]: 'sync_failed',
+      [NO_APP]: 'no_app',
+      [NO_KEY]: 'no_key no_app',
+      [INVALID]: 'key_invalid',
+    });
+    expect(await page.locator(`tr[data-project="${NO_APP}"]`).textContent()).toContain('no app');
+    expect(await page.locator('table.projects .fix').count()).toBe(0);
+    expect(await rows.count()).toBe(50);
+
+    // A normal laptop screen shows at least 15 whole rows, each one line, ids unbroken.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const boxes = await rows.evaluateAll((trs) =>
+      trs.map((tr) => {
+        const box = tr.getBoundingClientRect();
+        return { top: box.top, bottom: box.bottom, height: box.height };
+      }),
+    );
+    const visible = boxes.filter((b) => b.bottom <= 800);
+    expect(visible.length).toBeGreaterThanOrEqual(15);
+    const heights = new Set(boxes.map((b) => Math.round(b.height)));
+    expect(heights.size).toBe(1);
+    expect([...heights][0]).toBeLessThan(36);
+    const idLink = page.locator(`tr[data-project="${BROKEN}"] td.id a`);
+    expect((await idLink.boundingBox())!.height).toBeLessThan(24);
+    // Column widths hold from page to page.
+    const widths = () =>
+      page
+        .locator('table.projects thead th')
+        .evaluateAll((ths) => ths.map((th) => th.getBoundingClientRect().width));
+    const firstWidths = await widths();
     await page.screenshot({ path: 'test-results/console-projects.png', fullPage: false });
 
     // Sorted by bundle id, descending, page 2.
@@ -206,9 +266,26 @@ describe('the operator console in a browser', () => {
     expect(url.searchParams.get('sort')).toBe('app');
     expect(url.searchParams.get('dir')).toBe('desc');
     expect(url.searchParams.get('page')).toBe('2');
-    // Failing first, then fleet-0300 … on page 1; page 2 starts 50 projects further down.
+    // (Within a pixel: sub-pixel layout rounds the flexible App column.)
+    const secondWidths = await widths();
+    secondWidths.forEach((w, i) => expect(Math.abs(w - firstWidths[i]!)).toBeLessThan(1.5));
+    // The 4 needing action first, then fleet-0300 … fleet-0255 (fleet-0007 is among the 4) on
+    // page 1; page 2 goes on from there.
     expect(await page.locator('table.projects tbody tr').first().getAttribute('data-project')).toBe(
-      'fleet-0251',
+      'fleet-0254',
+    );
+
+    // The filter: only those needing action.
+    await page.goto(`${base}/console/projects`);
+    await page.check('#needs');
+    await page.click('form.search button');
+    expect(new URL(page.url()).searchParams.get('needs')).toBe('action');
+    const filtered = await page
+      .locator('table.projects tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-project')));
+    expect(filtered.sort()).toEqual([...NEEDING].sort());
+    expect(await page.locator('.summary').textContent()).toContain(
+      `${NEEDING.length} projects needing action`,
     );
 
     // Search by bundle id, then by project id.
@@ -217,10 +294,59 @@ describe('the operator console in a browser', () => {
     await page.click('form.search button');
     expect(await page.locator('table.projects tbody tr').count()).toBe(1);
     expect(await page.locator('table.projects tbody tr').getAttribute('data-project')).toBe('fleet-0042');
-    await page.fill('#q', 'acme');
+    await page.fill('#q', 'acme-b');
     await page.click('form.search button');
     await page.click(`a:text-is("${BROKEN}")`);
     expect(new URL(page.url()).pathname).toBe(`/console/projects/${BROKEN}`);
+    await context.close();
+  });
+
+  it('picks the app of a project that has none, from the apps its key sees', async () => {
+    const { context, page } = await logIn(WRITE_TOKEN);
+    await page.goto(`${base}/console/projects/${NO_APP}`);
+    expect(await page.locator('section.needs').textContent()).toContain('No app.');
+    // No "Sync now" for a project with nothing to sync.
+    expect(await page.locator('button:text-is("Sync now")').count()).toBe(0);
+    const options = await page
+      .locator('#app select option')
+      .evaluateAll((os) => os.map((o) => o.getAttribute('value')));
+    expect(options).toContain(APP);
+    await page.screenshot({ path: 'test-results/console-app-picker.png', fullPage: false });
+    await page.selectOption('#appStoreId', APP);
+    await Promise.all([
+      page.waitForURL(`${base}/console/projects/${NO_APP}`),
+      page.click('button:text-is("Use this app")'),
+    ]);
+    expect(await page.locator('.flash.ok').textContent()).toContain(`${NO_APP} now syncs`);
+    expect(await page.locator('#app').count()).toBe(0);
+    expect(await page.locator('section.facts').textContent()).toContain(APP);
+    expect(await page.locator('section.needs').count()).toBe(0);
+    expect(await page.locator('button:text-is("Sync now")').count()).toBe(1);
+    // The list no longer flags it.
+    await page.goto(`${base}/console/projects?q=${NO_APP}`);
+    expect(await page.locator(`tr[data-project="${NO_APP}"]`).getAttribute('data-needs')).toBe('');
+    // Put it back for the other tests.
+    await db().db.execute(
+      sql`update projects set app_store_id = null, bundle_id = null, app_name = null where id = ${NO_APP}`,
+    );
+    await context.close();
+  });
+
+  it('says honestly what a refused key means: red, "checked", health unknown, the advice once', async () => {
+    const { context, page } = await logIn(READ_TOKEN);
+    await page.goto(`${base}/console/projects/${INVALID}`);
+    const key = page.locator('section.facts dd.key');
+    expect(await key.locator('.badge').textContent()).toBe('invalid');
+    expect(await key.locator('.badge').getAttribute('class')).toContain('bad');
+    expect(await key.textContent()).toContain('checked ');
+    expect(await key.textContent()).not.toContain('verified');
+    // The fix once on the page.
+    const text = (await page.locator('main').textContent())!;
+    const advice = 'Apple answered: Apple answered 401.';
+    expect(text.split(advice).length - 1).toBe(1);
+    // No catalog stored for this fleet project: health is unknown, never "healthy".
+    expect(await page.locator('#health .health-summary .badge').textContent()).toBe('unknown');
+    expect(text).not.toContain('healthy');
     await context.close();
   });
 
@@ -234,7 +360,24 @@ describe('the operator console in a browser', () => {
     const updated = page.locator('#changes tr.change.updated');
     expect(await updated.count()).toBe(1);
     expect(await updated.textContent()).toContain('Gems (renamed)');
-    expect(await page.locator('#changes tr.change.added').count()).toBeGreaterThan(0);
+    // Named by product id and name, not by Apple's id.
+    const iap = sim().catalog.apps.find((a) => a.id === APP)!.iaps[0]!;
+    expect(await updated.locator('td').nth(1).textContent()).toContain(iap.productId);
+    expect(await updated.locator('td').nth(1).textContent()).not.toContain(iap.id);
+    // The first sync is one line per entity kind, with a link to its rows.
+    expect(await page.locator('#changes tr.change.added').count()).toBe(0);
+    const lines = page.locator('#changes .first-sync-line');
+    expect(await lines.count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#changes .first-sync-line[data-entity=product]').textContent()).toMatch(
+      /^\d+ products added$/,
+    );
+    await page.click('text=Show its rows');
+    expect(await page.locator('#changes tr.change.added').count()).toBeGreaterThan(3);
+    expect(await page.locator('#changes tr.change.updated').count()).toBe(0);
+    await page.goto(`${base}/console/projects/${BROKEN}`);
+    // Section navigation; revenue has its place once attributions are stored.
+    expect(await page.locator('nav.sections a').count()).toBe(8);
+    expect(await page.locator('nav.sections .soon').textContent()).toBe('Revenue');
     expect(await page.locator('#rules tr.in-force').count()).toBe(4);
     expect(await page.locator('#catalog table.products tr').count()).toBeGreaterThan(3);
     // The detail sections, read through src/app: no placeholder left.
@@ -255,13 +398,13 @@ describe('the operator console in a browser', () => {
     expect(await health.locator('h2').textContent()).toBe('Catalog health');
     expect(await health.locator('tr.issue.product_state').count()).toBe(1);
     expect(await health.locator('tr.issue.stale_details').count()).toBeGreaterThan(0);
-    expect(await health.locator('.health-summary').textContent()).toMatch(/\d+ issues product state 1/);
+    expect(await health.locator('.health-summary').textContent()).toMatch(/^\d+ issues product state 1/);
     await page.screenshot({ path: 'test-results/console-project.png', fullPage: true });
     await context.close();
   });
 
-  it('shows at most 200 prices in force, saying how many more there are and how to list them', async () => {
-    // 42 territories for every live product of the project: more than the section shows.
+  it('pages prices and offers and filters them by product and territory; a price change shows its amounts', async () => {
+    // 42 territories for every live product of the project: several pages.
     const inserted = rowsOf<{ n: number }>(
       await db().db.execute(sql`
         with added as (
@@ -273,18 +416,62 @@ describe('the operator console in a browser', () => {
           returning 1)
         select count(*)::int as n from added`),
     )[0]!.n;
+    const live = inserted / 42;
     expect(inserted).toBeGreaterThan(200);
+    const iap = sim().catalog.apps.find((a) => a.id === APP)!.iaps[1]!;
+    const [stored] = rowsOf<{ apple_id: string }>(
+      await db().db.execute(
+        sql`select apple_id from products where project_id = ${BROKEN} and product_id = ${iap.productId}`,
+      ),
+    );
+    // A price change as the details refresh records it.
+    await db().db.execute(sql`
+      insert into catalog_changes (project_id, run_id, entity, entity_id, action, changed_fields, before, after)
+      select ${BROKEN}, id, 'price', ${`${stored!.apple_id}/ZAB/initial`}, 'updated', '{customerPrice,proceeds}',
+             '{"territory":"ZAB","currency":"EUR","customerPrice":"4.99","proceeds":"3.49","startDate":null}'::jsonb,
+             '{"territory":"ZAB","currency":"EUR","customerPrice":"5.99","proceeds":"4.19","startDate":null}'::jsonb
+      from sync_runs where project_id = ${BROKEN} and status = 'succeeded' order by started_at desc limit 1`);
     try {
       const { context, page } = await logIn(READ_TOKEN);
       await page.goto(`${base}/console/projects/${BROKEN}`);
-      expect(await page.locator('#prices tr.price').count()).toBe(200);
+      expect(await page.locator('#prices tr.price').count()).toBe(50);
       expect(await page.locator('#prices tr.price').first().textContent()).toContain('4.99 EUR');
-      expect(await page.locator('#prices .more').textContent()).toBe(
-        `Showing the first 200 of ${inserted} prices; ${inserted - 200} more: catalog-sync prices ${BROKEN} lists them all.`,
+      expect(await page.locator('#prices .count').textContent()).toBe(
+        `${inserted} prices in force now (per product and territory).`,
       );
+      const pages = Math.ceil(inserted / 50);
+      expect(await page.locator('#prices .pager span').textContent()).toBe(`Page 1 of ${pages} (50 a page)`);
+      await page.click('#prices a[rel=next]');
+      expect(new URL(page.url()).searchParams.get('prices_page')).toBe('2');
+      expect(await page.locator('#prices .pager span').textContent()).toBe(`Page 2 of ${pages} (50 a page)`);
+
+      // By territory: one price per live product; by product too: exactly one.
+      await page.fill('#territory', 'ZAB');
+      await page.click('form.filter button');
+      expect(await page.locator('#prices tr.price').count()).toBe(live);
+      await page.selectOption('#product', iap.productId);
+      await page.click('form.filter button');
+      expect(await page.locator('#prices tr.price').count()).toBe(1);
+      expect(await page.locator('#prices .count').textContent()).toBe(
+        `1 price in force now (per product and territory) for product ${iap.productId}, territory ZAB.`,
+      );
+      await page.fill('#territory', 'Z1');
+      await page.click('form.filter button');
+      expect(await page.locator('#prices .error-text').textContent()).toContain('territory');
+
+      // The price change, named by product and with its amounts before and after.
+      await page.goto(`${base}/console/projects/${BROKEN}#changes`);
+      const change = page.locator('#changes tr.change.price');
+      expect(await change.count()).toBe(1);
+      expect(await change.locator('td').nth(1).textContent()).toContain(iap.productId);
+      expect(await change.locator('.amount.before').textContent()).toBe('4.99 EUR in ZAB, proceeds 3.49 EUR');
+      expect(await change.locator('.amount.after').textContent()).toBe('5.99 EUR in ZAB, proceeds 4.19 EUR');
       await context.close();
     } finally {
       await db().db.execute(sql`delete from product_prices where project_id = ${BROKEN}`);
+      await db().db.execute(
+        sql`delete from catalog_changes where project_id = ${BROKEN} and entity = 'price'`,
+      );
     }
   });
 

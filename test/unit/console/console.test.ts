@@ -111,6 +111,7 @@ describe('console views', () => {
         page: {
           total: 1,
           failing: 1,
+          needsAction: 1,
           rows: [
             {
               id: 'p<1>',
@@ -130,6 +131,7 @@ describe('console views', () => {
               runErrorKind: 'x',
               runErrorMessage: '<script>',
               failing: true,
+              needs: ['key_forbidden', 'sync_failed'],
             },
           ],
         },
@@ -139,7 +141,9 @@ describe('console views', () => {
     ).value;
     expect(page).not.toMatch(/<img src=x>|<script>|<b>|com\.x"y/);
     expect(page).toContain('p&lt;1&gt;');
-    expect(page).toContain('Give the key the Admin or App Manager role');
+    // One line per project: a short badge here, the fix on the project page.
+    expect(page).toContain('key forbidden</span> <span class="muted">+1</span>');
+    expect(page).not.toContain('Give the key the Admin or App Manager role');
     expect(loginPage({ role: null, csrf: null }, null).value).not.toContain('value=');
   });
 });
