@@ -268,7 +268,7 @@ describe('the operator console in a browser', () => {
     expect(url.searchParams.get('page')).toBe('2');
     // (Within a pixel: sub-pixel layout rounds the flexible App column.)
     const secondWidths = await widths();
-    secondWidths.forEach((w, i) => expect(Math.abs(w - firstWidths[i]!)).toBeLessThan(1.5));
+    for (const [i, w] of secondWidths.entries()) expect(Math.abs(w - firstWidths[i]!)).toBeLessThan(1.5);
     // The 4 needing action first, then fleet-0300 … fleet-0255 (fleet-0007 is among the 4) on
     // page 1; page 2 goes on from there.
     expect(await page.locator('table.projects tbody tr').first().getAttribute('data-project')).toBe(
