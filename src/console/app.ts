@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { ServiceContext } from '../context.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
@@ -23,6 +23,7 @@ import {
   serializeCookie,
 } from './auth.ts';
 import type { Html } from './html.ts';
+import { createLoginLimiter } from './limiter.ts';
 import {
   type Direction,
   listProjectsPage,
@@ -34,6 +35,7 @@ import {
   SORTS,
   type Sort,
 } from './queries.ts';
+import { createSessionStore } from './sessions.ts';
 import { CONSOLE_CSS } from './style.ts';
 import { BASE, loginPage, messagePage, type PageContext, projectPage, projectsPage } from './views.ts';
 
@@ -160,8 +162,12 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
   const extraQueues = await openBoardQueues(options);
   const boardQueues = [options.queue.queue as unknown as Queue, ...extraQueues];
   const boards = { write: bullBoard(boardQueues, false), read: bullBoard(boardQueues, true) };
-  // Failed logins per client address: 10 a minute, then refused for the rest of the minute.
-  const loginFailures = new RateLimiterMemory({ points: 10, duration: 60 });
+  const sessions = createSessionStore(ctx.db, auth);
+  // Sessions of tokens no longer in force, and expired ones, go at start.
+  await sessions
+    .purge()
+    .catch((error: unknown) => logger.warn({ err: error }, 'console: old sessions not purged'));
+  const limiter = createLoginLimiter();
 
   const app = express();
   app.disable('x-powered-by');
@@ -213,8 +219,16 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',
     });
-    localsOf(res).session = auth.readSession(parseCookies(req.headers.cookie)[SESSION_COOKIE]);
-    next();
+    sessions.resume(parseCookies(req.headers.cookie)[SESSION_COOKIE]).then(
+      (session) => {
+        localsOf(res).session = session;
+        next();
+      },
+      (error: unknown) => {
+        localsOf(res).session = null;
+        next(error);
+      },
+    );
   });
 
   app.get(`${BASE}/static/console.css`, (_req, res) => {
@@ -234,19 +248,27 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       return send(res, 403, loginPage(ctxPage, 'Refused: the login form must be sent from this console.'));
     }
     const client = req.socket.remoteAddress ?? 'unknown';
-    const state = await loginFailures.get(client);
-    if (state && state.consumedPoints >= 10) {
-      res.set('Retry-After', String(Math.ceil(state.msBeforeNext / 1000)));
-      return send(res, 429, loginPage(ctxPage, 'Too many failed attempts; wait a minute and try again.'));
+    // After repeated wrong tokens from this address, each attempt waits its turn; a right token
+    // still gets in after the wait (and from any other address at once).
+    const admission = limiter.admit(client);
+    if ('refused' in admission) {
+      res.set('Retry-After', String(Math.ceil(admission.retryAfterMs / 1000)));
+      return send(
+        res,
+        429,
+        loginPage(ctxPage, 'Too many attempts from this address are waiting; try again in a few minutes.'),
+      );
     }
+    if (admission.wait > 0) await sleep(admission.wait);
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     const role = auth.checkToken(token);
     if (!role) {
-      await loginFailures.penalty(client, 1);
+      limiter.failed(client);
       logger.warn({ client }, 'console login refused: wrong token');
       return send(res, 401, loginPage(ctxPage, 'Wrong token.'));
     }
-    const { cookie } = auth.issueSession(role);
+    limiter.succeeded(client);
+    const { cookie } = await sessions.begin(role);
     setCookie(req, res, SESSION_COOKIE, cookie, Math.floor(options.access.sessionTtlMs / 1000));
     logger.info({ role, client }, 'console login');
     res.redirect(303, `${BASE}/projects`);
@@ -300,9 +322,15 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     next();
   };
 
-  app.post(`${BASE}/logout`, urlencoded, guardPost(null), (req, res) => {
-    setCookie(req, res, SESSION_COOKIE, '', 0);
-    res.redirect(303, `${BASE}/login`);
+  app.post(`${BASE}/logout`, urlencoded, guardPost(null), async (req, res, next) => {
+    try {
+      // The row goes: the cookie, wherever a copy of it is, no longer opens a session.
+      await sessions.end(localsOf(res).session!);
+      setCookie(req, res, SESSION_COOKIE, '', 0);
+      res.redirect(303, `${BASE}/login`);
+    } catch (error) {
+      next(error);
+    }
   });
 
   app.get([BASE, `${BASE}/`], (_req, res) => res.redirect(303, `${BASE}/projects`));

@@ -20,6 +20,7 @@ const TABLES = [
   'app_store_credentials',
   'catalog_changes',
   'catalog_digests',
+  'console_sessions',
   'discovered_apps',
   'events',
   'grace_period_settings',

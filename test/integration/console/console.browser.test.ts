@@ -1,11 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
 import { startWorkerService, type WorkerService } from '../../../jobs/main.ts';
+import { createAuth } from '../../../src/console/auth.ts';
+import { createSessionStore } from '../../../src/console/sessions.ts';
 import { verifyCredentials as verifyProjectCredentials } from '../../../src/onboarding/index.ts';
 import { syncProject } from '../../../src/sync/index.ts';
 import { createProject, testContext } from '../../support/context.ts';
@@ -588,6 +590,81 @@ describe('the operator console in a browser', () => {
     expect(body.queues.map((q) => q.name)).toContain('catalog-sync');
     expect(body.queues[0]!.readOnlyMode).toBe(true);
     await context.close();
+  });
+
+  it('ends the session on logout: the old cookie, replayed in another browser, is refused', async () => {
+    const { context, page } = await logIn(READ_TOKEN);
+    const saved = await context.cookies();
+    expect(saved.find((c) => c.name === 'cs_session')).toBeDefined();
+    await Promise.all([page.waitForURL(`${base}/console/login`), page.click('button:text-is("Log out")')]);
+    await context.close();
+    // Another browser with the saved cookie: back to the login form.
+    const replay = await browser.newContext();
+    await replay.addCookies(saved);
+    const page2 = await replay.newPage();
+    await page2.goto(`${base}/console/projects`);
+    expect(new URL(page2.url()).pathname).toBe('/console/login');
+    const api = await page2.request.get(`${base}/console/queues/api/queues`);
+    expect(api.status()).toBe(401);
+    await replay.close();
+  });
+
+  it('ends sessions of tokens no longer in force', async () => {
+    const { context } = await logIn(WRITE_TOKEN);
+    const cookie = (await context.cookies()).find((c) => c.name === 'cs_session')!.value;
+    const current = createSessionStore(
+      db().db,
+      createAuth({ writeToken: WRITE_TOKEN, readToken: READ_TOKEN, sessionTtlMs: 3_600_000 }),
+    );
+    expect(await current.resume(cookie)).not.toBeNull();
+    // The operator token changed: the cookie is refused, and its row goes at the next start.
+    const rotated = createSessionStore(
+      db().db,
+      createAuth({
+        writeToken: 'rotated-token-0123456789abcdef',
+        readToken: READ_TOKEN,
+        sessionTtlMs: 3_600_000,
+      }),
+    );
+    expect(await rotated.resume(cookie)).toBeNull();
+    expect(await rotated.purge()).toBeGreaterThan(0);
+    expect(await current.resume(cookie)).toBeNull();
+    await context.close();
+  });
+
+  it('slows a guessing address without locking the right token out', async () => {
+    // Ten wrong tokens from 127.0.0.2 (another address on the loopback).
+    const post = (token: string, localAddress: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(`${base}/console/login`);
+        const body = `token=${encodeURIComponent(token)}`;
+        const req = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            localAddress,
+            headers: {
+              origin: base,
+              'content-type': 'application/x-www-form-urlencoded',
+              'content-length': Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (let i = 0; i < 10; i++) expect(await post(`wrong-token-${i}-0123456789`, '127.0.0.2')).toBe(401);
+    // The right token from another address (the browser, 127.0.0.1) gets in at once …
+    const { context } = await logIn(WRITE_TOKEN);
+    await context.close();
+    // … and from the guessing address too, after its wait: slowed, never locked out.
+    expect(await post(WRITE_TOKEN, '127.0.0.2')).toBe(303);
   });
 
   it('sends security headers on every page', async () => {
