@@ -22,6 +22,7 @@ import {
   type Session,
   serializeCookie,
 } from './auth.ts';
+import { FAVICON_ICO } from './favicon.ts';
 import type { Html } from './html.ts';
 import { createLoginLimiter } from './limiter.ts';
 import {
@@ -129,6 +130,59 @@ async function openBoardQueues(options: ConsoleOptions): Promise<Queue[]> {
     });
 }
 
+/** A path on this machine (a stack frame, a module path): kept from read-only sessions. */
+const SERVER_PATH = /(?:file:\/\/)?(?:\/[\w.@+-]+){2,}(?::\d+(?::\d+)?)?|[A-Za-z]:\\[^\s:)]+/g;
+
+/**
+ * What a read-only session's board shows of a job: no stack traces, and server paths masked in
+ * failure reasons and logs (the operator's board shows everything).
+ */
+export function redactForReaders(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(SERVER_PATH, '[path]');
+  if (Array.isArray(value)) return value.map(redactForReaders);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      out[key] = key === 'stacktrace' ? [] : key === 'stack' ? undefined : redactForReaders(inner);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Bull Board's times in UTC, like the console's (its default is the browser's zone). */
+const UTC_FORMATS = {
+  short: {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  },
+  common: {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  },
+  full: {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  },
+} satisfies Record<string, Intl.DateTimeFormatOptions>;
+
 function bullBoard(queues: Queue[], readOnlyMode: boolean) {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(`${BASE}/queues`);
@@ -138,10 +192,25 @@ function bullBoard(queues: Queue[], readOnlyMode: boolean) {
     serverAdapter: adapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: {
       uiConfig: {
-        boardTitle: readOnlyMode ? 'catalog-sync (read-only)' : 'catalog-sync',
+        boardTitle: readOnlyMode ? 'catalog-sync · read-only' : 'catalog-sync',
         hideDocsLink: true,
         miscLinks: [{ text: 'Projects', url: `${BASE}/projects` }],
+        dateFormats: UTC_FORMATS,
+        favIcon: { default: `${BASE}/favicon.ico`, alternative: `${BASE}/favicon.ico` },
+        // Room for the whole title (the default menu cuts "(read-only)" off).
+        menu: { width: '300px' },
+        ...(readOnlyMode ? { hideRedisDetails: true } : {}),
       },
+      ...(readOnlyMode
+        ? {
+            handlerHooks: {
+              after: <R extends { body: unknown }>(_context: unknown, result: R): R => ({
+                ...result,
+                body: redactForReaders(result.body),
+              }),
+            },
+          }
+        : {}),
     },
   });
   return adapter.getRouter() as express.Router;
@@ -229,6 +298,11 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
         next(error);
       },
     );
+  });
+
+  // Browsers ask for /favicon.ico on their own; the pages point at /console/favicon.ico.
+  app.get(['/favicon.ico', `${BASE}/favicon.ico`], (_req, res) => {
+    res.type('image/x-icon').set('Cache-Control', 'public, max-age=86400').send(FAVICON_ICO);
   });
 
   app.get(`${BASE}/static/console.css`, (_req, res) => {

@@ -109,6 +109,7 @@ export function layout(ctx: PageContext, title: string, body: Renderable): Html 
 <meta name="referrer" content="same-origin">
 <title>${title} · catalog-sync console</title>
 <link rel="stylesheet" href="${BASE}/static/console.css">
+<link rel="icon" href="${BASE}/favicon.ico">
 </head>
 <body>
 <header class="top">

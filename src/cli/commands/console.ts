@@ -53,7 +53,9 @@ async function runConsole(cli: Cli, options: ConsoleCommandOptions): Promise<voi
     });
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (path === '/console' || path.startsWith('/console/')) return consoleServer.handle(req, res);
+      if (path === '/console' || path.startsWith('/console/') || path === '/favicon.ico') {
+        return consoleServer.handle(req, res);
+      }
       if (path === '/') {
         res.writeHead(303, { location: '/console/projects' });
         return res.end();

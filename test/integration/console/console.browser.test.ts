@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Queue } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -665,6 +666,51 @@ describe('the operator console in a browser', () => {
     await context.close();
     // … and from the guessing address too, after its wait: slowed, never locked out.
     expect(await post(WRITE_TOKEN, '127.0.0.2')).toBe(303);
+  });
+
+  it('Bull Board: UTC times, the read-only title whole, no stack traces or server paths for readers; a favicon', async () => {
+    // A job the worker refuses (unknown name): it fails with a stack trace full of server paths.
+    const job = await (service.queue as unknown as Queue).add('not-a-catalog-sync-job', {
+      projectId: BROKEN,
+    });
+    await until(async () => (await job.getState()) === 'failed', 'the unknown job to fail');
+    try {
+      const jobsOf = async (page: Page) => {
+        const api = await page.request.get(
+          `${base}/console/queues/api/queues?activeQueue=catalog-sync&status=failed&page=1&jobsPerPage=10`,
+        );
+        expect(api.status()).toBe(200);
+        const body = (await api.json()) as {
+          queues: { name: string; jobs: { id: string; stacktrace: string[]; failedReason: string }[] }[];
+        };
+        return body.queues.find((q) => q.name === 'catalog-sync')!.jobs.find((j) => j.id === job.id)!;
+      };
+      const operator = await logIn(WRITE_TOKEN);
+      expect((await jobsOf(operator.page)).stacktrace.join('\n')).toMatch(/\/[\w.-]+\/[\w.-]+/);
+      await operator.context.close();
+
+      const { context, page } = await logIn(READ_TOKEN);
+      const seen = await jobsOf(page);
+      expect(seen.stacktrace).toEqual([]);
+      expect(seen.failedReason).toContain('Unknown job name');
+      expect(JSON.stringify(seen)).not.toMatch(/\/work\/|node_modules|\.ts:\d+/);
+
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.goto(`${base}/console/queues/queue/catalog-sync?status=failed`);
+      const title = page.locator('text=catalog-sync · read-only').first();
+      await title.waitFor({ timeout: 20_000 });
+      // The whole title is shown, not cut with an ellipsis.
+      expect(await title.evaluate((el) => el.scrollWidth <= el.clientWidth + 1)).toBe(true);
+      await page.waitForSelector('text=/UTC/', { timeout: 20_000 });
+      await page.screenshot({ path: 'test-results/console-queues.png', fullPage: false });
+      await context.close();
+    } finally {
+      await job.remove();
+    }
+    const icon = await fetch(`${base}/favicon.ico`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/x-icon');
+    expect(Buffer.from(await icon.arrayBuffer()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
   });
 
   it('sends security headers on every page', async () => {
