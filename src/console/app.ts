@@ -28,6 +28,7 @@ import { createLoginLimiter } from './limiter.ts';
 import {
   type Direction,
   listProjectsPage,
+  listStaleProjects,
   loadProjectDetail,
   loadProjectSections,
   PAGE_SIZE,
@@ -38,7 +39,16 @@ import {
 } from './queries.ts';
 import { createSessionStore } from './sessions.ts';
 import { CONSOLE_CSS } from './style.ts';
-import { BASE, loginPage, messagePage, type PageContext, projectPage, projectsPage } from './views.ts';
+import {
+  BASE,
+  type BudgetBound,
+  fleetPage,
+  loginPage,
+  messagePage,
+  type PageContext,
+  projectPage,
+  projectsPage,
+} from './views.ts';
 
 /*
  * The operator console: an express app answering under /console, mountable on any node:http
@@ -421,6 +431,22 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     }
   });
 
+  app.get(`${BASE}/fleet`, async (req, res, next) => {
+    try {
+      const [stale, bound] = await Promise.all([
+        listStaleProjects(ctx.db, ctx.config.details.maxAgeMs),
+        budgetBoundOf(options.queue),
+      ]);
+      send(
+        res,
+        200,
+        fleetPage(pageContext(req, res), { stale, bound, maxAgeMs: ctx.config.details.maxAgeMs }),
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
   const projectIdOf = (req: Request) => {
     try {
       return parseProjectId(String(req.params.id ?? ''));
@@ -587,6 +613,42 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       await Promise.all(extraQueues.map((q) => q.close().catch(() => {})));
     },
   };
+}
+
+/**
+ * The projects whose latest sync (among the completed jobs the queue keeps, a day at most)
+ * stopped reading details for the key's budget or Apple's rate limit. Undefined when Redis
+ * cannot be read.
+ */
+async function budgetBoundOf(handle: QueueHandle): Promise<Map<string, BudgetBound> | undefined> {
+  try {
+    return budgetBoundFrom(await handle.queue.getJobs(['completed'], 0, 999, false));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per project, its latest completed sync job if that one stopped reading details (pure). */
+export function budgetBoundFrom(
+  jobs: { name: string; data: unknown; returnvalue: unknown; finishedOn?: number | undefined }[],
+): Map<string, BudgetBound> {
+  const latest = new Map<string, BudgetBound>();
+  const seen = new Set<string>();
+  for (const job of [...jobs].sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))) {
+    const projectId = (job.data as { projectId?: unknown } | undefined)?.projectId;
+    if (job.name !== 'sync-catalog' || typeof projectId !== 'string' || seen.has(projectId)) continue;
+    seen.add(projectId);
+    const details = (job.returnvalue as { details?: { stoppedBy?: unknown; deferred?: unknown } } | null)
+      ?.details;
+    if (details && (details.stoppedBy === 'budget' || details.stoppedBy === 'rate_limited')) {
+      latest.set(projectId, {
+        stoppedBy: details.stoppedBy,
+        deferred: typeof details.deferred === 'number' ? details.deferred : null,
+        at: job.finishedOn ? new Date(job.finishedOn) : null,
+      });
+    }
+  }
+  return latest;
 }
 
 /**

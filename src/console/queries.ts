@@ -601,3 +601,56 @@ export async function loadProjectSections(
   ]);
   return { prices, offers, health, deliveries };
 }
+
+// ── The fleet: whose details are stale ───────────────────────────────────────────────────────
+
+export interface StaleProjectRow {
+  id: string;
+  liveProducts: number;
+  /** Live products whose details were never read or are older than the maximum age. */
+  stale: number;
+  neverRead: number;
+  oldestReadAt: Date | null;
+}
+
+export const FLEET_LIMIT = 200;
+
+/** Projects with stale details, most stale first: one statement over products. */
+export async function listStaleProjects(
+  db: Db,
+  maxAgeMs: number,
+  now: Date = new Date(),
+): Promise<{ rows: StaleProjectRow[]; total: number }> {
+  const cutoff = sql`${new Date(now.getTime() - maxAgeMs).toISOString()}::timestamptz`;
+  const raw = rowsOf<{
+    id: string;
+    live: number | string;
+    stale: number | string;
+    never_read: number | string;
+    oldest: Date | string | null;
+    total: number | string;
+  }>(
+    await db.execute(sql`
+      select project_id as id, count(*) as live,
+             count(*) filter (where details_read_at is null or details_read_at < ${cutoff}) as stale,
+             count(*) filter (where details_read_at is null) as never_read,
+             min(details_read_at) as oldest,
+             count(*) over () as total
+      from products
+      where removed_at is null
+      group by project_id
+      having count(*) filter (where details_read_at is null or details_read_at < ${cutoff}) > 0
+      order by stale desc, project_id
+      limit ${FLEET_LIMIT}`),
+  );
+  return {
+    total: raw[0] ? Number(raw[0].total) : 0,
+    rows: raw.map((r) => ({
+      id: r.id,
+      liveProducts: Number(r.live),
+      stale: Number(r.stale),
+      neverRead: Number(r.never_read),
+      oldestReadAt: toDate(r.oldest),
+    })),
+  };
+}

@@ -14,6 +14,7 @@ import {
   type Section,
   type SectionFilter,
   type Sort,
+  type StaleProjectRow,
 } from './queries.ts';
 
 /*
@@ -118,6 +119,7 @@ export function layout(ctx: PageContext, title: string, body: Renderable): Html 
     ctx.role
       ? html`<nav>
     <a href="${BASE}/projects">Projects</a>
+    <a href="${BASE}/fleet">Fleet</a>
     <a href="${BASE}/queues/">Queue</a>
   </nav>
   <form method="post" action="${BASE}/logout" class="logout">
@@ -811,4 +813,61 @@ ${detail.rules.map(
 
 ${deliveriesSection(project.id, sections.deliveries)}`;
   return layout(ctx, project.id, body);
+}
+
+// ── The fleet ────────────────────────────────────────────────────────────────────────────────
+
+export interface BudgetBound {
+  stoppedBy: 'budget' | 'rate_limited';
+  /** Products left for a later run. */
+  deferred: number | null;
+  at: Date | null;
+}
+
+export interface FleetView {
+  stale: { rows: StaleProjectRow[]; total: number };
+  /** Undefined when the queue could not be read. */
+  bound: Map<string, BudgetBound> | undefined;
+  maxAgeMs: number;
+}
+
+const projectLink = (id: string) => html`<a href="${BASE}/projects/${encodeURIComponent(id)}">${id}</a>`;
+
+export function fleetPage(ctx: PageContext, view: FleetView): Html {
+  const bound = view.bound ? [...view.bound.entries()].sort(([a], [b]) => (a < b ? -1 : 1)) : null;
+  const days = Math.round((view.maxAgeMs / 86_400_000) * 10) / 10;
+  const body = html`<h1>Fleet</h1>
+<section id="budget-bound">
+<h2>Budget-bound</h2>
+<p class="muted">Projects whose latest sync (of the completed jobs the queue keeps, up to a day) stopped reading catalog details because the key's details budget ran out or Apple rate-limited it; the rest is read on later runs.</p>
+${
+  bound === null
+    ? html`<p class="error-text">The queue could not be read; try again.</p>`
+    : bound.length === 0
+      ? html`<p class="summary">No project is budget-bound.</p>`
+      : html`<p class="summary">${plural(bound.length, 'project')} budget-bound.</p>
+<table class="bound"><thead><tr><th>Project</th><th>Stopped by</th><th>Products left</th><th>Sync finished</th></tr></thead><tbody>
+${bound.map(
+  ([id, b]) =>
+    html`<tr class="bound" data-project="${id}"><td>${projectLink(id)}</td><td>${badge(b.stoppedBy === 'budget' ? "key's budget" : 'rate limited', 'warn')}</td><td class="num">${b.deferred ?? ''}</td><td>${fmtDate(b.at)}</td></tr>`,
+)}
+</tbody></table>`
+}
+</section>
+<section id="stale">
+<h2>Stale details</h2>
+<p class="muted">Projects with live products whose details (prices, offers, localizations, availability) were never read or are older than ${days} days (DETAILS_MAX_AGE).</p>
+${
+  view.stale.rows.length === 0
+    ? html`<p class="summary">No project has stale details.</p>`
+    : html`<p class="summary">${plural(view.stale.total, 'project')} with stale details${view.stale.total > view.stale.rows.length ? `; the ${view.stale.rows.length} most stale shown` : ''}.</p>
+<table class="stale"><thead><tr><th>Project</th><th>Stale</th><th>Never read</th><th>Live products</th><th>Oldest read</th><th>Budget-bound</th></tr></thead><tbody>
+${view.stale.rows.map(
+  (r) =>
+    html`<tr class="stale" data-project="${r.id}"><td>${projectLink(r.id)}</td><td class="num">${r.stale}</td><td class="num">${r.neverRead}</td><td class="num">${r.liveProducts}</td><td>${fmtDate(r.oldestReadAt)}</td><td>${view.bound?.has(r.id) ? badge('yes', 'warn') : ''}</td></tr>`,
+)}
+</tbody></table>`
+}
+</section>`;
+  return layout(ctx, 'Fleet', body);
 }

@@ -593,6 +593,28 @@ describe('the operator console in a browser', () => {
     await context.close();
   });
 
+  it('the fleet view lists projects with stale details and those bound by their key budget', async () => {
+    const { context, page } = await logIn(READ_TOKEN);
+    await page.click('header.top a:text-is("Fleet")');
+    expect(new URL(page.url()).pathname).toBe('/console/fleet');
+    // The seeded project's products never had their details read; the fleet projects have none.
+    const [live] = rowsOf<{ n: number }>(
+      await db().db.execute(
+        sql`select count(*)::int as n from products where project_id = ${BROKEN} and removed_at is null`,
+      ),
+    );
+    const row = page.locator(`#stale tr.stale[data-project="${BROKEN}"]`);
+    expect(await row.locator('td.num').allTextContents()).toEqual([
+      String(live!.n),
+      String(live!.n),
+      String(live!.n),
+    ]);
+    expect(await page.locator('#stale tr.stale').count()).toBe(1);
+    expect(await page.locator('#budget-bound .summary').textContent()).toBe('No project is budget-bound.');
+    await page.screenshot({ path: 'test-results/console-fleet.png', fullPage: false });
+    await context.close();
+  });
+
   it('ends the session on logout: the old cookie, replayed in another browser, is refused', async () => {
     const { context, page } = await logIn(READ_TOKEN);
     const saved = await context.cookies();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { budgetBoundFrom } from '../../../src/console/app.ts';
 import {
   createLoginLimiter,
   delayAfter,
@@ -47,5 +48,27 @@ describe('the console login limiter', () => {
     for (let i = 0; i < FREE_FAILURES + 3; i++) limiter.failed('10.0.0.1');
     t += FORGET_AFTER_MS + 1;
     expect(limiter.admit('10.0.0.1')).toEqual({ wait: 0 });
+  });
+});
+
+describe('the fleet view: budget-bound projects', () => {
+  it("takes each project's latest sync and flags it when details stopped for the budget", () => {
+    const job = (projectId: string, finishedOn: number, stoppedBy: string | null, name = 'sync-catalog') => ({
+      name,
+      data: { projectId },
+      finishedOn,
+      returnvalue: { details: { stoppedBy, deferred: stoppedBy ? 7 : 0 } },
+    });
+    const bound = budgetBoundFrom([
+      job('a', 1, 'budget'),
+      job('a', 2, null), // a later sync read everything: no longer bound
+      job('b', 5, 'budget'),
+      job('b', 3, null),
+      job('c', 4, 'rate_limited'),
+      job('d', 9, 'budget', 'verify-credentials'),
+      { name: 'sync-catalog', data: { projectId: 'e' }, finishedOn: 1, returnvalue: null },
+    ]);
+    expect([...bound.keys()].sort()).toEqual(['b', 'c']);
+    expect(bound.get('b')).toEqual({ stoppedBy: 'budget', deferred: 7, at: new Date(5) });
   });
 });
