@@ -141,7 +141,7 @@ async function openBoardQueues(options: ConsoleOptions): Promise<Queue[]> {
 }
 
 /** A path on this machine (a stack frame, a module path): kept from read-only sessions. */
-const SERVER_PATH = /(?:file:\/\/)?(?:\/[\w.@+-]+){2,}(?::\d+(?::\d+)?)?|[A-Za-z]:\\[^\s:)]+/g;
+const SERVER_PATH = /(?<![:/\w])(?:file:\/\/)?(?:\/[\w.@+-]+){2,}(?::\d+(?::\d+)?)?|[A-Za-z]:\\[^\s:)]+/g;
 
 /**
  * What a read-only session's board shows of a job: no stack traces, and server paths masked in
