@@ -356,7 +356,7 @@ function needsList(detail: ProjectDetail): Html {
   const last = detail.runs[0];
   if (last?.status === 'failed') {
     items.push(
-      html`<li><strong>The last sync failed</strong> (${fmtDate(last.startedAt)}): ${last.errorKind}: ${last.errorMessage}. Fix the cause, then "Sync now".</li>`,
+      html`<li><strong>The last sync failed</strong> (${fmtDate(last.startedAt)}): ${last.errorKind}: ${(last.errorMessage ?? '').replace(/\.\s*$/, '')}. Fix the cause, then "Sync now".</li>`,
     );
   }
   if (items.length === 0) return html``;
@@ -445,7 +445,7 @@ function filterQuery(filter: SectionFilter): string {
 /** One filter for the prices and offers: a product and/or a territory. */
 function detailsFilter(projectId: string, detail: ProjectDetail, filter: SectionFilter): Html {
   const live = detail.products.filter((p) => !p.removedAt);
-  return html`<form method="get" action="${BASE}/projects/${encodeURIComponent(projectId)}#prices" class="search filter" role="search" aria-label="filter prices and offers">
+  return html`<form method="get" action="${BASE}/projects/${encodeURIComponent(projectId)}#prices" class="search filter" role="search" aria-label="filter prices and offers" title="Filters the prices and the offers">
   <label for="product">Product</label>
   <select id="product" name="product"><option value="">all products</option>${live.map(
     (p) =>
@@ -454,6 +454,7 @@ function detailsFilter(projectId: string, detail: ProjectDetail, filter: Section
   <label for="territory">Territory</label>
   <input id="territory" name="territory" value="${filter.territory ?? ''}" placeholder="FRA" size="5" maxlength="3">
   <button type="submit">Filter</button>
+  <span class="hint">the prices and the offers</span>
   ${filter.product || filter.territory ? html`<a href="${BASE}/projects/${encodeURIComponent(projectId)}#prices">clear</a>` : ''}
 </form>`;
 }
@@ -469,10 +470,16 @@ const filterText = (filter: SectionFilter) =>
 const amount = (value: string | null, currency: string | null) =>
   value === null ? html`<span class="muted">—</span>` : `${value}${currency ? ` ${currency}` : ''}`;
 
-function pricesSection(projectId: string, section: ProjectSections['prices'], filter: SectionFilter): Html {
+function pricesSection(
+  projectId: string,
+  section: ProjectSections['prices'],
+  filter: SectionFilter,
+  filterForm: Html,
+): Html {
   const filtered = filterText(filter);
   return html`<section id="prices">
 <h2>Prices</h2>
+${filterForm}
 ${sectionBody(section, (data) =>
   data.total === 0
     ? html`<p class="muted">${filtered ? `No price in force for ${filtered}.` : "No prices stored yet: details are read after syncs, within the key's budget."}</p>`
@@ -793,8 +800,7 @@ ${rows.map(
 
 ${changesSection(detail)}
 
-${detailsFilter(project.id, detail, filter)}
-${pricesSection(project.id, sections.prices, filter)}
+${pricesSection(project.id, sections.prices, filter, detailsFilter(project.id, detail, filter))}
 ${offersSection(project.id, sections.offers, filter)}
 
 <section id="rules">
