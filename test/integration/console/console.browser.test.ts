@@ -353,6 +353,33 @@ describe('the operator console in a browser', () => {
     await context.close();
   });
 
+  it('after "Verify & Fetch Apps" finds the key refused, says so in red, once', async () => {
+    const refused = 'acme-refused';
+    await createProject(harness.ctx(), sim(), refused, null, { agreementsMissing: true });
+    try {
+      const { context, page } = await logIn(WRITE_TOKEN);
+      await page.goto(`${base}/console/projects/${refused}`);
+      await Promise.all([
+        page.waitForURL(`${base}/console/projects/${refused}`),
+        page.click('button:text-is("Verify & Fetch Apps")'),
+      ]);
+      expect(await page.locator('.flash.ok').count()).toBe(0);
+      expect(await page.locator('.flash.error').textContent()).toBe(
+        `Checked the key of ${refused}: the key lacks access (0 apps seen).`,
+      );
+      const key = page.locator('section.facts dd.key');
+      expect(await key.locator('.badge').textContent()).toBe('forbidden');
+      expect(await key.locator('.badge').getAttribute('class')).toContain('bad');
+      // What to do, said once on the page (not in the flash, the facts and a box at once).
+      const text = (await page.locator('main').textContent())!;
+      expect(text.split('the Account Holder must accept them').length - 1).toBe(1);
+      expect(await page.locator('#health .health-summary .badge').textContent()).toBe('unknown');
+      await context.close();
+    } finally {
+      await db().db.execute(sql`delete from projects where id = ${refused}`);
+    }
+  });
+
   it('shows a project: changes with before/after, rules, runs with their errors', async () => {
     const { context, page } = await logIn(WRITE_TOKEN);
     await page.goto(`${base}/console/projects/${BROKEN}`);
