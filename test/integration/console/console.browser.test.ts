@@ -198,6 +198,7 @@ describe('the operator console in a browser', () => {
     ]);
     expect(response.status()).toBe(401);
     expect(await page.locator('.flash.error').textContent()).toBe('Wrong token.');
+    await page.screenshot({ path: 'test-results/console-login.png', fullPage: false });
     expect(await context.cookies()).toEqual([]);
     // Without a session, a page sends back to the login form.
     await page.goto(`${base}/console/projects/${BROKEN}`);
