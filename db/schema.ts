@@ -686,3 +686,25 @@ export const runAnnouncements = pgTable('run_announcements', {
   announcedAt: ts('announced_at').notNull().defaultNow(),
 });
 // --- end events for the money
+// ── Operator console sessions ────────────────────────────────────────────────────────────────
+
+/**
+ * Server-side console sessions: the cookie carries a random id, the row is what makes it valid,
+ * so logging out (the row deleted) or changing a console token (the fingerprint no longer
+ * matching) ends it everywhere. Only a hash of the id is stored: the table never holds a cookie.
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    idHash: text('id_hash').primaryKey(),
+    role: text('role').$type<'read' | 'write'>().notNull(),
+    /** An HMAC of the console tokens in force when the session began (never a token). */
+    tokenFingerprint: text('token_fingerprint').notNull(),
+    createdAt: createdAt(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [
+    index('console_sessions_expires').on(t.expiresAt),
+    check('console_sessions_role', sql`${t.role} in ('read','write')`),
+  ],
+);

@@ -148,7 +148,12 @@ export async function startWorkerService(
         consoleServer = await createConsole({ ctx, access: config.console, queue: handle });
       }
       health = await startHealthServer({
-        routes: consoleServer ? [{ prefix: '/console', handle: consoleServer.handle }] : [],
+        routes: consoleServer
+          ? [
+              { prefix: '/console', handle: consoleServer.handle },
+              { prefix: '/favicon.ico', handle: consoleServer.handle },
+            ]
+          : [],
         port,
         host: config.metrics.host,
         registry: metrics.registry,

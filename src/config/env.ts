@@ -113,134 +113,250 @@ const retrySchedule = z.preprocess(
 
 export const envSchema = z
   .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    NODE_ENV: z
+      .enum(['development', 'production', 'test'])
+      .default('development')
+      .describe('`development`, `production` or `test`; in production the log defaults to JSON.'),
     /** Unset: the CLI uses an embedded Postgres (PGlite) under DATA_DIR. */
-    DATABASE_URL: z.preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional()),
-    DATA_DIR: z.string().min(1).default('.data'),
+    DATABASE_URL: z
+      .preprocess(emptyAsUndefined, url(['postgres:', 'postgresql:'], 'postgres://').optional())
+      .describe(
+        'Postgres URL (`postgres://…`). Unset: the CLI uses an embedded Postgres (PGlite) in `DATA_DIR`.',
+      ),
+    DATA_DIR: z
+      .string()
+      .min(1)
+      .default('.data')
+      .describe("Folder of the embedded database and the simulator's keys."),
     /** Postgres connections per worker process; unset: sized from WORKER_CONCURRENCY (jobs/pool.ts). */
-    DATABASE_POOL_MAX: optionalIntFrom(2, 1000),
-    REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://').default('redis://127.0.0.1:6379'),
+    DATABASE_POOL_MAX: optionalIntFrom(2, 1000).describe(
+      'Postgres connections per worker process (× processes × hosts must stay within `max_connections`). Unset: `min(WORKER_CONCURRENCY, 16)` + 4 + `EVENTS_DISPATCH_CONCURRENCY`.',
+    ),
+    REDIS_URL: url(['redis:', 'rediss:'], 'redis:// or rediss://')
+      .default('redis://127.0.0.1:6379')
+      .describe('Redis for the BullMQ queue (`redis://` or `rediss://`).'),
     /** BullMQ key prefix; use a hash tag such as `{catalog-sync}` on Redis Cluster. */
-    REDIS_PREFIX: z.string().min(1).default('catalog-sync'),
+    REDIS_PREFIX: z
+      .string()
+      .min(1)
+      .default('catalog-sync')
+      .describe('BullMQ key prefix; on Redis Cluster it must hold a hash tag such as `{catalog-sync}`.'),
     /**
      * Redis Cluster seed nodes, comma-separated `host:port`; set, it replaces REDIS_URL's host (the
      * URL's password, user and TLS still apply) and REDIS_PREFIX must hold a `{hash tag}`.
      */
-    REDIS_CLUSTER_NODES: z.preprocess(
-      emptyAsUndefined,
-      z
-        .string()
-        .refine((value) => value.split(',').every((node) => /^\s*[^\s:]+:\d{1,5}\s*$/.test(node)), {
-          message: 'must be a comma-separated list of host:port',
-        })
-        .optional(),
-    ),
-    APP_STORE_CONNECT_BASE_URL: url(['https:', 'http:'], 'http(s)://').default(APPLE_BASE_URL),
+    REDIS_CLUSTER_NODES: z
+      .preprocess(
+        emptyAsUndefined,
+        z
+          .string()
+          .refine((value) => value.split(',').every((node) => /^\s*[^\s:]+:\d{1,5}\s*$/.test(node)), {
+            message: 'must be a comma-separated list of host:port',
+          })
+          .optional(),
+      )
+      .describe(
+        "Redis Cluster seed nodes, `host:port,host:port` (REDIS_URL's password, user and TLS still apply); needs a `{…}` prefix. Unset: one Redis server.",
+      ),
+    APP_STORE_CONNECT_BASE_URL: url(['https:', 'http:'], 'http(s)://')
+      .default(APPLE_BASE_URL)
+      .describe('The App Store Connect API (or the simulator).'),
     /** Current key for the `.p8` at rest (JWE dir + A256GCM). */
-    CREDENTIALS_ENCRYPTION_KEY: z.preprocess(emptyAsUndefined, encryptionKey.optional()),
+    CREDENTIALS_ENCRYPTION_KEY: z
+      .preprocess(emptyAsUndefined, encryptionKey.optional())
+      .describe(
+        '32 bytes, base64 or hex (`openssl rand -base64 32`), sealing each `.p8` at rest. Required to save or use credentials.',
+      ),
     /** Older keys, comma-separated, still accepted for decryption while rotating. */
-    CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: z.preprocess(
-      emptyAsUndefined,
-      z
-        .string()
-        .refine((value) => value.split(',').every((k) => decodeEncryptionKey(k) !== undefined), {
-          message: 'must be a comma-separated list of 32-byte base64 or hex keys',
-        })
-        .optional(),
-    ),
-    WORKER_CONCURRENCY: intFrom(1, 1000, 10),
+    CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS: z
+      .preprocess(
+        emptyAsUndefined,
+        z
+          .string()
+          .refine((value) => value.split(',').every((k) => decodeEncryptionKey(k) !== undefined), {
+            message: 'must be a comma-separated list of 32-byte base64 or hex keys',
+          })
+          .optional(),
+      )
+      .describe('Comma-separated older keys, still accepted for decryption while rotating.'),
+    WORKER_CONCURRENCY: intFrom(1, 1000, 10).describe('Jobs one worker process runs at once.'),
     /** Worker processes under one supervisor (`worker --processes N`); unset: one per available core. */
-    WORKER_PROCESSES: optionalIntFrom(1, 256),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    WORKER_PROCESSES: optionalIntFrom(1, 256).describe(
+      'Worker processes under one supervisor; `worker --processes N` overrides. Unset: the available cores (CPU quota aware).',
+    ),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('`fatal` … `trace`, or `silent`.'),
     /** `pretty` for a terminal, `json` for production; default: pretty on a TTY outside production. */
-    LOG_FORMAT: z.preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional()),
-    APP_STORE_CONNECT_CONNECT_TIMEOUT_MS: intFrom(100, 120_000, 5_000),
-    APP_STORE_CONNECT_RESPONSE_TIMEOUT_MS: intFrom(100, 300_000, 30_000),
-    APP_STORE_CONNECT_MAX_RETRIES: intFrom(0, 10, 4),
+    LOG_FORMAT: z
+      .preprocess(emptyAsUndefined, z.enum(['json', 'pretty']).optional())
+      .describe('`json` or `pretty`. Unset: `pretty` on a terminal outside production, else `json`.'),
+    APP_STORE_CONNECT_CONNECT_TIMEOUT_MS: intFrom(100, 120_000, 5_000).describe(
+      'TCP/TLS connect timeout of a request to Apple.',
+    ),
+    APP_STORE_CONNECT_RESPONSE_TIMEOUT_MS: intFrom(100, 300_000, 30_000).describe(
+      'Time to the first response byte.',
+    ),
+    APP_STORE_CONNECT_MAX_RETRIES: intFrom(0, 10, 4).describe(
+      'Retries of a GET on 429, 5xx and network errors.',
+    ),
     /** Upper bound on any single wait, including a server's Retry-After. */
-    APP_STORE_CONNECT_RETRY_CAP_MS: intFrom(0, 3_600_000, 60_000),
-    APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000),
+    APP_STORE_CONNECT_RETRY_CAP_MS: intFrom(0, 3_600_000, 60_000).describe(
+      'Cap on any wait between retries, `Retry-After` included.',
+    ),
+    APP_STORE_CONNECT_MAX_PAGES: intFrom(1, 100_000, 1_000).describe(
+      'Pagination ceiling per listing; past it the sync fails, naming this variable.',
+    ),
     /** Requests in flight per sync (Apple throttles bursts even with hourly budget left). */
-    APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8),
+    APP_STORE_CONNECT_CONCURRENCY: intFrom(1, 64, 8).describe(
+      'Requests in flight per sync (Apple throttles bursts even with hourly budget left).',
+    ),
     /** Largest App Store Connect response body, counted after decompression (default 32 MiB). */
-    APP_STORE_CONNECT_MAX_RESPONSE_BYTES: intFrom(1_024, 1_073_741_824, 33_554_432),
+    APP_STORE_CONNECT_MAX_RESPONSE_BYTES: intFrom(1_024, 1_073_741_824, 33_554_432).describe(
+      'Largest response body, counted after decompression (32 MiB); the request is stopped past it.',
+    ),
     /** Deepest nesting of arrays/objects accepted in one JSON document. */
-    APP_STORE_CONNECT_MAX_JSON_DEPTH: intFrom(8, 10_000, 64),
+    APP_STORE_CONNECT_MAX_JSON_DEPTH: intFrom(8, 10_000, 64).describe(
+      'Deepest nesting of arrays/objects accepted in one JSON document.',
+    ),
     /** Apple's error `detail` is cut to this many characters wherever it is quoted. */
-    APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS: intFrom(50, 100_000, 500),
+    APP_STORE_CONNECT_MAX_ERROR_DETAIL_CHARS: intFrom(50, 100_000, 500).describe(
+      "Apple's error `detail` is cut to this many characters wherever it is quoted (its code and title are kept).",
+    ),
     /** Largest raw attribute JSON stored per product (default 64 KiB). */
-    SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES: intFrom(1_024, 16_777_216, 65_536),
+    SYNC_MAX_PRODUCT_ATTRIBUTES_BYTES: intFrom(1_024, 16_777_216, 65_536).describe(
+      'Largest raw attribute JSON stored per product, group or grace record (64 KiB).',
+    ),
     /** Any error text stored or logged (run row, job failure reason, log line) is cut to this. */
-    ERROR_TEXT_MAX_CHARS: intFrom(200, 1_000_000, 2_000),
+    ERROR_TEXT_MAX_CHARS: intFrom(200, 1_000_000, 2_000).describe(
+      'Any error text stored or logged (run row, job failure reason, log line) is cut to this.',
+    ),
     /** Shortest interval between two runs of a schedule (`--every` and cron alike). */
-    SCHEDULE_MIN_INTERVAL_SECONDS: intFrom(1, 86_400, 300),
-    SYNC_ATTEMPTS: intFrom(1, 50, 5),
-    SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
+    SCHEDULE_MIN_INTERVAL_SECONDS: intFrom(1, 86_400, 300).describe(
+      'Shortest interval of a schedule (`--every`, and the gap between two cron runs).',
+    ),
+    SYNC_ATTEMPTS: intFrom(1, 50, 5).describe('Attempts for a sync that fails transiently.'),
+    SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000).describe('How long SIGTERM waits for active syncs.'),
     /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
-    WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000),
+    WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000).describe(
+      "A job's lock without renewal; a killed worker's job is picked up again after about this long.",
+    ),
     /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
-    WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000),
+    WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000).describe(
+      'How often a worker looks for stalled jobs (their worker died) and puts them back.',
+    ),
     /** How often a worker re-checks that Redis's schedulers mirror Postgres; 0 = only at start-up. */
-    SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000),
+    SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000).describe(
+      "How often a worker re-checks that Redis's schedulers mirror the schedules in Postgres; `0` = only at start-up.",
+    ),
     // --- issue 11 (outages)
     /** How often a running sync refreshes its run's heartbeat. */
-    SYNC_HEARTBEAT_INTERVAL_MS: intFrom(100, 600_000, 10_000),
+    SYNC_HEARTBEAT_INTERVAL_MS: intFrom(100, 600_000, 10_000).describe(
+      "How often a running sync refreshes its run's `heartbeat_at`.",
+    ),
     /** A `running` run whose heartbeat is older than this is ended as `abandoned` (keep it well above the interval). */
-    SYNC_RUN_STALE_AFTER_MS: intFrom(1_000, 86_400_000, 90_000),
+    SYNC_RUN_STALE_AFTER_MS: intFrom(1_000, 86_400_000, 90_000).describe(
+      'A `running` run whose heartbeat is older than this is ended as `abandoned` (keep it at least 3 × the heartbeat).',
+    ),
     /** How often a worker sweeps for abandoned runs (also at start-up); 0 = only at start-up. */
-    SYNC_RUN_SWEEP_INTERVAL_MS: intFrom(0, 86_400_000, 30_000),
+    SYNC_RUN_SWEEP_INTERVAL_MS: intFrom(0, 86_400_000, 30_000).describe(
+      'How often a worker sweeps for abandoned runs (also at start-up); `0` = only at start-up.',
+    ),
     /** First wait of a job that found the database unreachable (doubles per deferral, no attempt used). */
-    DATABASE_RETRY_DELAY_MS: intFrom(100, 600_000, 5_000),
+    DATABASE_RETRY_DELAY_MS: intFrom(100, 600_000, 5_000).describe(
+      'First wait of a job that found Postgres unreachable (doubles per deferral, no attempt used).',
+    ),
     /** Longest wait between two tries while the database stays unreachable. */
-    DATABASE_RETRY_MAX_DELAY_MS: intFrom(100, 3_600_000, 60_000),
+    DATABASE_RETRY_MAX_DELAY_MS: intFrom(100, 3_600_000, 60_000).describe(
+      'Longest wait between two tries while Postgres stays unreachable.',
+    ),
     // --- end issue 11
     /** Health and metrics port for the worker; 0 turns the server off. */
-    METRICS_PORT: intFrom(0, 65_535, 9464),
-    /** Loopback by default: set 0.0.0.0 (and METRICS_TOKEN) to expose /metrics and /readyz. */
-    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-    /** When set, /metrics and /readyz want `Authorization: Bearer <token>` (/livez stays open). */
-    METRICS_TOKEN: z.preprocess(
-      emptyAsUndefined,
-      z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+    METRICS_PORT: intFrom(0, 65_535, 9464).describe(
+      'Port of `/healthz`, `/readyz`, `/metrics` and the console; `0` turns the server off.',
     ),
+    /** Loopback by default: set 0.0.0.0 (and METRICS_TOKEN) to expose /metrics and /readyz. */
+    METRICS_HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Loopback by default: set `0.0.0.0` (and `METRICS_TOKEN`) to expose it.'),
+    /** When set, /metrics and /readyz want `Authorization: Bearer <token>` (/livez stays open). */
+    METRICS_TOKEN: z
+      .preprocess(
+        emptyAsUndefined,
+        z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+      )
+      .describe(
+        'When set (16+ characters), `/readyz` and `/metrics` want `Authorization: Bearer <token>` (`/livez` stays open).',
+      ),
     /** Label App Store series with each customer's Key ID (off: one series for all keys). */
-    METRICS_KEY_ID_LABELS: flag(false),
+    METRICS_KEY_ID_LABELS: flag(false).describe(
+      "`true` labels App Store rate-limit series with each customer's Key ID (off: one series for all keys).",
+    ),
     /** Put every event on the `catalog-sync-events` BullMQ queue too (opt-in). */
-    EVENTS_QUEUE: flag(false),
+    EVENTS_QUEUE: flag(false).describe('Also put every event on the BullMQ queue `catalog-sync-events`.'),
     /** How often an idle dispatcher looks at the outbox (it is also woken by NOTIFY on Postgres). */
-    EVENTS_DISPATCH_INTERVAL_MS: intFrom(50, 60_000, 1_000),
+    EVENTS_DISPATCH_INTERVAL_MS: intFrom(50, 60_000, 1_000).describe(
+      'How often an idle dispatcher polls the outbox (it is also woken by NOTIFY on Postgres).',
+    ),
     /** Webhook requests in flight per worker process. */
-    EVENTS_DISPATCH_CONCURRENCY: intFrom(1, 64, 4),
+    EVENTS_DISPATCH_CONCURRENCY: intFrom(1, 64, 4).describe('Webhook requests in flight per worker process.'),
     /** Events, deliveries and their log are deleted after this many days. */
-    EVENTS_RETENTION_DAYS: intFrom(1, 3_650, 30),
+    EVENTS_RETENTION_DAYS: intFrom(1, 3_650, 30).describe(
+      'Events, deliveries and the delivery log are pruned after this many days.',
+    ),
     /** Plain http:// webhooks to loopback (127.0.0.0/8, ::1, localhost) — development and tests only. */
-    WEBHOOKS_ALLOW_HTTP_LOOPBACK: flag(false),
+    WEBHOOKS_ALLOW_HTTP_LOOPBACK: flag(false).describe(
+      'Allow plain `http://` webhooks to loopback (127.0.0.0/8, ::1, localhost): development and tests only.',
+    ),
     /** Webhooks to private, link-local, loopback and other non-public addresses (off: SSRF guard). */
-    WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: flag(false),
-    WEBHOOKS_TIMEOUT_MS: intFrom(100, 60_000, 10_000),
+    WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: flag(false).describe(
+      'Allow webhooks to private, link-local, loopback and other non-public addresses (off: the SSRF guard).',
+    ),
+    WEBHOOKS_TIMEOUT_MS: intFrom(100, 60_000, 10_000).describe(
+      'Whole-request timeout of one webhook attempt.',
+    ),
     /** Waits between attempts, comma-separated milliseconds; one attempt more than entries. */
-    WEBHOOKS_RETRY_SCHEDULE_MS: retrySchedule,
+    WEBHOOKS_RETRY_SCHEDULE_MS: retrySchedule.describe(
+      'Waits between webhook attempts, comma-separated milliseconds (one attempt more than entries). Unset: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts over about 28 h).',
+    ),
     /** An endpoint failing without a success for this long is disabled (default 5 days). */
-    WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000),
+    WEBHOOKS_DISABLE_AFTER_MS: intFrom(0, 90 * 86_400_000, 5 * 86_400_000).describe(
+      'An endpoint failing without a success this long (5 days) is disabled; `0` = never.',
+    ),
     /** After a rotation, requests carry signatures with the old secret too for this long. */
-    WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000),
-    /**
-     * A delivery failing for this long stops holding the later events of its project for that
-     * endpoint (they go out; it keeps retrying on its own schedule). Default one hour.
-     */
-    WEBHOOKS_ORDER_HOLD_MS: intFrom(0, 7 * 86_400_000, 3_600_000),
+    WEBHOOKS_ROTATION_GRACE_MS: intFrom(0, 30 * 86_400_000, 86_400_000).describe(
+      'After `webhooks rotate`, requests are signed with the old secret too for this long (24 h).',
+    ),
+    /** Hold before an event that keeps failing stops holding the later events behind it. */
+    WEBHOOKS_ORDER_HOLD_MS: intFrom(0, 7 * 86_400_000, 3_600_000).describe(
+      'A delivery failing this long stops holding the later events of its project for that endpoint (they go out; it keeps retrying on its own schedule). One hour.',
+    ),
     /** Operator console: off unless one of the tokens is set. Full access (pages and actions). */
-    CONSOLE_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
+    CONSOLE_TOKEN: z
+      .preprocess(emptyAsUndefined, consoleToken.optional())
+      .describe(
+        'Operator console, full access (pages and actions); 16+ characters (`openssl rand -base64 24`). The console is off unless this or `CONSOLE_READ_TOKEN` is set.',
+      ),
     /** Read-only access to the console (pages, no actions). */
-    CONSOLE_READ_TOKEN: z.preprocess(emptyAsUndefined, consoleToken.optional()),
+    CONSOLE_READ_TOKEN: z
+      .preprocess(emptyAsUndefined, consoleToken.optional())
+      .describe('Operator console, read-only (pages only); must differ from `CONSOLE_TOKEN`.'),
     /** How long a console login lasts. */
-    CONSOLE_SESSION_HOURS: intFrom(1, 720, 12),
+    CONSOLE_SESSION_HOURS: intFrom(1, 720, 12).describe(
+      'How long a console login lasts (logging out or changing a token ends it sooner).',
+    ),
     /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
     DETAILS_BUDGET_SHARE: z.coerce
       .number({ message: 'must be a number between 0 and 1' })
       .min(0, { message: 'must be at least 0' })
       .max(1, { message: 'must be at most 1' })
-      .default(0.5),
+      .default(0.5)
+      .describe(
+        "Share (0–1) of each key's hourly App Store Connect budget that detail refreshes may spend; `0` turns the worker's detail refresh off.",
+      ),
     /** Issue 12: how old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
     DETAILS_MAX_AGE: z
       .string()
@@ -254,22 +370,36 @@ export const envSchema = z
         },
         { message: `must be a duration such as 24h, 90m, 2d or 1w (${DURATION_HINT}), or whole seconds` },
       )
-      .default('24h'),
+      .default('24h')
+      .describe(
+        "A product's details are read again before they pass this age (`90m`, `24h`, `2d`, or whole seconds).",
+      ),
     /** Issue 12: Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
-    APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
+    APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600).describe(
+      "Apple's requests per key per rolling hour (corrected by the `X-Rate-Limit` header).",
+    ),
     /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
-    DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
-    /** HTTP API: whether the worker's HTTP server (METRICS_PORT) also serves /api/v1 (`serve` always does). */
-    API_IN_WORKER: flag(true),
-    /** HTTP API: `catalog-sync serve`'s port and interface (loopback unless set otherwise). */
-    API_PORT: intFrom(0, 65_535, 9466),
-    API_HOST: z.string().min(1).default('127.0.0.1'),
-    /** HTTP API: requests per minute per service token, per process; over it, 429 with Retry-After. */
-    API_RATE_LIMIT_PER_MINUTE: intFrom(1, 1_000_000, 600),
-    /** HTTP API: largest request body in bytes (a .p8 is about 250). */
-    API_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 16_384),
-    /** HTTP API: how long "Verify & Fetch Apps" may keep a request waiting before a 504 (it goes on). */
-    API_VERIFY_TIMEOUT_MS: intFrom(1_000, 600_000, 30_000),
+    DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600).describe(
+      "The details budget's window in seconds (tests and benchmarks scale it down).",
+    ),
+    API_IN_WORKER: flag(true).describe(
+      "Whether the worker's HTTP server (METRICS_PORT) also serves the HTTP API under /api/v1 (`catalog-sync serve` always does).",
+    ),
+    API_PORT: intFrom(0, 65_535, 9466).describe("`catalog-sync serve`'s port."),
+    API_HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe("`catalog-sync serve`'s interface (loopback unless set otherwise)."),
+    API_RATE_LIMIT_PER_MINUTE: intFrom(1, 1_000_000, 600).describe(
+      'HTTP API requests per minute per service token, per process; over it, 429 with Retry-After.',
+    ),
+    API_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 16_384).describe(
+      'Largest HTTP API request body in bytes (a .p8 is about 250).',
+    ),
+    API_VERIFY_TIMEOUT_MS: intFrom(1_000, 600_000, 30_000).describe(
+      'How long "Verify & Fetch Apps" over HTTP may keep a request waiting before a 504 (the check goes on).',
+    ),
   })
   .refine((env) => !env.REDIS_CLUSTER_NODES || /\{[^{}]+\}/.test(env.REDIS_PREFIX), {
     // BullMQ's scripts touch several keys of a queue at once; on a cluster they must share a slot.

@@ -1,5 +1,5 @@
 import type { AppContext } from '../app/context.ts';
-import { verifyCredentials } from '../app/credentials.ts';
+import { type AppsListing, listApps, selectApp, verifyCredentials } from '../app/credentials.ts';
 import { schedule, unschedule } from '../app/schedules.ts';
 import { requestSync } from '../app/sync.ts';
 
@@ -11,6 +11,8 @@ import { requestSync } from '../app/sync.ts';
 
 export interface ActionResult {
   message: string;
+  /** 'error' when the action ran but found something wrong (a key refused): the flash is red. */
+  kind?: 'ok' | 'error';
 }
 
 export type ScheduleForm = { every: string } | { cron: string };
@@ -20,6 +22,9 @@ export interface ConsoleActions {
   verify(projectId: string): Promise<ActionResult>;
   setSchedule(projectId: string, schedule: ScheduleForm): Promise<ActionResult>;
   removeSchedule(projectId: string): Promise<ActionResult>;
+  /** The apps the key saw at its last check (the app picker's choices). */
+  apps(projectId: string): Promise<AppsListing>;
+  selectApp(projectId: string, appStoreId: string): Promise<ActionResult>;
 }
 
 const VERIFY_TEXT: Record<string, string> = {
@@ -45,8 +50,21 @@ export function createConsoleActions(ctx: AppContext): ConsoleActions {
     async verify(projectId) {
       const result = await verifyCredentials(ctx, { projectId });
       const apps = `${result.apps.length} app${result.apps.length === 1 ? '' : 's'} seen`;
+      // Apple's detail and what to do are on the page once; the flash only says how the check went.
       return {
-        message: `Verified ${result.projectId}: ${VERIFY_TEXT[result.status] ?? result.status} (${apps})${result.detail ? ` — ${result.detail}` : '.'}`,
+        message: `Checked the key of ${result.projectId}: ${VERIFY_TEXT[result.status] ?? result.status} (${apps}).`,
+        kind: result.status === 'valid' ? 'ok' : 'error',
+      };
+    },
+
+    apps(projectId) {
+      return listApps(ctx, { projectId });
+    },
+
+    async selectApp(projectId, appStoreId) {
+      const selected = await selectApp(ctx, { projectId, appStoreId });
+      return {
+        message: `${selected.projectId} now syncs ${selected.bundleId} (${selected.name}, ${selected.appStoreId}).`,
       };
     },
 

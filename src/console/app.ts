@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { ServiceContext } from '../context.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
@@ -22,19 +22,33 @@ import {
   type Session,
   serializeCookie,
 } from './auth.ts';
+import { FAVICON_ICO } from './favicon.ts';
 import type { Html } from './html.ts';
+import { createLoginLimiter } from './limiter.ts';
 import {
   type Direction,
   listProjectsPage,
+  listStaleProjects,
   loadProjectDetail,
   loadProjectSections,
   PAGE_SIZE,
   type ProjectListQuery,
+  type SectionFilter,
   SORTS,
   type Sort,
 } from './queries.ts';
+import { createSessionStore } from './sessions.ts';
 import { CONSOLE_CSS } from './style.ts';
-import { BASE, loginPage, messagePage, type PageContext, projectPage, projectsPage } from './views.ts';
+import {
+  BASE,
+  type BudgetBound,
+  fleetPage,
+  loginPage,
+  messagePage,
+  type PageContext,
+  projectPage,
+  projectsPage,
+} from './views.ts';
 
 /*
  * The operator console: an express app answering under /console, mountable on any node:http
@@ -88,9 +102,25 @@ function parseListQuery(q: Request['query']): ProjectListQuery {
   return {
     search: text(q.q)?.slice(0, 200) || undefined,
     failingOnly: text(q.failing) === '1',
+    needsActionOnly: text(q.needs) === 'action',
     sort: SORTS.includes(sort as Sort) ? (sort as Sort) : 'project',
     direction: (dir === 'desc' ? 'desc' : 'asc') as Direction,
     page: Number.isInteger(page) && page >= 1 && page <= 100_000 ? page : 1,
+  };
+}
+
+function parseSectionFilter(q: Request['query']): SectionFilter {
+  const text = (value: unknown) =>
+    typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 200) : undefined;
+  const page = (value: unknown) => {
+    const n = Number(text(value) ?? '1');
+    return Number.isInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
+  };
+  return {
+    product: text(q.product),
+    territory: text(q.territory),
+    pricesPage: page(q.prices_page),
+    offersPage: page(q.offers_page),
   };
 }
 
@@ -110,6 +140,59 @@ async function openBoardQueues(options: ConsoleOptions): Promise<Queue[]> {
     });
 }
 
+/** A path on this machine (a stack frame, a module path): kept from read-only sessions. */
+const SERVER_PATH = /(?<![:/\w])(?:file:\/\/)?(?:\/[\w.@+-]+){2,}(?::\d+(?::\d+)?)?|[A-Za-z]:\\[^\s:)]+/g;
+
+/**
+ * What a read-only session's board shows of a job: no stack traces, and server paths masked in
+ * failure reasons and logs (the operator's board shows everything).
+ */
+export function redactForReaders(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(SERVER_PATH, '[path]');
+  if (Array.isArray(value)) return value.map(redactForReaders);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      out[key] = key === 'stacktrace' ? [] : key === 'stack' ? undefined : redactForReaders(inner);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** Bull Board's times in UTC, like the console's (its default is the browser's zone). */
+const UTC_FORMATS = {
+  short: {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  },
+  common: {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  },
+  full: {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: 'UTC',
+    timeZoneName: 'short',
+  },
+} satisfies Record<string, Intl.DateTimeFormatOptions>;
+
 function bullBoard(queues: Queue[], readOnlyMode: boolean) {
   const adapter = new ExpressAdapter();
   adapter.setBasePath(`${BASE}/queues`);
@@ -119,10 +202,25 @@ function bullBoard(queues: Queue[], readOnlyMode: boolean) {
     serverAdapter: adapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: {
       uiConfig: {
-        boardTitle: readOnlyMode ? 'catalog-sync (read-only)' : 'catalog-sync',
+        boardTitle: readOnlyMode ? 'catalog-sync · read-only' : 'catalog-sync',
         hideDocsLink: true,
         miscLinks: [{ text: 'Projects', url: `${BASE}/projects` }],
+        dateFormats: UTC_FORMATS,
+        favIcon: { default: `${BASE}/favicon.ico`, alternative: `${BASE}/favicon.ico` },
+        // Room for the whole title (the default menu cuts "(read-only)" off).
+        menu: { width: '300px' },
+        ...(readOnlyMode ? { hideRedisDetails: true } : {}),
       },
+      ...(readOnlyMode
+        ? {
+            handlerHooks: {
+              after: <R extends { body: unknown }>(_context: unknown, result: R): R => ({
+                ...result,
+                body: redactForReaders(result.body),
+              }),
+            },
+          }
+        : {}),
     },
   });
   return adapter.getRouter() as express.Router;
@@ -143,8 +241,12 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
   const extraQueues = await openBoardQueues(options);
   const boardQueues = [options.queue.queue as unknown as Queue, ...extraQueues];
   const boards = { write: bullBoard(boardQueues, false), read: bullBoard(boardQueues, true) };
-  // Failed logins per client address: 10 a minute, then refused for the rest of the minute.
-  const loginFailures = new RateLimiterMemory({ points: 10, duration: 60 });
+  const sessions = createSessionStore(ctx.db, auth);
+  // Sessions of tokens no longer in force, and expired ones, go at start.
+  await sessions
+    .purge()
+    .catch((error: unknown) => logger.warn({ err: error }, 'console: old sessions not purged'));
+  const limiter = createLoginLimiter();
 
   const app = express();
   app.disable('x-powered-by');
@@ -196,8 +298,21 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-store',
     });
-    localsOf(res).session = auth.readSession(parseCookies(req.headers.cookie)[SESSION_COOKIE]);
-    next();
+    sessions.resume(parseCookies(req.headers.cookie)[SESSION_COOKIE]).then(
+      (session) => {
+        localsOf(res).session = session;
+        next();
+      },
+      (error: unknown) => {
+        localsOf(res).session = null;
+        next(error);
+      },
+    );
+  });
+
+  // Browsers ask for /favicon.ico on their own; the pages point at /console/favicon.ico.
+  app.get(['/favicon.ico', `${BASE}/favicon.ico`], (_req, res) => {
+    res.type('image/x-icon').set('Cache-Control', 'public, max-age=86400').send(FAVICON_ICO);
   });
 
   app.get(`${BASE}/static/console.css`, (_req, res) => {
@@ -217,19 +332,27 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       return send(res, 403, loginPage(ctxPage, 'Refused: the login form must be sent from this console.'));
     }
     const client = req.socket.remoteAddress ?? 'unknown';
-    const state = await loginFailures.get(client);
-    if (state && state.consumedPoints >= 10) {
-      res.set('Retry-After', String(Math.ceil(state.msBeforeNext / 1000)));
-      return send(res, 429, loginPage(ctxPage, 'Too many failed attempts; wait a minute and try again.'));
+    // After repeated wrong tokens from this address, each attempt waits its turn; a right token
+    // still gets in after the wait (and from any other address at once).
+    const admission = limiter.admit(client);
+    if ('refused' in admission) {
+      res.set('Retry-After', String(Math.ceil(admission.retryAfterMs / 1000)));
+      return send(
+        res,
+        429,
+        loginPage(ctxPage, 'Too many attempts from this address are waiting; try again in a few minutes.'),
+      );
     }
+    if (admission.wait > 0) await sleep(admission.wait);
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     const role = auth.checkToken(token);
     if (!role) {
-      await loginFailures.penalty(client, 1);
+      limiter.failed(client);
       logger.warn({ client }, 'console login refused: wrong token');
       return send(res, 401, loginPage(ctxPage, 'Wrong token.'));
     }
-    const { cookie } = auth.issueSession(role);
+    limiter.succeeded(client);
+    const { cookie } = await sessions.begin(role);
     setCookie(req, res, SESSION_COOKIE, cookie, Math.floor(options.access.sessionTtlMs / 1000));
     logger.info({ role, client }, 'console login');
     res.redirect(303, `${BASE}/projects`);
@@ -283,9 +406,15 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     next();
   };
 
-  app.post(`${BASE}/logout`, urlencoded, guardPost(null), (req, res) => {
-    setCookie(req, res, SESSION_COOKIE, '', 0);
-    res.redirect(303, `${BASE}/login`);
+  app.post(`${BASE}/logout`, urlencoded, guardPost(null), async (req, res, next) => {
+    try {
+      // The row goes: the cookie, wherever a copy of it is, no longer opens a session.
+      await sessions.end(localsOf(res).session!);
+      setCookie(req, res, SESSION_COOKIE, '', 0);
+      res.redirect(303, `${BASE}/login`);
+    } catch (error) {
+      next(error);
+    }
   });
 
   app.get([BASE, `${BASE}/`], (_req, res) => res.redirect(303, `${BASE}/projects`));
@@ -297,6 +426,22 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       const scheduled = page.rows.filter((r) => r.scheduleEverySeconds || r.scheduleCron).map((r) => r.id);
       const nextRuns = await nextRunsOf(options.queue, scheduled);
       send(res, 200, projectsPage(pageContext(req, res), { query, page, nextRuns, pageSize: PAGE_SIZE }));
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.get(`${BASE}/fleet`, async (req, res, next) => {
+    try {
+      const [stale, bound] = await Promise.all([
+        listStaleProjects(ctx.db, ctx.config.details.maxAgeMs),
+        budgetBoundOf(options.queue),
+      ]);
+      send(
+        res,
+        200,
+        fleetPage(pageContext(req, res), { stale, bound, maxAgeMs: ctx.config.details.maxAgeMs }),
+      );
     } catch (error) {
       next(error);
     }
@@ -314,13 +459,16 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     try {
       const id = projectIdOf(req);
       const before = Number(req.query.changesBefore);
+      const filter = parseSectionFilter(req.query);
+      const run = typeof req.query.run === 'string' ? req.query.run : undefined;
       // The detail sections load alongside the page's own queries; each one settles on its own.
       const [detail, sections] = id
         ? await Promise.all([
             loadProjectDetail(ctx.db, id, {
               changesBefore: Number.isInteger(before) && before > 0 ? before : undefined,
+              changesRun: run,
             }),
-            loadProjectSections({ ...ctx, logger }, id),
+            loadProjectSections({ ...ctx, logger }, id, filter),
           ])
         : [null, null];
       if (!detail || !sections) {
@@ -332,15 +480,23 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       }
       const scheduled = detail.project.scheduleEverySeconds || detail.project.scheduleCron;
       const nextRuns = scheduled ? await nextRunsOf(options.queue, [detail.project.id]) : new Map();
+      // Without an app, the picker offers the apps the key saw at its last check.
+      const apps = detail.project.appStoreId
+        ? null
+        : await actions.apps(detail.project.id).catch((error: unknown) => {
+            logger.warn({ err: error, projectId: detail.project.id }, 'console: apps not listed');
+            return undefined;
+          });
       send(
         res,
         200,
-        projectPage(
-          pageContext(req, res),
+        projectPage(pageContext(req, res), {
           detail,
           sections,
-          nextRuns?.get(detail.project.id) ?? (nextRuns ? null : undefined),
-        ),
+          nextRun: nextRuns?.get(detail.project.id) ?? (nextRuns ? null : undefined),
+          apps,
+          filter,
+        }),
       );
     } catch (error) {
       next(error);
@@ -348,7 +504,13 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
   });
 
   const action =
-    (name: string, run: (projectId: string, body: Record<string, unknown>) => Promise<{ message: string }>) =>
+    (
+      name: string,
+      run: (
+        projectId: string,
+        body: Record<string, unknown>,
+      ) => Promise<{ message: string; kind?: 'ok' | 'error' }>,
+    ) =>
     async (req: Request, res: Response) => {
       const id = projectIdOf(req);
       const back = `${BASE}/projects/${encodeURIComponent(id ?? '')}`;
@@ -356,7 +518,7 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       try {
         const result = await run(id, (req.body ?? {}) as Record<string, unknown>);
         logger.info({ projectId: id, action: name }, 'console action');
-        redirectWithFlash(req, res, back, { kind: 'ok', text: result.message });
+        redirectWithFlash(req, res, back, { kind: result.kind ?? 'ok', text: result.message });
       } catch (error) {
         const known = error instanceof AppError;
         if (!known) logger.error({ err: error, projectId: id, action: name }, 'console action failed');
@@ -402,6 +564,12 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
     }),
   );
   app.post(
+    `${BASE}/projects/:id/app`,
+    urlencoded,
+    guardPost('write'),
+    action('app', (id, body) => actions.selectApp(id, field(body, 'appStoreId') ?? '')),
+  );
+  app.post(
     `${BASE}/projects/:id/unschedule`,
     urlencoded,
     guardPost('write'),
@@ -445,6 +613,42 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       await Promise.all(extraQueues.map((q) => q.close().catch(() => {})));
     },
   };
+}
+
+/**
+ * The projects whose latest sync (among the completed jobs the queue keeps, a day at most)
+ * stopped reading details for the key's budget or Apple's rate limit. Undefined when Redis
+ * cannot be read.
+ */
+async function budgetBoundOf(handle: QueueHandle): Promise<Map<string, BudgetBound> | undefined> {
+  try {
+    return budgetBoundFrom(await handle.queue.getJobs(['completed'], 0, 999, false));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per project, its latest completed sync job if that one stopped reading details (pure). */
+export function budgetBoundFrom(
+  jobs: { name: string; data: unknown; returnvalue: unknown; finishedOn?: number | undefined }[],
+): Map<string, BudgetBound> {
+  const latest = new Map<string, BudgetBound>();
+  const seen = new Set<string>();
+  for (const job of [...jobs].sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))) {
+    const projectId = (job.data as { projectId?: unknown } | undefined)?.projectId;
+    if (job.name !== 'sync-catalog' || typeof projectId !== 'string' || seen.has(projectId)) continue;
+    seen.add(projectId);
+    const details = (job.returnvalue as { details?: { stoppedBy?: unknown; deferred?: unknown } } | null)
+      ?.details;
+    if (details && (details.stoppedBy === 'budget' || details.stoppedBy === 'rate_limited')) {
+      latest.set(projectId, {
+        stoppedBy: details.stoppedBy,
+        deferred: typeof details.deferred === 'number' ? details.deferred : null,
+        at: job.finishedOn ? new Date(job.finishedOn) : null,
+      });
+    }
+  }
+  return latest;
 }
 
 /**

@@ -6,8 +6,9 @@ import { z } from 'zod';
  * - A token from the environment is exchanged, once, on the login page for a session cookie
  *   (HttpOnly, SameSite=Strict): the token never travels in a URL or sits in a page.
  * - CONSOLE_TOKEN grants `write` (pages and actions); CONSOLE_READ_TOKEN grants `read` (pages).
- * - The session cookie is stateless, signed with a key derived from the tokens, so every worker
- *   process accepts it and changing a token ends every session issued with the old one.
+ * - The session cookie is signed with a key derived from the tokens, so a forged or stale cookie
+ *   is refused without I/O; the session itself lives in Postgres (sessions.ts), so logging out
+ *   and changing a token really end it, in every worker process.
  * - A POST needs a same-origin request (Origin, else Sec-Fetch-Site) and the session's CSRF
  *   token: an HMAC of the session id, which is no secret of the platform.
  */
@@ -42,6 +43,8 @@ export interface Auth {
   readSession(cookie: string | undefined, now?: number): Session | null;
   csrfToken(session: Session): string;
   checkCsrf(session: Session, presented: unknown): boolean;
+  /** An HMAC of the tokens in force (no secret): sessions of other tokens do not match it. */
+  readonly fingerprint: string;
   /** Signs and checks small values (flash messages) with the session key. */
   sign(value: string): string;
   unsign(signed: string | undefined): string | null;
@@ -118,6 +121,7 @@ export function createAuth(access: ConsoleAccess): Auth {
       const expected = mac('csrf', session.sid);
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
+    fingerprint: mac('fingerprint', 'tokens').toString('hex'),
     sign,
     unsign,
   };

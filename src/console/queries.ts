@@ -1,9 +1,11 @@
-import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
 import {
   appStoreCredentials,
   catalogChanges,
   gracePeriodSettings,
+  productLocalizations,
+  productOffers,
   products,
   projects,
   revenueAttributionRules,
@@ -21,7 +23,8 @@ import {
 } from '../app/details.ts';
 import { type DeliveryListItem, listDeliveries } from '../app/events.ts';
 import { listWebhooks } from '../app/webhooks.ts';
-import { NotFoundError } from '../errors.ts';
+import { errorMessage, InvalidInputError, NotFoundError } from '../errors.ts';
+import { scrubSecrets } from '../log/logger.ts';
 
 /*
  * The console's reads. The projects list is ONE statement per page whatever the fleet's size:
@@ -39,6 +42,8 @@ export interface ProjectListQuery {
   search?: string | undefined;
   /** Only failing projects (credentials not valid, or last run failed). */
   failingOnly?: boolean | undefined;
+  /** Only projects needing an operator: no key, no app, a key refused, or a failed last sync. */
+  needsActionOnly?: boolean | undefined;
   sort: Sort;
   direction: Direction;
   /** 1-based. */
@@ -64,7 +69,18 @@ export interface ProjectListRow {
   runErrorKind: string | null;
   runErrorMessage: string | null;
   failing: boolean;
+  /** What an operator must fix, most pressing first (empty: nothing). */
+  needs: NeedsAction[];
 }
+
+/** Why a project needs an operator (the project page says how to fix each). */
+export type NeedsAction =
+  | 'no_key'
+  | 'key_invalid'
+  | 'key_forbidden'
+  | 'key_no_apps'
+  | 'no_app'
+  | 'sync_failed';
 
 export interface ProjectListPage {
   rows: ProjectListRow[];
@@ -72,6 +88,8 @@ export interface ProjectListPage {
   total: number;
   /** Of those, how many are failing. */
   failing: number;
+  /** Of those, how many need an operator. */
+  needsAction: number;
 }
 
 const SORT_SQL: Record<Sort, ReturnType<typeof sql>> = {
@@ -103,8 +121,10 @@ interface RawListRow {
   run_error_kind: string | null;
   run_error_message: string | null;
   failing: boolean;
+  needs: NeedsAction[];
   total: number | string;
   failing_total: number | string;
+  needs_total: number | string;
 }
 
 const toDate = (value: Date | string | null) => (value === null ? null : new Date(value));
@@ -119,16 +139,17 @@ export async function listProjectsPage(db: Db, query: ProjectListQuery): Promise
     : sql``;
   const direction = query.direction === 'desc' ? sql`desc` : sql`asc`;
   // Nulls (never synced, no app) go last either way; the id breaks ties so pages are stable.
-  const order = sql`f.failing desc, ${SORT_SQL[query.sort]} ${direction} nulls last, p.id asc`;
+  const order = sql`cardinality(f.needs) > 0 desc, f.failing desc, ${SORT_SQL[query.sort]} ${direction} nulls last, p.id asc`;
   const statement = sql`
     select p.id, p.app_store_id, p.bundle_id, p.app_name, p.schedule_every_seconds, p.schedule_cron,
            c.status as credential_status, c.status_detail as credential_detail, c.verified_at,
            r.status as run_status, r.trigger as run_trigger, r.started_at as run_started_at,
            r.duration_ms as run_duration_ms, r.counts as run_counts,
            r.error_kind as run_error_kind, r.error_message as run_error_message,
-           f.failing,
+           f.failing, f.needs,
            count(*) over () as total,
-           count(*) filter (where f.failing) over () as failing_total
+           count(*) filter (where f.failing) over () as failing_total,
+           count(*) filter (where cardinality(f.needs) > 0) over () as needs_total
     from projects p
     left join app_store_credentials c on c.project_id = p.id
     left join lateral (
@@ -140,10 +161,19 @@ export async function listProjectsPage(db: Db, query: ProjectListQuery): Promise
     ) r on true
     cross join lateral (
       select (coalesce(c.status in ('invalid', 'forbidden', 'no_apps'), false)
-              or coalesce(r.status = 'failed', false)) as failing
+              or coalesce(r.status = 'failed', false)) as failing,
+             array_remove(array[
+               case when c.project_id is null then 'no_key' end,
+               case when c.status = 'invalid' then 'key_invalid' end,
+               case when c.status = 'forbidden' then 'key_forbidden' end,
+               case when c.status = 'no_apps' then 'key_no_apps' end,
+               case when p.app_store_id is null then 'no_app' end,
+               case when r.status = 'failed' then 'sync_failed' end
+             ], null)::text[] as needs
     ) f
     ${where}
     ${query.failingOnly ? (search ? sql`and f.failing` : sql`where f.failing`) : sql``}
+    ${query.needsActionOnly ? (search || query.failingOnly ? sql`and cardinality(f.needs) > 0` : sql`where cardinality(f.needs) > 0`) : sql``}
     order by ${order}
     limit ${pageSize} offset ${offset}`;
   const raw = rowsOf<RawListRow>(await db.execute(statement));
@@ -151,6 +181,7 @@ export async function listProjectsPage(db: Db, query: ProjectListQuery): Promise
   return {
     total: first ? Number(first.total) : 0,
     failing: first ? Number(first.failing_total) : 0,
+    needsAction: first ? Number(first.needs_total) : 0,
     rows: raw.map((r) => ({
       id: r.id,
       appStoreId: r.app_store_id,
@@ -169,6 +200,7 @@ export async function listProjectsPage(db: Db, query: ProjectListQuery): Promise
       runErrorKind: r.run_error_kind,
       runErrorMessage: r.run_error_message,
       failing: r.failing,
+      needs: r.needs,
     })),
   };
 }
@@ -177,11 +209,34 @@ export async function listProjectsPage(db: Db, query: ProjectListQuery): Promise
 
 export const DETAIL_LIMITS = { products: 500, changes: 100, rules: 200, runs: 20 } as const;
 
-export async function loadProjectDetail(
-  db: Db,
-  projectId: string,
-  options: { changesBefore?: number | undefined } = {},
-) {
+export interface DetailOptions {
+  /** Changes older than this id (paging). */
+  changesBefore?: number | undefined;
+  /** Only this run's changes (the first sync's rows, summarised otherwise). */
+  changesRun?: string | undefined;
+}
+
+/** The product a change concerns, by its Apple id: what names it on the page. */
+export interface ChangeProduct {
+  productId: string;
+  referenceName: string;
+}
+
+/** One line per entity kind and action of the first sync, which would otherwise flood the timeline. */
+export interface FirstSyncSummary {
+  runId: string;
+  detectedAt: Date;
+  lines: { entity: string; action: string; count: number }[];
+}
+
+/** The Apple id of the product a change is about, when the change names it without a look-up. */
+export function changeProductAppleId(change: { entity: string; entityId: string }): string | null {
+  if (change.entity === 'product' || change.entity === 'availability') return change.entityId;
+  if (change.entity === 'price') return change.entityId.split('/')[0] ?? null;
+  return null;
+}
+
+export async function loadProjectDetail(db: Db, projectId: string, options: DetailOptions = {}) {
   const [project] = await db
     .select({
       id: projects.id,
@@ -196,6 +251,16 @@ export async function loadProjectDetail(
     .from(projects)
     .where(eq(projects.id, projectId));
   if (!project) return null;
+  // The run of the project's first change: its rows are summarised, not listed one by one.
+  const [firstChange] = await db
+    .select({ runId: catalogChanges.runId, detectedAt: catalogChanges.detectedAt })
+    .from(catalogChanges)
+    .where(eq(catalogChanges.projectId, projectId))
+    .orderBy(asc(catalogChanges.id))
+    .limit(1);
+  const firstRunId = firstChange?.runId ?? null;
+  const onlyRun =
+    options.changesRun && /^[0-9a-f-]{36}$/i.test(options.changesRun) ? options.changesRun : null;
   // Never the sealed key: only what an operator may see.
   const credentialsQuery = db
     .select({
@@ -270,12 +335,30 @@ export async function loadProjectDetail(
     })
     .from(catalogChanges)
     .where(
-      options.changesBefore
-        ? and(eq(catalogChanges.projectId, projectId), lt(catalogChanges.id, options.changesBefore))
-        : eq(catalogChanges.projectId, projectId),
+      and(
+        eq(catalogChanges.projectId, projectId),
+        options.changesBefore ? lt(catalogChanges.id, options.changesBefore) : undefined,
+        onlyRun
+          ? eq(catalogChanges.runId, onlyRun)
+          : firstRunId
+            ? ne(catalogChanges.runId, firstRunId)
+            : undefined,
+      ),
     )
     .orderBy(desc(catalogChanges.id))
     .limit(DETAIL_LIMITS.changes + 1);
+  const firstSyncQuery = firstRunId
+    ? db
+        .select({
+          entity: catalogChanges.entity,
+          action: catalogChanges.action,
+          count: sql<number>`count(*)`.mapWith(Number),
+        })
+        .from(catalogChanges)
+        .where(and(eq(catalogChanges.projectId, projectId), eq(catalogChanges.runId, firstRunId)))
+        .groupBy(catalogChanges.entity, catalogChanges.action)
+        .orderBy(asc(catalogChanges.entity), asc(catalogChanges.action))
+    : Promise.resolve([]);
   const rulesQuery = db
     .select()
     .from(revenueAttributionRules)
@@ -305,17 +388,30 @@ export async function loadProjectDetail(
     .where(eq(syncRuns.projectId, projectId))
     .orderBy(desc(syncRuns.startedAt))
     .limit(DETAIL_LIMITS.runs);
-  const [credentials, productRows, productCount, groups, grace, changes, rules, runs] = await Promise.all([
-    credentialsQuery,
-    productsQuery,
-    productCountQuery,
-    groupsQuery,
-    graceQuery,
-    changesQuery,
-    rulesQuery,
-    runsQuery,
-  ]);
+  const [credentials, productRows, productCount, groups, grace, changes, rules, runs, firstSync] =
+    await Promise.all([
+      credentialsQuery,
+      productsQuery,
+      productCountQuery,
+      groupsQuery,
+      graceQuery,
+      changesQuery,
+      rulesQuery,
+      runsQuery,
+      firstSyncQuery,
+    ]);
+  const changeProducts = await productsOfChanges(db, projectId, changes);
   return {
+    changeProducts,
+    firstSync:
+      firstChange && firstRunId && firstSync.length > 0
+        ? ({
+            runId: firstRunId,
+            detectedAt: firstChange.detectedAt,
+            lines: firstSync,
+          } satisfies FirstSyncSummary)
+        : null,
+    changesRun: onlyRun,
     project,
     credentials: credentials[0] ?? null,
     products: productRows.slice(0, DETAIL_LIMITS.products),
@@ -329,6 +425,65 @@ export async function loadProjectDetail(
   };
 }
 
+/**
+ * Changes name the entity by Apple's id; the page names the product (product id and name).
+ * Prices and availability carry the product's Apple id; offers and localizations are looked up.
+ */
+async function productsOfChanges(
+  db: Db,
+  projectId: string,
+  changes: { entity: string; entityId: string }[],
+): Promise<{ byChange: Map<string, string>; products: Map<string, ChangeProduct> }> {
+  const byChange = new Map<string, string>();
+  const offerIds = changes.filter((c) => c.entity === 'offer').map((c) => c.entityId);
+  const localizationIds = changes.filter((c) => c.entity === 'localization').map((c) => c.entityId);
+  const [offers, localizations] = await Promise.all([
+    offerIds.length
+      ? db
+          .selectDistinct({ appleId: productOffers.appleId, productAppleId: productOffers.productAppleId })
+          .from(productOffers)
+          .where(and(eq(productOffers.projectId, projectId), inArray(productOffers.appleId, offerIds)))
+      : Promise.resolve([]),
+    localizationIds.length
+      ? db
+          .selectDistinct({
+            appleId: productLocalizations.appleId,
+            productAppleId: productLocalizations.productAppleId,
+          })
+          .from(productLocalizations)
+          .where(
+            and(
+              eq(productLocalizations.projectId, projectId),
+              inArray(productLocalizations.appleId, localizationIds),
+            ),
+          )
+      : Promise.resolve([]),
+  ]);
+  for (const o of offers) byChange.set(`offer:${o.appleId}`, o.productAppleId);
+  for (const l of localizations) byChange.set(`localization:${l.appleId}`, l.productAppleId);
+  for (const c of changes) {
+    const direct = changeProductAppleId(c);
+    if (direct) byChange.set(`${c.entity}:${c.entityId}`, direct);
+  }
+  const appleIds = [...new Set(byChange.values())];
+  const rows = appleIds.length
+    ? await db
+        .select({
+          appleId: products.appleId,
+          productId: products.productId,
+          referenceName: products.referenceName,
+        })
+        .from(products)
+        .where(and(eq(products.projectId, projectId), inArray(products.appleId, appleIds)))
+    : [];
+  return {
+    byChange,
+    products: new Map(
+      rows.map((r) => [r.appleId, { productId: r.productId, referenceName: r.referenceName }]),
+    ),
+  };
+}
+
 export type ProjectDetail = NonNullable<Awaited<ReturnType<typeof loadProjectDetail>>>;
 
 // ── The project's detail sections (prices, offers, health, webhook deliveries) ────────────────
@@ -338,14 +493,28 @@ export type ProjectDetail = NonNullable<Awaited<ReturnType<typeof loadProjectDet
  * settles on its own: a failure shows a short message in that section, not an error page.
  */
 
-export const SECTION_LIMITS = { prices: 200, offers: 200, issues: 200, deliveries: 20 } as const;
+export const SECTION_LIMITS = { prices: 50, offers: 50, issues: 200, deliveries: 20 } as const;
+
+/** The prices and offers sections' filter and pages (query parameters of the project page). */
+export interface SectionFilter {
+  /** A product id (or Apple id). */
+  product?: string | undefined;
+  /** An ISO 3166-1 alpha-3 territory, e.g. FRA. */
+  territory?: string | undefined;
+  pricesPage: number;
+  offersPage: number;
+}
 
 export type Section<T> = { ok: true; data: T } | { ok: false; error: string };
 
 export interface Bounded<T> {
+  /** One page of rows. */
   rows: T[];
-  /** All there are (rows holds at most the section's limit). */
+  /** All there are with the filter (rows holds at most the section's limit). */
   total: number;
+  /** 1-based, clamped to the last page. */
+  page: number;
+  pageSize: number;
 }
 
 export interface DeliveryView extends DeliveryListItem {
@@ -360,20 +529,31 @@ export interface ProjectSections {
   deliveries: Section<DeliveryView[]>;
 }
 
-const bounded = <T>(rows: T[], limit: number): Bounded<T> => ({
-  rows: rows.slice(0, limit),
-  total: rows.length,
-});
+const paged = <T>(rows: T[], page: number, pageSize: number): Bounded<T> => {
+  const last = Math.max(1, Math.ceil(rows.length / pageSize));
+  const current = Math.min(Math.max(1, page), last);
+  return {
+    rows: rows.slice((current - 1) * pageSize, current * pageSize),
+    total: rows.length,
+    page: current,
+    pageSize,
+  };
+};
 
 export async function loadProjectSections(
   ctx: DataContext,
   projectId: string,
+  filter: SectionFilter = { pricesPage: 1, offersPage: 1 },
   now: Date = new Date(),
 ): Promise<ProjectSections> {
   const settle = async <T>(name: string, load: () => Promise<T>): Promise<Section<T>> => {
     try {
       return { ok: true, data: await load() };
     } catch (error) {
+      // A filter naming no product, or a malformed territory: say what is wrong with it.
+      if (error instanceof InvalidInputError || (error instanceof NotFoundError && filter.product)) {
+        return { ok: false, error: scrubSecrets(errorMessage(error)) };
+      }
       // No such project: the page answers 404 by itself.
       if (!(error instanceof NotFoundError)) {
         ctx.logger.error({ err: error, projectId, section: name }, 'console: a project section failed');
@@ -383,11 +563,32 @@ export async function loadProjectSections(
   };
   const [prices, offers, health, deliveries] = await Promise.all([
     settle('prices', async () =>
-      bounded((await listPrices(ctx, { projectId, at: now })).prices, SECTION_LIMITS.prices),
+      paged(
+        (
+          await listPrices(ctx, {
+            projectId,
+            at: now,
+            productId: filter.product,
+            territory: filter.territory,
+          })
+        ).prices,
+        filter.pricesPage,
+        SECTION_LIMITS.prices,
+      ),
     ),
-    settle('offers', async () =>
-      bounded((await listOffers(ctx, { projectId })).offers, SECTION_LIMITS.offers),
-    ),
+    settle('offers', async () => {
+      const { offers } = await listOffers(ctx, { projectId });
+      // The same filter as the prices: an offer concerns a territory by its own record
+      // (introductory offers) or by a price there.
+      const product = filter.product;
+      const territory = filter.territory?.toUpperCase();
+      const shown = offers.filter(
+        (o) =>
+          (!product || o.productId === product || o.productAppleId === product) &&
+          (!territory || o.territory === territory || o.prices.some((p) => p.territory === territory)),
+      );
+      return paged(shown, filter.offersPage, SECTION_LIMITS.offers);
+    }),
     settle('catalog health', () => catalogHealth(ctx, { projectId, now })),
     settle('webhook deliveries', async () => {
       const [list, endpoints] = await Promise.all([
@@ -399,4 +600,57 @@ export async function loadProjectSections(
     }),
   ]);
   return { prices, offers, health, deliveries };
+}
+
+// ── The fleet: whose details are stale ───────────────────────────────────────────────────────
+
+export interface StaleProjectRow {
+  id: string;
+  liveProducts: number;
+  /** Live products whose details were never read or are older than the maximum age. */
+  stale: number;
+  neverRead: number;
+  oldestReadAt: Date | null;
+}
+
+export const FLEET_LIMIT = 200;
+
+/** Projects with stale details, most stale first: one statement over products. */
+export async function listStaleProjects(
+  db: Db,
+  maxAgeMs: number,
+  now: Date = new Date(),
+): Promise<{ rows: StaleProjectRow[]; total: number }> {
+  const cutoff = sql`${new Date(now.getTime() - maxAgeMs).toISOString()}::timestamptz`;
+  const raw = rowsOf<{
+    id: string;
+    live: number | string;
+    stale: number | string;
+    never_read: number | string;
+    oldest: Date | string | null;
+    total: number | string;
+  }>(
+    await db.execute(sql`
+      select project_id as id, count(*) as live,
+             count(*) filter (where details_read_at is null or details_read_at < ${cutoff}) as stale,
+             count(*) filter (where details_read_at is null) as never_read,
+             min(details_read_at) as oldest,
+             count(*) over () as total
+      from products
+      where removed_at is null
+      group by project_id
+      having count(*) filter (where details_read_at is null or details_read_at < ${cutoff}) > 0
+      order by stale desc, project_id
+      limit ${FLEET_LIMIT}`),
+  );
+  return {
+    total: raw[0] ? Number(raw[0].total) : 0,
+    rows: raw.map((r) => ({
+      id: r.id,
+      liveProducts: Number(r.live),
+      stale: Number(r.stale),
+      neverRead: Number(r.never_read),
+      oldestReadAt: toDate(r.oldest),
+    })),
+  };
 }

@@ -15,7 +15,12 @@ table { border-collapse:collapse; width:100%; background:#fff; border:1px solid 
 th, td { text-align:left; padding:.4rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { background:#eef0f4; font-weight:600; font-size:13px; white-space:nowrap; }
 td.num { text-align:right; white-space:nowrap; }
-tr.failing td:first-child { border-left:3px solid var(--bad); }
+tr.needs-action td:first-child { border-left:3px solid var(--bad); }
+table.projects { table-layout:fixed; }
+table.projects td { white-space:nowrap; overflow:hidden; text-overflow:ellipsis; vertical-align:middle; padding:.25rem .6rem; }
+table.projects td.id a { font-family:ui-monospace, monospace; font-size:13px; }
+col.c-id { width:13rem; } col.c-status { width:10rem; } col.c-key { width:7.5rem; } col.c-schedule { width:17rem; }
+col.c-run { width:14rem; } col.c-duration { width:6rem; }
 tr.removed td { color:var(--muted); text-decoration:line-through; }
 tr.history td { color:var(--muted); }
 .badge { display:inline-block; padding:0 .45rem; border-radius:9px; font-size:12px; font-weight:600; border:1px solid; }
@@ -41,4 +46,15 @@ section.login { max-width:24rem; margin:4rem auto; background:#fff; border:1px s
 section.login form { display:flex; flex-direction:column; gap:.5rem; }
 .hint { font-size:12px; color:var(--muted); }
 .crumbs { margin:0; color:var(--muted); }
+nav.sections { position:sticky; top:0; z-index:1; display:flex; flex-wrap:wrap; gap:.9rem; padding:.4rem .6rem; margin:0 0 .8rem; background:#fff; border:1px solid var(--line); }
+nav.sections .soon { cursor:default; }
+section.needs { border:1px solid var(--bad); border-left-width:4px; background:#fff; padding:.2rem .9rem .4rem; margin-bottom:.8rem; }
+section.needs h2 { color:var(--bad); margin:.4rem 0; } section.needs ul { margin:.2rem 0; padding-left:1.2rem; }
+section.picker { border:1px solid var(--accent); background:#fff; padding:.2rem .9rem .6rem; }
+.first-sync { background:#fff; border:1px solid var(--line); padding:.2rem .9rem; margin-top:.6rem; }
+.first-sync ul { margin:.2rem 0 .4rem; }
+.kv-pair { display:flex; gap:.6rem; align-items:flex-start; } .arrow { color:var(--muted); }
+.amount { font-family:ui-monospace, monospace; font-size:12px; }
+td.nowrap, .nowrap { white-space:nowrap; }
+select { font:inherit; padding:.3rem .4rem; border:1px solid #b9c0cc; border-radius:4px; background:#fff; max-width:28rem; }
 `;

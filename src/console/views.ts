@@ -1,8 +1,10 @@
+import type { AppsListing } from '../app/credentials.ts';
 import { authFailureMessage, forbiddenRoleMessage, noAppsMessage } from '../appstore/index.ts';
 import { formatDuration as formatEvery } from '../time/duration.ts';
 import type { Role } from './auth.ts';
 import { type Html, html, query, type Renderable } from './html.ts';
 import {
+  type NeedsAction,
   type ProjectDetail,
   type ProjectListPage,
   type ProjectListQuery,
@@ -10,7 +12,9 @@ import {
   type ProjectSections,
   SECTION_LIMITS,
   type Section,
+  type SectionFilter,
   type Sort,
+  type StaleProjectRow,
 } from './queries.ts';
 
 /*
@@ -68,10 +72,28 @@ export function describeSchedule(row: {
 
 const badge = (text: string, tone: string) => html`<span class="badge ${tone}">${text}</span>`;
 
+/** Short labels of what a project needs (the list's badge). */
+export const NEEDS_LABEL: Record<NeedsAction, string> = {
+  no_key: 'no key',
+  key_invalid: 'key invalid',
+  key_forbidden: 'key forbidden',
+  key_no_apps: 'key sees no app',
+  no_app: 'no app',
+  sync_failed: 'sync failed',
+};
+
+const CREDENTIAL_LABEL: Record<string, string> = {
+  unverified: 'unchecked',
+  valid: 'valid',
+  invalid: 'invalid',
+  forbidden: 'forbidden',
+  no_apps: 'sees no app',
+};
+
 function credentialBadge(status: string | null): Html {
   if (!status) return badge('no key', 'bad');
   const tone = status === 'valid' ? 'ok' : status === 'unverified' ? 'warn' : 'bad';
-  return badge(status, tone);
+  return badge(CREDENTIAL_LABEL[status] ?? status, tone);
 }
 
 function runBadge(status: string | null): Html {
@@ -88,6 +110,7 @@ export function layout(ctx: PageContext, title: string, body: Renderable): Html 
 <meta name="referrer" content="same-origin">
 <title>${title} · catalog-sync console</title>
 <link rel="stylesheet" href="${BASE}/static/console.css">
+<link rel="icon" href="${BASE}/favicon.ico">
 </head>
 <body>
 <header class="top">
@@ -96,6 +119,7 @@ export function layout(ctx: PageContext, title: string, body: Renderable): Html 
     ctx.role
       ? html`<nav>
     <a href="${BASE}/projects">Projects</a>
+    <a href="${BASE}/fleet">Fleet</a>
     <a href="${BASE}/queues/">Queue</a>
   </nav>
   <form method="post" action="${BASE}/logout" class="logout">
@@ -162,6 +186,7 @@ function listLink(q: ProjectListQuery, changes: Partial<ProjectListQuery>): stri
   return `${BASE}/projects${query({
     q: next.search,
     failing: next.failingOnly ? '1' : undefined,
+    needs: next.needsActionOnly ? 'action' : undefined,
     sort: next.sort === 'project' ? undefined : next.sort,
     dir: next.direction === 'asc' ? undefined : next.direction,
     page: next.page > 1 ? next.page : undefined,
@@ -176,29 +201,43 @@ function sortHeader(q: ProjectListQuery, sort: Sort): Html {
 }
 
 function nextRunCell(row: ProjectListRow, nextRuns: ProjectsView['nextRuns']): Renderable {
-  if (!row.scheduleEverySeconds && !row.scheduleCron) return html`<span class="muted">no schedule</span>`;
+  if (!row.scheduleEverySeconds && !row.scheduleCron) return html`<span class="muted">none</span>`;
   const schedule = describeSchedule(row);
-  if (!nextRuns) return html`${schedule}<br><span class="muted">queue unavailable</span>`;
+  if (!nextRuns) return html`${schedule} <span class="muted">· queue unavailable</span>`;
   const next = nextRuns.get(row.id);
   return next
-    ? html`${schedule}<br><span class="muted">next ${fmtDate(next)}</span>`
-    : html`${schedule}<br><span class="warn-text">not in the queue yet</span>`;
+    ? html`${schedule} <span class="muted">· next ${fmtDate(next)}</span>`
+    : html`${schedule} <span class="warn-text">· not queued yet</span>`;
+}
+
+/** A one-line cell: the text is cut with an ellipsis, the whole of it in the tooltip. */
+const cell = (content: Renderable, title: string, cls = '') =>
+  html`<td class="${cls}" title="${title}">${content}</td>`;
+
+/** The row's status: the most pressing thing to fix, or "ok"; the fix itself is on the project page. */
+function statusBadge(row: ProjectListRow): Html {
+  const [first, ...more] = row.needs;
+  if (!first) {
+    return row.credentialStatus === 'unverified' ? badge('unchecked', 'warn') : badge('ok', 'ok');
+  }
+  return html`${badge(NEEDS_LABEL[first], 'bad')}${more.length > 0 ? html` <span class="muted">+${more.length}</span>` : ''}`;
 }
 
 function projectRow(row: ProjectListRow, nextRuns: ProjectsView['nextRuns']): Html {
-  const credentialIssue = row.credentialStatus && row.credentialStatus !== 'valid';
-  return html`<tr class="${row.failing ? 'failing' : ''}" data-project="${row.id}">
-  <td><a href="${BASE}/projects/${encodeURIComponent(row.id)}">${row.id}</a></td>
-  <td>${row.appStoreId ? html`${row.bundleId}<br><span class="muted">${row.appName} · ${row.appStoreId}</span>` : html`<span class="muted">no app selected</span>`}</td>
-  <td>${credentialBadge(row.credentialStatus)}${credentialIssue || !row.credentialStatus ? html`<div class="fix">${CREDENTIAL_FIX[row.credentialStatus ?? 'missing']}</div>` : ''}</td>
-  <td>${nextRunCell(row, nextRuns)}</td>
-  <td>${runBadge(row.runStatus)} ${fmtDate(row.runStartedAt)}${
-    row.runStatus === 'failed'
-      ? html`<div class="error-text">${row.runErrorKind}: ${row.runErrorMessage}</div>`
-      : row.runStatus
-        ? html`<div class="muted">${fmtCounts(row.runCounts)}</div>`
-        : ''
-  }</td>
+  const needs = row.needs.map((n) => NEEDS_LABEL[n]).join(', ');
+  const app = row.appStoreId ? `${row.bundleId} · ${row.appName} · ${row.appStoreId}` : 'no app selected';
+  const lastRun = row.runStatus
+    ? row.runStatus === 'failed'
+      ? `${row.runErrorKind}: ${row.runErrorMessage}`
+      : fmtCounts(row.runCounts)
+    : 'never synced';
+  return html`<tr class="${row.needs.length > 0 ? 'needs-action' : ''}${row.failing ? ' failing' : ''}" data-project="${row.id}" data-needs="${row.needs.join(' ')}">
+  ${cell(html`<a href="${BASE}/projects/${encodeURIComponent(row.id)}">${row.id}</a>`, row.id, 'id')}
+  ${cell(row.appStoreId ? app : html`<span class="muted">no app selected</span>`, app)}
+  ${cell(statusBadge(row), needs ? `Needs action: ${needs}. The project page says how to fix it.` : 'Nothing to do.')}
+  ${cell(credentialBadge(row.credentialStatus), row.verifiedAt ? `checked ${fmtDate(row.verifiedAt)}` : 'never checked')}
+  ${cell(nextRunCell(row, nextRuns), describeSchedule(row) || 'no schedule')}
+  ${cell(html`${runBadge(row.runStatus)} ${fmtDate(row.runStartedAt)}`, lastRun)}
   <td class="num">${fmtDuration(row.runDurationMs)}</td>
 </tr>`;
 }
@@ -210,16 +249,18 @@ export function projectsPage(ctx: PageContext, view: ProjectsView): Html {
 <form method="get" action="${BASE}/projects" class="search" role="search">
   <label for="q">Project, bundle id or app</label>
   <input id="q" name="q" type="search" value="${q.search ?? ''}" maxlength="200">
-  <label class="inline"><input type="checkbox" name="failing" value="1"${q.failingOnly ? html` checked` : ''}> failing only</label>
+  <label class="inline"><input type="checkbox" id="needs" name="needs" value="action"${q.needsActionOnly ? html` checked` : ''}> needs action only</label>
+  ${q.failingOnly ? html`<input type="hidden" name="failing" value="1">` : ''}
   ${q.sort !== 'project' ? html`<input type="hidden" name="sort" value="${q.sort}">` : ''}
   ${q.direction !== 'asc' ? html`<input type="hidden" name="dir" value="${q.direction}">` : ''}
   <button type="submit">Search</button>
 </form>
-<p class="summary">${page.total} project${page.total === 1 ? '' : 's'}${q.search ? html` matching “${q.search}”` : ''}, <strong class="${page.failing > 0 ? 'error-text' : ''}">${page.failing} failing</strong> (listed first).</p>
+<p class="summary">${page.total} project${page.total === 1 ? '' : 's'}${q.search ? html` matching “${q.search}”` : ''}${q.needsActionOnly ? ' needing action' : ''}; <a class="${page.needsAction > 0 ? 'error-text' : ''}" href="${listLink(q, { needsActionOnly: true, page: 1 })}"><strong>${page.needsAction} need${page.needsAction === 1 ? 's' : ''} action</strong></a> (listed first), ${page.failing} failing.</p>
 <table class="projects">
-<thead><tr>${sortHeader(q, 'project')}${sortHeader(q, 'app')}${sortHeader(q, 'credentials')}<th scope="col">Schedule</th>${sortHeader(q, 'last_sync')}${sortHeader(q, 'duration')}</tr></thead>
+<colgroup><col class="c-id"><col class="c-app"><col class="c-status"><col class="c-key"><col class="c-schedule"><col class="c-run"><col class="c-duration"></colgroup>
+<thead><tr>${sortHeader(q, 'project')}${sortHeader(q, 'app')}<th scope="col">Status</th>${sortHeader(q, 'credentials')}<th scope="col">Schedule</th>${sortHeader(q, 'last_sync')}${sortHeader(q, 'duration')}</tr></thead>
 <tbody>
-${page.rows.length === 0 ? html`<tr><td colspan="6" class="muted">No project matches.</td></tr>` : page.rows.map((row) => projectRow(row, view.nextRuns))}
+${page.rows.length === 0 ? html`<tr><td colspan="7" class="muted">No project matches.</td></tr>` : page.rows.map((row) => projectRow(row, view.nextRuns))}
 </tbody>
 </table>
 <nav class="pager" aria-label="pages">
@@ -253,8 +294,8 @@ function actions(ctx: PageContext, detail: ProjectDetail): Html {
   const id = detail.project.id;
   const hasSchedule = detail.project.scheduleEverySeconds || detail.project.scheduleCron;
   return html`<section class="actions" aria-label="actions">
-  ${actionForm(ctx, id, 'sync', 'Sync now')}
-  ${actionForm(ctx, id, 'verify', 'Verify credentials')}
+  ${detail.project.appStoreId ? actionForm(ctx, id, 'sync', 'Sync now') : ''}
+  ${actionForm(ctx, id, 'verify', 'Verify & Fetch Apps')}
   ${actionForm(
     ctx,
     id,
@@ -265,6 +306,76 @@ function actions(ctx: PageContext, detail: ProjectDetail): Html {
   )}
   ${hasSchedule ? actionForm(ctx, id, 'unschedule', 'Remove schedule') : ''}
 </section>`;
+}
+
+/** The app picker of a project with none: the apps its key saw at the last "Verify & Fetch Apps". */
+function appPicker(ctx: PageContext, projectId: string, apps: AppsListing | null | undefined): Html {
+  if (apps === null) return html``;
+  if (apps === undefined) {
+    return html`<section id="app" class="picker"><h2>Pick the app</h2><p class="error-text">The apps the key sees could not be read; the worker’s log has the details.</p></section>`;
+  }
+  const body =
+    apps.apps.length === 0
+      ? html`<p class="muted">The key has shown no app yet: press "Verify &amp; Fetch Apps"${apps.credentialStatus === null ? ' once a key is saved' : ''}.</p>`
+      : ctx.role === 'write'
+        ? actionForm(
+            ctx,
+            projectId,
+            'app',
+            'Use this app',
+            html`<label for="appStoreId">App</label> <select id="appStoreId" name="appStoreId" required>${apps.apps.map(
+              (a) =>
+                html`<option value="${a.appStoreId}">${a.bundleId} · ${a.name} · ${a.appStoreId}</option>`,
+            )}</select>`,
+          )
+        : html`<ul>${apps.apps.map((a) => html`<li>${a.bundleId} · ${a.name} · ${a.appStoreId}</li>`)}</ul><p class="muted">Read-only session: picking one needs the operator token.</p>`;
+  return html`<section id="app" class="picker"><h2>Pick the app</h2>
+<p>This project syncs nothing until it has an app. The key saw ${plural(apps.apps.length, 'app')} at its last check.</p>
+${body}</section>`;
+}
+
+/** What an operator must do for this project, each thing said once (the list shows only a badge). */
+function needsList(detail: ProjectDetail): Html {
+  const status = detail.credentials?.status ?? null;
+  const items: Html[] = [];
+  if (!status) items.push(html`<li><strong>No key.</strong> ${CREDENTIAL_FIX.missing}</li>`);
+  else if (status !== 'valid') {
+    const detailText = detail.credentials?.statusDetail ?? null;
+    const fix = CREDENTIAL_FIX[status] ?? '';
+    // Apple's detail often is the advice itself: say it once.
+    const apple = detailText && !fix.includes(detailText) && !detailText.includes(fix) ? detailText : null;
+    items.push(
+      html`<li class="${status === 'unverified' ? 'warn-text' : ''}"><strong>Key ${CREDENTIAL_LABEL[status] ?? status}.</strong> ${apple ? html`Apple answered: ${apple} ` : ''}${fix}</li>`,
+    );
+  }
+  if (!detail.project.appStoreId) {
+    items.push(
+      html`<li><strong>No app.</strong> Pick the app below (the apps come from "Verify &amp; Fetch Apps").</li>`,
+    );
+  }
+  const last = detail.runs[0];
+  if (last?.status === 'failed') {
+    items.push(
+      html`<li><strong>The last sync failed</strong> (${fmtDate(last.startedAt)}): ${last.errorKind}: ${(last.errorMessage ?? '').replace(/\.\s*$/, '')}. Fix the cause, then "Sync now".</li>`,
+    );
+  }
+  if (items.length === 0) return html``;
+  return html`<section class="needs" aria-label="needs action"><h2>Needs action</h2><ul>${items}</ul></section>`;
+}
+
+/** In-page navigation; revenue joins it when transaction attributions are stored. */
+function sectionNav(): Html {
+  const links: [string, string][] = [
+    ['health', 'Health'],
+    ['runs', 'Runs'],
+    ['catalog', 'Catalog'],
+    ['changes', 'Changes'],
+    ['prices', 'Prices'],
+    ['offers', 'Offers'],
+    ['rules', 'Rules'],
+    ['deliveries', 'Webhooks'],
+  ];
+  return html`<nav class="sections" aria-label="sections">${links.map(([id, label]) => html`<a href="#${id}">${label}</a>`)}<span class="muted soon" title="Revenue charts come with stored transaction attributions">Revenue</span></nav>`;
 }
 
 /** What identifies an entity added or removed (its whole record is in `catalog-sync changes --json`). */
@@ -302,23 +413,84 @@ function moreNote(shown: number, total: number, what: string, command: string): 
     : '';
 }
 
+/** Links to the other pages of a section, keeping the filter and the other section's page. */
+function sectionPager(
+  projectId: string,
+  filter: SectionFilter,
+  which: 'prices' | 'offers',
+  data: { total: number; page: number; pageSize: number },
+): Renderable {
+  const pages = Math.max(1, Math.ceil(data.total / data.pageSize));
+  if (pages === 1) return '';
+  const link = (page: number) => {
+    const next = { ...filter, [which === 'prices' ? 'pricesPage' : 'offersPage']: page };
+    return `${BASE}/projects/${encodeURIComponent(projectId)}${filterQuery(next)}#${which}`;
+  };
+  return html`<nav class="pager" aria-label="${which} pages">
+  ${data.page > 1 ? html`<a href="${link(data.page - 1)}" rel="prev">← Previous</a>` : ''}
+  <span>Page ${data.page} of ${pages} (${data.pageSize} a page)</span>
+  ${data.page < pages ? html`<a href="${link(data.page + 1)}" rel="next">Next →</a>` : ''}
+</nav>`;
+}
+
+function filterQuery(filter: SectionFilter): string {
+  return query({
+    product: filter.product,
+    territory: filter.territory,
+    prices_page: filter.pricesPage > 1 ? filter.pricesPage : undefined,
+    offers_page: filter.offersPage > 1 ? filter.offersPage : undefined,
+  });
+}
+
+/** One filter for the prices and offers: a product and/or a territory. */
+function detailsFilter(projectId: string, detail: ProjectDetail, filter: SectionFilter): Html {
+  const live = detail.products.filter((p) => !p.removedAt);
+  return html`<form method="get" action="${BASE}/projects/${encodeURIComponent(projectId)}#prices" class="search filter" role="search" aria-label="filter prices and offers" title="Filters the prices and the offers">
+  <label for="product">Product</label>
+  <select id="product" name="product"><option value="">all products</option>${live.map(
+    (p) =>
+      html`<option value="${p.productId}"${filter.product === p.productId ? html` selected` : ''}>${p.productId} · ${p.referenceName}</option>`,
+  )}</select>
+  <label for="territory">Territory</label>
+  <input id="territory" name="territory" value="${filter.territory ?? ''}" placeholder="FRA" size="5" maxlength="3">
+  <button type="submit">Filter</button>
+  <span class="hint">the prices and the offers</span>
+  ${filter.product || filter.territory ? html`<a href="${BASE}/projects/${encodeURIComponent(projectId)}#prices">clear</a>` : ''}
+</form>`;
+}
+
+const filterText = (filter: SectionFilter) =>
+  [
+    filter.product ? `product ${filter.product}` : '',
+    filter.territory ? `territory ${filter.territory.toUpperCase()}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+
 const amount = (value: string | null, currency: string | null) =>
   value === null ? html`<span class="muted">—</span>` : `${value}${currency ? ` ${currency}` : ''}`;
 
-function pricesSection(projectId: string, section: ProjectSections['prices']): Html {
+function pricesSection(
+  projectId: string,
+  section: ProjectSections['prices'],
+  filter: SectionFilter,
+  filterForm: Html,
+): Html {
+  const filtered = filterText(filter);
   return html`<section id="prices">
 <h2>Prices</h2>
-${sectionBody(section, ({ rows, total }) =>
-  rows.length === 0
-    ? html`<p class="muted">No prices stored yet: details are read after syncs, within the key's budget.</p>`
-    : html`<p>${plural(total, 'price')} in force now (per product and territory).</p>
+${filterForm}
+${sectionBody(section, (data) =>
+  data.total === 0
+    ? html`<p class="muted">${filtered ? `No price in force for ${filtered}.` : "No prices stored yet: details are read after syncs, within the key's budget."}</p>`
+    : html`<p class="count">${plural(data.total, 'price')} in force now (per product and territory)${filtered ? ` for ${filtered}` : ''}.</p>
 <table class="prices"><thead><tr><th>Product</th><th>Territory</th><th>Customer price</th><th>Proceeds</th><th>Proceeds, year 2</th><th>Since</th><th>Until</th></tr></thead><tbody>
-${rows.map(
+${data.rows.map(
   (p) =>
     html`<tr class="price"><td>${p.productId}</td><td>${p.territory}</td><td class="num">${amount(p.customerPrice, p.currency)}</td><td class="num">${amount(p.proceeds, p.currency)}</td><td class="num">${amount(p.proceedsYear2, p.currency)}</td><td>${p.from ?? ''}</td><td>${p.until ?? ''}</td></tr>`,
 )}
 </tbody></table>
-${moreNote(rows.length, total, 'prices', `catalog-sync prices ${projectId}`)}`,
+${sectionPager(projectId, filter, 'prices', data)}`,
 )}
 </section>`;
 }
@@ -330,22 +502,36 @@ function offerDuration(o: { duration: string | null; numberOfPeriods: number | n
     : o.duration.toLowerCase().replaceAll('_', ' ');
 }
 
-function offersSection(projectId: string, section: ProjectSections['offers']): Html {
+function offersSection(projectId: string, section: ProjectSections['offers'], filter: SectionFilter): Html {
+  const filtered = filterText(filter);
   return html`<section id="offers">
 <h2>Offers</h2>
-${sectionBody(section, ({ rows, total }) =>
-  rows.length === 0
-    ? html`<p class="muted">No offers stored yet: details are read after syncs, within the key's budget.</p>`
-    : html`<p>${plural(total, 'offer')} (introductory, promotional, offer codes and others; removed ones marked).</p>
+${sectionBody(section, (data) =>
+  data.total === 0
+    ? html`<p class="muted">${filtered ? `No offer for ${filtered}.` : "No offers stored yet: details are read after syncs, within the key's budget."}</p>`
+    : html`<p class="count">${plural(data.total, 'offer')}${filtered ? ` for ${filtered}` : ''} (introductory offers have one per territory; removed ones marked).</p>
 <table class="offers"><thead><tr><th>Product</th><th>Kind</th><th>Name</th><th>Mode</th><th>Duration</th><th>Territory</th><th>From</th><th>To</th><th>Priced in</th></tr></thead><tbody>
-${rows.map(
+${data.rows.map(
   (o) =>
-    html`<tr class="offer${o.removedAt ? ' removed' : ''}"><td>${o.productId}</td><td>${o.kind.replaceAll('_', ' ')}</td><td>${o.name ?? ''}${o.removedAt ? html` ${badge('removed', 'muted')}` : o.active === false ? html` ${badge('inactive', 'muted')}` : ''}</td><td>${(o.offerMode ?? '').toLowerCase().replaceAll('_', ' ')}</td><td>${offerDuration(o)}</td><td>${o.territory ?? ''}</td><td>${o.startDate ?? ''}</td><td>${o.endDate ?? ''}</td><td class="num">${plural(o.prices.length, 'territory', 'territories')}</td></tr>`,
+    html`<tr class="offer${o.removedAt ? ' removed' : ''}"><td>${o.productId}</td><td>${o.kind.replaceAll('_', ' ')}</td><td>${o.name ?? ''}${o.removedAt ? html` ${badge('removed', 'muted')}` : o.active === false ? html` ${badge('inactive', 'muted')}` : ''}</td><td>${(o.offerMode ?? '').toLowerCase().replaceAll('_', ' ')}</td><td>${offerDuration(o)}</td><td>${o.territory ?? ''}</td><td>${o.startDate ?? ''}</td><td>${o.endDate ?? ''}</td><td class="num">${offerPrices(o.prices, filter.territory)}</td></tr>`,
 )}
 </tbody></table>
-${moreNote(rows.length, total, 'offers', `catalog-sync offers ${projectId}`)}`,
+${sectionPager(projectId, filter, 'offers', data)}`,
 )}
 </section>`;
+}
+
+/** An offer's price in the filtered territory, else how many territories it is priced in. */
+function offerPrices(
+  prices: { territory: string; customerPrice: string | null; currency: string | null }[],
+  territory: string | undefined,
+): Renderable {
+  const t = territory?.toUpperCase();
+  const here = t ? prices.find((p) => p.territory === t) : undefined;
+  if (here) return amount(here.customerPrice, here.currency);
+  if (prices.length === 1)
+    return html`${prices[0]!.territory} ${amount(prices[0]!.customerPrice, prices[0]!.currency)}`;
+  return plural(prices.length, 'territory', 'territories');
 }
 
 /** The territories, locales or offers an issue is about, cut to a readable few. */
@@ -354,21 +540,55 @@ function issueItems(items: string[]): string {
   return items.length > 12 ? `${shown} and ${items.length - 12} more` : shown;
 }
 
-function healthSection(projectId: string, section: ProjectSections['health']): Html {
+/**
+ * "healthy" only when it can be known: a catalog is stored and the key still reads it. Without a
+ * catalog, or with a key Apple refuses, the stored catalog says nothing about the real one.
+ */
+export function healthVerdict(input: {
+  issues: number;
+  liveProducts: number;
+  credentialStatus: string | null;
+}): { label: string; tone: string; why: string } {
+  const keyBroken =
+    !input.credentialStatus || ['invalid', 'forbidden', 'no_apps'].includes(input.credentialStatus);
+  if (input.liveProducts === 0) return { label: 'unknown', tone: 'muted', why: 'No catalog stored yet.' };
+  if (keyBroken) {
+    return {
+      label: input.issues > 0 ? plural(input.issues, 'issue') : 'unknown',
+      tone: input.issues > 0 ? 'bad' : 'muted',
+      why: 'The key cannot read the catalog now: the stored one may be out of date.',
+    };
+  }
+  if (input.issues === 0)
+    return { label: 'healthy', tone: 'ok', why: 'No issue found in the stored catalog.' };
+  return { label: plural(input.issues, 'issue'), tone: 'warn', why: '' };
+}
+
+function healthSection(
+  projectId: string,
+  section: ProjectSections['health'],
+  context: { liveProducts: number; credentialStatus: string | null },
+): Html {
   return html`<section id="health">
 <h2>Catalog health</h2>
 ${sectionBody(section, (health) => {
   const counted = Object.entries(health.counts).filter(([, n]) => n > 0);
   const shown = health.issues.slice(0, SECTION_LIMITS.issues);
-  return html`<p class="health-summary">${
-    health.issues.length === 0
-      ? html`${badge('healthy', 'ok')} No issue found in the stored catalog.`
-      : html`${badge(plural(health.issues.length, 'issue'), 'warn')} ${counted.map(([kind, n]) => `${kind.replaceAll('_', ' ')} ${n}`).join(', ')}.`
-  } ${
-    health.oldestDetailsReadAt
-      ? `Oldest details read ${fmtDate(new Date(health.oldestDetailsReadAt))}`
-      : 'Some products\u2019 details have not been read yet'
-  }${health.staleProducts > 0 ? html`; <span class="warn-text">${plural(health.staleProducts, 'product')} with stale details</span>` : ''}.</p>
+  const verdict = healthVerdict({ issues: health.issues.length, ...context });
+  return html`<p class="health-summary">${badge(verdict.label, verdict.tone)} ${[
+    verdict.why,
+    counted.length > 0
+      ? `${counted.map(([kind, n]) => `${kind.replaceAll('_', ' ')} ${n}`).join(', ')}.`
+      : '',
+  ]
+    .filter(Boolean)
+    .join(' ')} ${
+    context.liveProducts === 0
+      ? ''
+      : health.oldestDetailsReadAt
+        ? `Oldest details read ${fmtDate(new Date(health.oldestDetailsReadAt))}.`
+        : 'Some products\u2019 details have not been read yet.'
+  }${health.staleProducts > 0 ? html` <span class="warn-text">${plural(health.staleProducts, 'product')} with stale details.</span>` : ''}</p>
 ${
   shown.length === 0
     ? ''
@@ -408,25 +628,132 @@ ${rows.map(
 </section>`;
 }
 
-export function projectPage(
-  ctx: PageContext,
-  detail: ProjectDetail,
-  sections: ProjectSections,
-  nextRun: Date | null | undefined,
-): Html {
+export interface ProjectPageView {
+  detail: ProjectDetail;
+  sections: ProjectSections;
+  /** Next planned run: undefined when the queue could not be read, null when not queued. */
+  nextRun: Date | null | undefined;
+  /** The app picker's choices: null with an app selected, undefined when they could not be read. */
+  apps: AppsListing | null | undefined;
+  filter: SectionFilter;
+}
+
+const CHANGE_ENTITY_LABEL: Record<string, [string, string]> = {
+  product: ['product', 'products'],
+  subscription_group: ['subscription group', 'subscription groups'],
+  grace_period: ['grace-period setting', 'grace-period settings'],
+  price: ['price', 'prices'],
+  offer: ['offer', 'offers'],
+  localization: ['localization', 'localizations'],
+  availability: ['availability', 'availabilities'],
+};
+
+const str = (value: unknown) => (typeof value === 'string' ? value : null);
+
+/** A price's amount as stored in a change ("4.99 EUR in FRA, proceeds 3.49"). */
+function priceAmount(value: Record<string, unknown> | null): string {
+  if (!value) return '';
+  const currency = str(value.currency);
+  const price = str(value.customerPrice);
+  const proceeds = str(value.proceeds);
+  const money = (v: string | null) => (v === null ? '—' : `${v}${currency ? ` ${currency}` : ''}`);
+  return `${money(price)} in ${str(value.territory) ?? '?'}${proceeds !== null ? `, proceeds ${money(proceeds)}` : ''}${str(value.startDate) ? ` from ${str(value.startDate)}` : ''}`;
+}
+
+/** An offer's prices as stored in a change: the first territories and how many more. */
+function offerAmount(value: Record<string, unknown> | null): string {
+  if (!value) return '';
+  const prices = Array.isArray(value.prices) ? (value.prices as Record<string, unknown>[]) : [];
+  const head = prices
+    .slice(0, 3)
+    .map(
+      (p) =>
+        `${str(p.territory) ?? '?'} ${str(p.customerPrice) ?? 'free'}${str(p.currency) ? ` ${str(p.currency)}` : ''}`,
+    );
+  const mode = [str(value.offerMode), str(value.duration)]
+    .filter(Boolean)
+    .join(', ')
+    .toLowerCase()
+    .replaceAll('_', ' ');
+  const more = prices.length > 3 ? ` and ${prices.length - 3} more territories` : '';
+  return `${str(value.name) ?? str(value.kind) ?? 'offer'}${mode ? ` (${mode})` : ''}${head.length ? `: ${head.join(', ')}${more}` : ''}`;
+}
+
+/** What changed, with amounts for prices and offers (before → after). */
+function changeWhat(c: ProjectDetail['changes'][number]): Html {
+  if (c.entity === 'price' || c.entity === 'offer') {
+    const render = c.entity === 'price' ? priceAmount : offerAmount;
+    if (c.action === 'updated') {
+      return html`<span class="amount before">${render(c.before)}</span> → <span class="amount after">${render(c.after)}</span>`;
+    }
+    return html`<span class="amount">${render(c.after ?? c.before)}</span>`;
+  }
+  return html`${c.changedFields.length ? html`<div class="muted">${c.changedFields.join(', ')}</div>` : ''}<div class="kv-pair">${jsonCell(c.before, c.action === 'updated' ? c.changedFields : [])}${c.action === 'updated' ? html`<span class="arrow">→</span>` : ''}${c.action === 'updated' ? jsonCell(c.after, c.changedFields) : c.before ? '' : jsonCell(c.after, [])}</div>`;
+}
+
+/** The entity of a change named for a reader: the product's id and name, not Apple's ids. */
+function changeSubject(detail: ProjectDetail, c: ProjectDetail['changes'][number]): Html {
+  const kind = CHANGE_ENTITY_LABEL[c.entity]?.[0] ?? c.entity;
+  const appleId = detail.changeProducts.byChange.get(`${c.entity}:${c.entityId}`);
+  const product = appleId ? detail.changeProducts.products.get(appleId) : undefined;
+  if (product) {
+    return html`${kind === 'product' ? '' : html`<span class="muted">${kind} of</span> `}<strong>${product.productId}</strong> <span class="muted">${product.referenceName}</span>`;
+  }
+  const name =
+    str(c.after?.referenceName) ??
+    str(c.before?.referenceName) ??
+    str(c.after?.productId) ??
+    str(c.before?.productId);
+  return html`<span class="muted">${kind}</span> ${name ?? html`<span class="muted">Apple id ${c.entityId}</span>`}`;
+}
+
+function changesSection(detail: ProjectDetail): Html {
+  const id = encodeURIComponent(detail.project.id);
+  const first = detail.firstSync;
+  const runOnly = detail.changesRun;
+  const summary =
+    first && runOnly !== first.runId
+      ? html`<div class="first-sync"><p><strong>First sync</strong> (${fmtDate(first.detectedAt)}): the catalog as first read. <a href="${BASE}/projects/${id}${query({ run: first.runId })}#changes">Show its rows</a></p><ul>${first.lines.map(
+          (l) => {
+            const [one, many] = CHANGE_ENTITY_LABEL[l.entity] ?? [l.entity, `${l.entity}s`];
+            return html`<li class="first-sync-line" data-entity="${l.entity}">${l.count} ${l.count === 1 ? one : many} ${l.action}</li>`;
+          },
+        )}</ul></div>`
+      : '';
+  return html`<section id="changes">
+<h2>Changes</h2>
+${runOnly ? html`<p>Only the rows of run ${runOnly}. <a href="${BASE}/projects/${id}#changes">All changes</a></p>` : ''}
+${
+  detail.changes.length === 0
+    ? html`<p class="muted">${first && !runOnly ? 'No change since the first sync.' : 'No change recorded yet.'}</p>`
+    : html`<table class="changes"><thead><tr><th>Detected</th><th>What</th><th>Action</th><th>Details</th></tr></thead><tbody>
+${detail.changes.map(
+  (c) =>
+    html`<tr class="change ${c.action} ${c.entity}"><td class="nowrap">${fmtDate(c.detectedAt)}</td><td>${changeSubject(detail, c)}</td><td>${badge(c.action, c.action === 'removed' ? 'bad' : c.action === 'added' ? 'ok' : 'warn')}</td><td>${changeWhat(c)}</td></tr>`,
+)}
+</tbody></table>
+${detail.olderChanges ? html`<p><a href="${BASE}/projects/${id}${query({ changesBefore: detail.olderChanges, run: runOnly ?? undefined })}#changes">Older changes →</a></p>` : ''}`
+}
+${summary}
+</section>`;
+}
+
+export function projectPage(ctx: PageContext, view: ProjectPageView): Html {
+  const { detail, sections, nextRun, filter } = view;
   const { project, credentials, grace } = detail;
   const groupName = new Map(detail.groups.map((g) => [g.appleId, g.referenceName]));
   const byKind = new Map<string, typeof detail.products>();
   for (const p of detail.products) byKind.set(p.kind, [...(byKind.get(p.kind) ?? []), p]);
   const status = credentials?.status ?? null;
+  const liveProducts = detail.products.filter((p) => !p.removedAt).length;
   const body = html`<p class="crumbs"><a href="${BASE}/projects">Projects</a> /</p>
 <h1>${project.id}</h1>
-<section class="facts">
+${sectionNav()}
+${needsList(detail)}
+<section class="facts" id="status">
   <dl>
-    <dt>App</dt><dd>${project.appStoreId ? html`${project.bundleId} · ${project.appName} · ${project.appStoreId}` : html`<span class="muted">no app selected</span>`}</dd>
-    <dt>Credentials</dt><dd>${credentialBadge(status)} ${credentials ? html`key ${credentials.keyId}, issuer ${credentials.issuerId}${credentials.verifiedAt ? html`, verified ${fmtDate(credentials.verifiedAt)}` : ''}` : ''}
-      ${credentials?.statusDetail ? html`<div class="error-text">${credentials.statusDetail}</div>` : ''}
-      ${status !== 'valid' ? html`<div class="fix">${CREDENTIAL_FIX[status ?? 'missing']}</div>` : ''}</dd>
+    <dt>App</dt><dd>${project.appStoreId ? html`${project.bundleId} · ${project.appName} · ${project.appStoreId}` : html`<span class="error-text">no app selected</span>`}</dd>
+    <dt>Key</dt><dd class="key">${credentialBadge(status)} ${credentials ? html`key ${credentials.keyId}, issuer ${credentials.issuerId}${credentials.verifiedAt ? html`, <span class="${status === 'valid' ? '' : 'error-text'}">checked ${fmtDate(credentials.verifiedAt)}</span>` : ', never checked'}` : ''}</dd>
     <dt>Schedule</dt><dd>${describeSchedule(project) || html`<span class="muted">none</span>`}${
       describeSchedule(project)
         ? nextRun === undefined
@@ -440,6 +767,8 @@ export function projectPage(
   </dl>
 </section>
 ${actions(ctx, detail)}
+${appPicker(ctx, project.id, view.apps)}
+${healthSection(project.id, sections.health, { liveProducts, credentialStatus: status })}
 
 <section id="runs">
 <h2>Runs</h2>
@@ -469,20 +798,10 @@ ${rows.map(
 )}
 </section>
 
-<section id="changes">
-<h2>Changes</h2>
-${
-  detail.changes.length === 0
-    ? html`<p class="muted">No change recorded yet.</p>`
-    : html`<table class="changes"><thead><tr><th>Detected</th><th>Entity</th><th>Action</th><th>Fields</th><th>Before</th><th>After</th></tr></thead><tbody>
-${detail.changes.map(
-  (c) =>
-    html`<tr class="change ${c.action}"><td>${fmtDate(c.detectedAt)}</td><td>${c.entity.replaceAll('_', ' ')} ${c.entityId}</td><td>${badge(c.action, c.action === 'removed' ? 'bad' : c.action === 'added' ? 'ok' : 'warn')}</td><td>${c.changedFields.join(', ')}</td><td>${jsonCell(c.before, c.action === 'updated' ? c.changedFields : [])}</td><td>${jsonCell(c.after, c.action === 'updated' ? c.changedFields : [])}</td></tr>`,
-)}
-</tbody></table>
-${detail.olderChanges ? html`<p><a href="${BASE}/projects/${encodeURIComponent(project.id)}${query({ changesBefore: detail.olderChanges })}#changes">Older changes →</a></p>` : ''}`
-}
-</section>
+${changesSection(detail)}
+
+${pricesSection(project.id, sections.prices, filter, detailsFilter(project.id, detail, filter))}
+${offersSection(project.id, sections.offers, filter)}
 
 <section id="rules">
 <h2>Revenue-attribution rules</h2>
@@ -498,9 +817,63 @@ ${detail.rules.map(
 }
 </section>
 
-${pricesSection(project.id, sections.prices)}
-${offersSection(project.id, sections.offers)}
-${healthSection(project.id, sections.health)}
 ${deliveriesSection(project.id, sections.deliveries)}`;
   return layout(ctx, project.id, body);
+}
+
+// ── The fleet ────────────────────────────────────────────────────────────────────────────────
+
+export interface BudgetBound {
+  stoppedBy: 'budget' | 'rate_limited';
+  /** Products left for a later run. */
+  deferred: number | null;
+  at: Date | null;
+}
+
+export interface FleetView {
+  stale: { rows: StaleProjectRow[]; total: number };
+  /** Undefined when the queue could not be read. */
+  bound: Map<string, BudgetBound> | undefined;
+  maxAgeMs: number;
+}
+
+const projectLink = (id: string) => html`<a href="${BASE}/projects/${encodeURIComponent(id)}">${id}</a>`;
+
+export function fleetPage(ctx: PageContext, view: FleetView): Html {
+  const bound = view.bound ? [...view.bound.entries()].sort(([a], [b]) => (a < b ? -1 : 1)) : null;
+  const days = Math.round((view.maxAgeMs / 86_400_000) * 10) / 10;
+  const body = html`<h1>Fleet</h1>
+<section id="budget-bound">
+<h2>Budget-bound</h2>
+<p class="muted">Projects whose latest sync (of the completed jobs the queue keeps, up to a day) stopped reading catalog details because the key's details budget ran out or Apple rate-limited it; the rest is read on later runs.</p>
+${
+  bound === null
+    ? html`<p class="error-text">The queue could not be read; try again.</p>`
+    : bound.length === 0
+      ? html`<p class="summary">No project is budget-bound.</p>`
+      : html`<p class="summary">${plural(bound.length, 'project')} budget-bound.</p>
+<table class="bound"><thead><tr><th>Project</th><th>Stopped by</th><th>Products left</th><th>Sync finished</th></tr></thead><tbody>
+${bound.map(
+  ([id, b]) =>
+    html`<tr class="bound" data-project="${id}"><td>${projectLink(id)}</td><td>${badge(b.stoppedBy === 'budget' ? "key's budget" : 'rate limited', 'warn')}</td><td class="num">${b.deferred ?? ''}</td><td>${fmtDate(b.at)}</td></tr>`,
+)}
+</tbody></table>`
+}
+</section>
+<section id="stale">
+<h2>Stale details</h2>
+<p class="muted">Projects with live products whose details (prices, offers, localizations, availability) were never read or are older than ${days} days (DETAILS_MAX_AGE).</p>
+${
+  view.stale.rows.length === 0
+    ? html`<p class="summary">No project has stale details.</p>`
+    : html`<p class="summary">${plural(view.stale.total, 'project')} with stale details${view.stale.total > view.stale.rows.length ? `; the ${view.stale.rows.length} most stale shown` : ''}.</p>
+<table class="stale"><thead><tr><th>Project</th><th>Stale</th><th>Never read</th><th>Live products</th><th>Oldest read</th><th>Budget-bound</th></tr></thead><tbody>
+${view.stale.rows.map(
+  (r) =>
+    html`<tr class="stale" data-project="${r.id}"><td>${projectLink(r.id)}</td><td class="num">${r.stale}</td><td class="num">${r.neverRead}</td><td class="num">${r.liveProducts}</td><td>${fmtDate(r.oldestReadAt)}</td><td>${view.bound?.has(r.id) ? badge('yes', 'warn') : ''}</td></tr>`,
+)}
+</tbody></table>`
+}
+</section>`;
+  return layout(ctx, 'Fleet', body);
 }

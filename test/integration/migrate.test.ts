@@ -22,6 +22,7 @@ const TABLES = [
   'app_store_credentials',
   'catalog_changes',
   'catalog_digests',
+  'console_sessions',
   'discovered_apps',
   'event_sequences',
   'events',

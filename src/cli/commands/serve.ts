@@ -63,7 +63,11 @@ export async function serveHttp(
       queue: handle,
     });
     consoleServer = created;
-    mounts.push({ prefix: '/console', handle: created.handle });
+    // Browsers ask for /favicon.ico on their own; the console draws it.
+    mounts.push(
+      { prefix: '/console', handle: created.handle },
+      { prefix: '/favicon.ico', handle: created.handle },
+    );
   }
   const api = options.api ? (await import('../../http/api/index.ts')).apiRouter({ ctx: app }) : undefined;
   const server = await listen(

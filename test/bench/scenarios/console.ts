@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { createAuth } from '../../../src/console/auth.ts';
 import { createConsole } from '../../../src/console/index.ts';
 import { listProjectsPage, type ProjectListQuery } from '../../../src/console/queries.ts';
+import { createSessionStore } from '../../../src/console/sessions.ts';
 import { openQueue } from '../../../src/queue/queue.ts';
 import { benchConfig, openBenchDatabase, serviceContext } from '../lib/context.ts';
 import type { ResultTable, TargetCheck } from '../lib/report.ts';
@@ -80,7 +81,8 @@ export const consoleScenario: Scenario = {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const cookie = `cs_session=${encodeURIComponent(createAuth(config.console).issueSession('write').cookie)}`;
+    const { cookie: session } = await createSessionStore(db, createAuth(config.console)).begin('write');
+    const cookie = `cs_session=${encodeURIComponent(session)}`;
 
     const measure = async (fn: () => Promise<unknown>) => {
       await fn(); // warm-up (plan cache, connections)

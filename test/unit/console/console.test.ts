@@ -1,8 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/env.ts';
+import { redactForReaders } from '../../../src/console/app.ts';
 import { createAuth, isSameOrigin, parseCookies, serializeCookie } from '../../../src/console/auth.ts';
 import { html, query, raw } from '../../../src/console/html.ts';
-import { fmtCounts, fmtDuration, loginPage, projectsPage } from '../../../src/console/views.ts';
+import {
+  fmtCounts,
+  fmtDuration,
+  healthVerdict,
+  loginPage,
+  projectsPage,
+} from '../../../src/console/views.ts';
 
 const WRITE = 'write-token-0123456789abcdef';
 const READ = 'read-token-0123456789abcdef';
@@ -111,6 +118,7 @@ describe('console views', () => {
         page: {
           total: 1,
           failing: 1,
+          needsAction: 1,
           rows: [
             {
               id: 'p<1>',
@@ -130,6 +138,7 @@ describe('console views', () => {
               runErrorKind: 'x',
               runErrorMessage: '<script>',
               failing: true,
+              needs: ['key_forbidden', 'sync_failed'],
             },
           ],
         },
@@ -139,7 +148,41 @@ describe('console views', () => {
     ).value;
     expect(page).not.toMatch(/<img src=x>|<script>|<b>|com\.x"y/);
     expect(page).toContain('p&lt;1&gt;');
-    expect(page).toContain('Give the key the Admin or App Manager role');
+    // One line per project: a short badge here, the fix on the project page.
+    expect(page).toContain('key forbidden</span> <span class="muted">+1</span>');
+    expect(page).not.toContain('Give the key the Admin or App Manager role');
     expect(loginPage({ role: null, csrf: null }, null).value).not.toContain('value=');
+  });
+});
+
+describe('honest status', () => {
+  it('says "healthy" only with a stored catalog and a key that still reads it', () => {
+    expect(healthVerdict({ issues: 0, liveProducts: 5, credentialStatus: 'valid' }).label).toBe('healthy');
+    expect(healthVerdict({ issues: 0, liveProducts: 0, credentialStatus: 'valid' }).label).toBe('unknown');
+    for (const status of ['invalid', 'forbidden', 'no_apps', null]) {
+      expect(healthVerdict({ issues: 0, liveProducts: 5, credentialStatus: status }).label).toBe('unknown');
+      expect(healthVerdict({ issues: 2, liveProducts: 5, credentialStatus: status })).toMatchObject({
+        label: '2 issues',
+        tone: 'bad',
+      });
+    }
+    expect(healthVerdict({ issues: 1, liveProducts: 5, credentialStatus: 'unverified' }).label).toBe(
+      '1 issue',
+    );
+  });
+
+  it('keeps stack traces and server paths from read-only sessions of Bull Board', () => {
+    const job = {
+      id: '1',
+      failedReason:
+        'ENOENT: open /srv/app/node_modules/x/index.js failed at /srv/app/jobs/worker.ts:12:5 (https://api.example.com/v1/apps)',
+      stacktrace: ['Error: x\n    at run (/srv/app/jobs/worker.ts:12:5)'],
+      data: { projectId: 'acme' },
+    };
+    const seen = redactForReaders({ queues: [{ jobs: [job] }] }) as { queues: { jobs: (typeof job)[] }[] };
+    const out = seen.queues[0]!.jobs[0]!;
+    expect(out.stacktrace).toEqual([]);
+    expect(out.failedReason).toBe('ENOENT: open [path] failed at [path] (https://api.example.com/v1/apps)');
+    expect(out.data).toEqual({ projectId: 'acme' });
   });
 });
