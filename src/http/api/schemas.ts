@@ -7,7 +7,7 @@ import {
   renewalKinds,
 } from '../../../db/schema.ts';
 import { healthIssueKinds } from '../../details/health.ts';
-import { EVENT_TYPES } from '../../events/types.ts';
+import { EVENT_TYPES, eventEnvelopeSchema } from '../../events/types.ts';
 import { SYNC_TRIGGERS } from '../../queue/contract.ts';
 
 /*
@@ -426,7 +426,18 @@ const webhookEndpoint = strict({
 }).meta({ id: 'WebhookEndpoint' });
 
 export const webhookList = strict({ webhooks: z.array(webhookEndpoint) }).meta({ id: 'Webhooks' });
-export const webhookEndpointResult = webhookEndpoint;
+export const enableWebhookBody = strict({
+  replaySince: z.string().max(100).optional().meta({
+    description:
+      'Also send the endpoint, in order, the events since then that it matches and never received: an ISO date-time or a duration back from now (`24h`, `7d`)',
+  }),
+}).meta({ id: 'EnableWebhookRequest' });
+export const webhookEnabled = strict({
+  endpoint: webhookEndpoint,
+  replayed: strict({ events: z.number().int(), deliveries: z.number().int() })
+    .nullable()
+    .meta({ description: 'With replaySince: the events queued for it again' }),
+}).meta({ id: 'WebhookEnabled' });
 export const webhookWithSecret = strict({
   endpoint: webhookEndpoint,
   secret: z.string().meta({ description: 'whsec_…: shown this once; never readable again' }),
@@ -448,19 +459,20 @@ export const eventsQuery = strict({
   ...cursorQuery,
 });
 
-const event = strict({
-  id: z.string(),
-  type: z.string(),
-  timestamp: isoTime,
-  projectId: z.string().nullable(),
-  data: json,
-  deliveries: strict({
-    pending: z.number().int(),
-    succeeded: z.number().int(),
-    failed: z.number().int(),
-    cancelled: z.number().int(),
-  }),
-}).meta({ id: 'Event' });
+// The envelope the outbox writes and webhooks carry, plus where its deliveries stand.
+const event = eventEnvelopeSchema
+  .extend({
+    timestamp: isoTime,
+    data: json,
+    deliveries: strict({
+      pending: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      cancelled: z.number().int(),
+    }),
+  })
+  .strict()
+  .meta({ id: 'Event' });
 
 export const eventsListing = strict({ events: z.array(event), nextCursor: z.string().nullable() }).meta({
   id: 'Events',

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
+import { announceRunChanges } from '../../../src/app/events.ts';
 import { refreshDetails } from '../../../src/details/refresh.ts';
 import { syncProject } from '../../../src/sync/index.ts';
 import { useApiHarness } from './support.ts';
@@ -75,6 +76,8 @@ describe('the HTTP API, operation by operation', () => {
   it('reads status, the catalog, prices, offers, attribution and health after a sync', async () => {
     const summary = await syncProject(h.ctx(), PROJECT, { trigger: 'manual' });
     await refreshDetails(h.ctx(), { projectId: PROJECT, runId: summary.runId, budget: null });
+    // The run is complete: its changes become its events, as runSync does at its end.
+    await announceRunChanges(h.ctx(), summary.runId);
 
     const status = await h.call('GET', `${path}/status?runs=2`, { token: h.tokens().read });
     expect(status.status).toBe(200);
@@ -146,7 +149,7 @@ describe('the HTTP API, operation by operation', () => {
     expect(listed.text).not.toContain(added.body.secret);
     const rotated = await h.call('POST', `/webhooks/${id}/secret`);
     expect(rotated.body.secret).not.toBe(added.body.secret);
-    expect((await h.call('POST', `/webhooks/${id}/enable`)).body.status).toBe('enabled');
+    expect((await h.call('POST', `/webhooks/${id}/enable`)).body.endpoint.status).toBe('enabled');
     const tested = await h.call('POST', `/webhooks/${id}/test`);
     expect(tested.body).toMatchObject({ endpointId: id, ok: false });
 
