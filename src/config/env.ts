@@ -254,6 +254,17 @@ export const envSchema = z
     APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600),
     /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
     DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600),
+    /**
+     * Transaction attribution: Apple's root certificates, as comma-separated paths to DER (`.cer`) or
+     * PEM files (AppleRootCA-G3.cer from https://www.apple.com/certificateauthority/). None are
+     * bundled; without them signed transactions are refused (decoded ones are still attributed).
+     */
+    APPLE_ROOT_CERTIFICATES: z.preprocess(emptyAsUndefined, z.string().max(10_000).optional()),
+    /**
+     * Transaction attribution: check Apple's certificates online (OCSP) and against the current
+     * date rather than the payload's signing date, as Apple's library recommends in production.
+     */
+    APPLE_VERIFY_ONLINE: flag(true),
   })
   .refine((env) => !env.REDIS_CLUSTER_NODES || /\{[^{}]+\}/.test(env.REDIS_PREFIX), {
     // BullMQ's scripts touch several keys of a queue at once; on a cluster they must share a slot.
@@ -350,6 +361,13 @@ function toConfig(env: Env) {
       writeToken: env.CONSOLE_TOKEN,
       readToken: env.CONSOLE_READ_TOKEN,
       sessionTtlMs: env.CONSOLE_SESSION_HOURS * 3_600_000,
+    },
+    attribution: {
+      rootCertificateFiles:
+        env.APPLE_ROOT_CERTIFICATES?.split(',')
+          .map((file) => file.trim())
+          .filter((file) => file !== '') ?? [],
+      onlineChecks: env.APPLE_VERIFY_ONLINE,
     },
     details: {
       budgetShare: env.DETAILS_BUDGET_SHARE,
