@@ -136,6 +136,18 @@ function decode<T>(
   );
 }
 
+const JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Something that is not even a compact JWS is malformed input, not a failed signature. */
+function shaped(jws: string, what: string): void {
+  if (!JWS.test(jws)) {
+    throw new Refused(
+      'invalid',
+      `${what} refused: it is not a compact JWS (three base64url parts separated by dots)`,
+    );
+  }
+}
+
 /**
  * A verifier for one app and environment. Each carries the library's cache of verified chains
  * (15 minutes), so callers keep one per app rather than one per transaction (verifierFor).
@@ -162,6 +174,7 @@ export async function createVerifier(
   }
   const verifier = new SignedDataVerifier([...roots], onlineChecks, environment, app.bundleId, appAppleId);
   const transaction = async (jws: string, what: string) => {
+    shaped(jws, what);
     let decoded: unknown;
     try {
       decoded = await verifier.verifyAndDecodeTransaction(jws);
@@ -171,6 +184,7 @@ export async function createVerifier(
     return decode(decodedTransactionSchema, decoded, `${what} refused`);
   };
   const renewal = async (jws: string, what: string) => {
+    shaped(jws, what);
     let decoded: unknown;
     try {
       decoded = await verifier.verifyAndDecodeRenewalInfo(jws);
@@ -186,6 +200,7 @@ export async function createVerifier(
         subtype?: string;
         data?: { signedTransactionInfo?: string; signedRenewalInfo?: string };
       };
+      shaped(signedPayload, 'the notification');
       try {
         payload = (await verifier.verifyAndDecodeNotification(signedPayload)) as typeof payload;
       } catch (error) {
