@@ -4,6 +4,7 @@ import '../config/node-version.ts';
 // Before any command loads the database layer (why: the module's comment).
 import '../startup/resolve-hook.ts';
 import { Command, CommanderError } from 'commander';
+import { registerAttribution } from './commands/attribution.ts';
 import { registerCatalogQueries } from './commands/catalog.ts';
 import { registerConsole } from './commands/console.ts';
 import { registerCredentials } from './commands/credentials.ts';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerWebhooks(program);
   registerDetails(program);
   registerConsole(program);
+  registerAttribution(program);
   return program;
 }
 
