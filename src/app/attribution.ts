@@ -45,7 +45,9 @@ import { errorMessage, InvalidInputError, NotFoundError } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { projectIdSchema } from '../projects/id.ts';
 import { requireProject } from '../projects/store.ts';
+import { enqueueAttribution } from '../queue/producer.ts';
 import type { AppContext, DataContext } from './context.ts';
+import { type JobRef, jobRef } from './jobs.ts';
 import { detailsBudgetOf } from './refresh-details.ts';
 
 /*
@@ -826,4 +828,45 @@ export async function runAttributionBatch(
       .where(eq(attributionBatches.id, batch.id));
     throw error;
   }
+}
+
+/**
+ * Stores a batch and queues its attribution (the `attribute-transactions` job, whose payload
+ * is only `{projectId, batchId}`). The outcome is read from the batch (`attributionBatch`).
+ */
+export async function queueAttributionBatch(
+  ctx: AppContext,
+  input: { projectId: string; environment?: 'production' | 'sandbox'; transactions: unknown[] },
+): Promise<{ batchId: string; items: number; job: JobRef }> {
+  const batch = await createAttributionBatch(ctx, input);
+  const project = await requireProject(ctx, input.projectId);
+  const enqueued = await enqueueAttribution((await ctx.queue()).queue, project.id, batch.batchId);
+  return { ...batch, job: jobRef(enqueued) };
+}
+
+/** A stored batch: its status and, once run, its summary. */
+export async function attributionBatch(
+  ctx: DataContext,
+  input: { projectId: string; batchId: string },
+): Promise<{
+  batchId: string;
+  status: string;
+  items: number;
+  summary: AttributionSummary | null;
+  error: string | null;
+}> {
+  const project = await requireProject(ctx, input.projectId);
+  const id = parseInput(z.uuid({ message: 'batchId must be a UUID' }), input.batchId);
+  const [batch] = await ctx.db
+    .select()
+    .from(attributionBatches)
+    .where(and(eq(attributionBatches.id, id), eq(attributionBatches.projectId, project.id)));
+  if (!batch) throw new NotFoundError(`Project ${project.id} has no attribution batch ${id}.`);
+  return {
+    batchId: batch.id,
+    status: batch.status,
+    items: batch.items,
+    summary: (batch.summary as AttributionSummary | null) ?? null,
+    error: batch.error,
+  };
 }

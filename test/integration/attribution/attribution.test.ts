@@ -4,9 +4,16 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import { attributeTransactions, revenue } from '../../../src/app/attribution.ts';
+import { createWorker } from '../../../jobs/worker.ts';
+import {
+  attributeTransactions,
+  attributionBatch,
+  queueAttributionBatch,
+  revenue,
+} from '../../../src/app/attribution.ts';
 import { type AppContext, lazyQueue } from '../../../src/app/context.ts';
 import { refreshDetails } from '../../../src/details/refresh.ts';
+import { createRedis } from '../../../src/queue/redis.ts';
 import { amountsFor, generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import {
   createSigningChain,
@@ -21,6 +28,7 @@ import { syncProject } from '../../../src/sync/index.ts';
 import { createProject, testContext } from '../../support/context.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { useTestRedis } from '../../support/redis.ts';
+import { until } from '../../support/wait.ts';
 import { syncEnv } from '../sync/support.ts';
 
 /*
@@ -491,5 +499,36 @@ describe('bad input is refused with the reason and stored nowhere', () => {
       { version: 1, proceeds: old.proceeds },
       { version: 2, proceeds: old.proceedsYear2 },
     ]);
+  });
+});
+
+describe('the attribute-transactions job', () => {
+  it('attributes a stored batch that its payload points at, and records each item', async () => {
+    const txs = history({ idPrefix: '2400', periods: 4 });
+    const queued = await queueAttributionBatch(ctx, {
+      projectId: PROJECT,
+      transactions: [...decoded(txs), { transactionId: 'broken' }],
+    });
+    expect(queued.items).toBe(5);
+    const job = await (await ctx.queue()).queue.getJob(queued.job.jobId);
+    expect(job?.data).toEqual({ projectId: PROJECT, batchId: queued.batchId });
+    const connection = createRedis(redis.url, 'worker');
+    const worker = createWorker(ctx, { connection, prefix: redis.prefix, details: false });
+    try {
+      const done = await until(async () => {
+        const batch = await attributionBatch(ctx, { projectId: PROJECT, batchId: queued.batchId });
+        return batch.status === 'succeeded' || batch.status === 'failed' ? batch : null;
+      }, 'the batch to be attributed');
+      expect(done).toMatchObject({ status: 'succeeded', summary: { items: 5, stored: 4, refused: 1 } });
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    const items = rowsOf<{ line: number; status: string }>(
+      await getDb().db.execute(
+        sql`select line, result->>'status' as status from attribution_batch_items where batch_id = ${queued.batchId}::uuid order by line`,
+      ),
+    );
+    expect(items.map((i) => i.status)).toEqual(['stored', 'stored', 'stored', 'stored', 'refused']);
   });
 });
