@@ -27,6 +27,7 @@ import {
 import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
+import { attributionScenario } from './scenarios/attribution.ts';
 import { cliScenario } from './scenarios/cli.ts';
 import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
@@ -45,6 +46,7 @@ const SCENARIOS: Scenario[] = [
   detailsScenario,
   cliScenario,
   consoleScenario,
+  attributionScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);
