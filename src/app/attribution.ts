@@ -522,8 +522,9 @@ async function runRound(
     perItem.set(r.index, { status, attributions });
   }
   await insertVersions(ctx.db, session.projectId, rows);
+  const idOf = new Map(ready.map((r) => [r.index, r.input.transaction.transactionId]));
   for (const [index, { status, attributions }] of perItem) {
-    const transactionId = ready.find((r) => r.index === index)?.input.transaction.transactionId ?? null;
+    const transactionId = idOf.get(index) ?? null;
     out.set(index, { index, status, transactionId, attributions, error: null });
   }
   return out;

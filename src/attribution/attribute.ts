@@ -1,6 +1,6 @@
 import { attributeRenewal, ruleInForceAt } from '../catalog/rules.ts';
 import type { RenewalKind } from '../catalog/vocabulary.ts';
-import { dayOf, offersInForceAt, priceInForceAt } from '../details/attribute.ts';
+import { effectiveSpans, type InForce, offersInForceAt } from '../details/attribute.ts';
 import type { Attribution, DecodedTransaction, EntryKind, TransactionKind } from './model.ts';
 import { fromMilliunits, negate, percentOf, sameAmount, zero } from './money.ts';
 
@@ -201,7 +201,44 @@ export type AttributeResult =
   | { ok: true; entries: Attribution[]; missing: MissingPricePoint | null }
   | { ok: false; failure: AttributeFailure };
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/*
+ * Dates are formatted here rather than by Date#toISOString, which dominated the cost of an
+ * attribution (a handful per transaction): a day's text is computed once and kept (a bounded
+ * cache), the time of day by arithmetic. Valid for 1970–9999, as Apple's dates are.
+ */
+const dayTexts = new Map<number, string>();
+export function dayText(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  let text = dayTexts.get(day);
+  if (text === undefined) {
+    text = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (dayTexts.size >= 50_000) dayTexts.clear();
+    dayTexts.set(day, text);
+  }
+  return text;
+}
+const pad = (n: number, width: number) => String(n).padStart(width, '0');
+export function iso(ms: number): string {
+  const inDay = ms - Math.floor(ms / DAY_MS) * DAY_MS;
+  const hours = Math.floor(inDay / 3_600_000);
+  const minutes = Math.floor((inDay % 3_600_000) / 60_000);
+  const seconds = Math.floor((inDay % 60_000) / 1000);
+  return `${dayText(ms)}T${pad(hours, 2)}:${pad(minutes, 2)}:${pad(seconds, 2)}.${pad(inDay % 1000, 3)}Z`;
+}
+
+// A territory's versions with their spans, computed once per version list (the catalog is loaded once per stream).
+const spansOf = new WeakMap<readonly PriceVersionView[], InForce<PriceVersionView>[]>();
+function inForceOn(versions: readonly PriceVersionView[], day: string): InForce<PriceVersionView> | null {
+  let spans = spansOf.get(versions);
+  if (!spans) {
+    spans = effectiveSpans(versions);
+    spansOf.set(versions, spans);
+  }
+  for (const span of spans) {
+    if ((span.from === null || span.from <= day) && (span.until === null || day < span.until)) return span;
+  }
+  return null;
+}
 
 function ruleFor(rules: readonly RuleVersion[], environment: string, renewalKind: RenewalKind, at: Date) {
   const mine = rules.filter((r) => r.environment === environment && r.renewalKind === renewalKind);
@@ -235,9 +272,9 @@ function choosePrice(
   at: Date,
 ): PriceChoice {
   const versions = product.prices.get(territory) ?? [];
-  const span = priceInForceAt(versions, at);
+  const day = dayText(at.getTime());
+  const span = inForceOn(versions, day);
   const inForce = span?.version ?? null;
-  const day = dayOf(at);
   if (price === null) {
     if (inForce?.customerPrice) {
       return {
@@ -528,11 +565,11 @@ export function attributeTransaction(request: AttributeRequest, catalog: Catalog
           renewalKind: found.rule.renewalKind,
           graceDays: found.rule.graceDays,
           recoveredRevenueDatedTo: found.rule.recoveredRevenueDatedTo,
-          effectiveFrom: found.rule.effectiveFrom.toISOString(),
+          effectiveFrom: iso(found.rule.effectiveFrom.getTime()),
           assumed: found.assumed,
         }
       : null,
-    revenueDate: revenueDate.toISOString(),
+    revenueDate: iso(revenueDate.getTime()),
     dueDate: dueMs === null ? null : iso(dueMs),
     recoveredInGrace,
     purchaseDate: iso(tx.purchaseDate),
