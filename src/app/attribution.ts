@@ -250,16 +250,19 @@ async function openSession(
 }
 
 function verifierOf(ctx: DataContext, session: Session): Promise<Verifier> {
-  session.verifier ??= (async () =>
-    createVerifier(
-      readRootCertificates(ctx.config.attribution.rootCertificateFiles),
-      ctx.config.attribution.onlineChecks,
-      {
-        bundleId: session.bundleId,
-        appStoreId: session.appStoreId,
-        environment: session.environment,
-      },
-    ))();
+  session.verifier ??= (async () => {
+    let roots: Buffer[];
+    try {
+      roots = readRootCertificates(ctx.config.attribution.rootCertificateFiles);
+    } catch (error) {
+      throw new Refused('not_configured', `signed payloads cannot be verified: ${errorMessage(error)}`);
+    }
+    return createVerifier(roots, ctx.config.attribution.onlineChecks, {
+      bundleId: session.bundleId,
+      appStoreId: session.appStoreId,
+      environment: session.environment,
+    });
+  })();
   // A configuration error is answered per item, and asked again next time.
   session.verifier.catch(() => {
     session.verifier = undefined;
@@ -369,12 +372,11 @@ async function lookUpPricePoint(
   const budget = await detailsBudgetOf(ctx).catch(() => undefined);
   if (budget === undefined)
     return "not looked up in App Store Connect: the key's budget (in Redis) is out of reach";
+  // The lookups spend the details share of the key: with none, App Store Connect is not asked.
+  if (budget === null) return 'not looked up in App Store Connect: DETAILS_BUDGET_SHARE is 0';
   const { client, credentials } = await loadClientForProject(ctx, session.projectId);
-  if (budget) {
-    const grant = await budget.reserve(credentials.keyId, 1);
-    if (!grant.granted)
-      return "not looked up in App Store Connect: the key's details budget is spent for now";
-  }
+  const grant = await budget.reserve(credentials.keyId, 1);
+  if (!grant.granted) return "not looked up in App Store Connect: the key's details budget is spent for now";
   const subscription = product.kind === 'auto_renewable_subscription';
   const path = subscription
     ? `/v1/subscriptions/${encodeURIComponent(product.appleId)}/pricePoints`
@@ -389,8 +391,7 @@ async function lookUpPricePoint(
       'attribution.pricePoints',
     );
   } finally {
-    if (budget)
-      await budget.settle(credentials.keyId, 1, client.stats().requests - before).catch(() => undefined);
+    await budget.settle(credentials.keyId, 1, client.stats().requests - before).catch(() => undefined);
   }
   const text = (v: unknown) => (typeof v === 'string' && isDecimal(v) ? v : null);
   const match = points.data.find((p) => {

@@ -468,6 +468,20 @@ describe('bad input is refused with the reason and stored nowhere', () => {
     expect(await count('transaction_attributions')).toBe(before);
   });
 
+  it('without Apple roots configured, signed input is refused with what to do; decoded input is attributed', async () => {
+    const bare = testContext(getDb().db, syncEnv(sim));
+    const [tx] = history({ idPrefix: '2500' });
+    const result = await attributeTransactions(bare, {
+      projectId: PROJECT,
+      transactions: [{ signedTransactionInfo: chain.sign(tx!) }, tx],
+    });
+    expect(result.results.map((r) => [r.status, r.error?.code ?? null])).toEqual([
+      ['refused', 'not_configured'],
+      ['stored', null],
+    ]);
+    expect(result.results[0]!.error!.message).toMatch(/APPLE_ROOT_CERTIFICATES/);
+  });
+
   it('a duplicate in one call is stored once', async () => {
     const [tx] = history({ idPrefix: '2200' });
     const result = await attributeTransactions(ctx, { projectId: PROJECT, transactions: [tx, tx] });
