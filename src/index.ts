@@ -24,23 +24,6 @@ import type { DiscoveredApp, SelectedApp, VerifyResult } from './onboarding/inde
 
 // ── Re-exports: the queue contract, the errors and the types a caller handles ────────────────
 
-// Transaction attribution: the zod schemas of its inputs and outputs, for routes that reuse them.
-export {
-  type AttributeTransactionsInput,
-  type AttributeTransactionsOutput,
-  type AttributionItemResult,
-  type AttributionSummary,
-  attributeTransactionsInputSchema,
-  attributeTransactionsOutputSchema,
-  attributionItemResultSchema,
-  attributionSummarySchema,
-  type RevenueInput,
-  type RevenueOutput,
-  revenueInputSchema,
-  revenueOutputSchema,
-  type StoredAttribution,
-  storedAttributionSchema,
-} from './app/attribution.ts';
 export type {
   AttributeInput,
   Attribution,
@@ -75,6 +58,23 @@ export {
   decodedTransactionSchema,
   transactionInputSchema,
 } from './attribution/model.ts';
+// Transaction attribution: the zod schemas of its inputs and outputs, for routes that reuse them.
+export {
+  type AttributeTransactionsInput,
+  type AttributeTransactionsOutput,
+  type AttributionItemResult,
+  type AttributionSummary,
+  attributeTransactionsInputSchema,
+  attributeTransactionsOutputSchema,
+  attributionItemResultSchema,
+  attributionSummarySchema,
+  type RevenueInput,
+  type RevenueOutput,
+  revenueInputSchema,
+  revenueOutputSchema,
+  type StoredAttribution,
+  storedAttributionSchema,
+} from './attribution/schemas.ts';
 export { ConfigError } from './config/env.ts';
 export type { CredentialsInput } from './credentials/validate.ts';
 export { AppError, InvalidInputError, NotFoundError, PreconditionError } from './errors.ts';
