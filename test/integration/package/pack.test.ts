@@ -146,7 +146,7 @@ describe('the published package', () => {
     );
     expect(result.exported).toMatchObject({
       sameQueueName: true,
-      jobNames: ['sync-catalog', 'verify-credentials', 'attribute-transactions'],
+      jobNames: ['sync-catalog', 'verify-credentials'],
       validPayload: true,
       invalidPayload: false,
       errorClasses: true,
