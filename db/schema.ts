@@ -708,3 +708,144 @@ export const consoleSessions = pgTable(
     check('console_sessions_role', sql`${t.role} in ('read','write')`),
   ],
 );
+// ---------------------------------------------------------------------------------------
+// Transaction attribution: what each App Store transaction earned (src/attribution,
+// docs/attribution.md). One row per transaction, entry (its charge, a refund, a reversal, a
+// revocation) and version: a later, better answer is a new version with its reason, never an
+// edit in place; the current answer is the highest version. Money is `numeric`.
+
+export const transactionAttributions = pgTable(
+  'transaction_attributions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    transactionId: text('transaction_id').notNull(),
+    originalTransactionId: text('original_transaction_id').notNull(),
+    /** `charge` | `refund` | `refund_reversed` | `revoke`. */
+    entry: text('entry').notNull(),
+    version: integer('version').notNull(),
+    /** Why this version exists (`first answer`, or what changed since the previous one). */
+    versionReason: text('version_reason').notNull(),
+    kind: text('kind').notNull(),
+    productId: text('product_id').notNull(),
+    productAppleId: text('product_apple_id').notNull(),
+    territory: text('territory').notNull(),
+    environment: text('environment').$type<Environment>().notNull(),
+    currency: text('currency').notNull(),
+    customerPrice: numeric('customer_price'),
+    customerPriceSource: text('customer_price_source').notNull(),
+    proceeds: numeric('proceeds'),
+    proceedsRate: text('proceeds_rate'),
+    proceedsReason: text('proceeds_reason').notNull(),
+    basis: text('basis').notNull(),
+    pricePoint: jsonb('price_point').$type<Record<string, unknown>>(),
+    paidDays: integer('paid_days').notNull(),
+    paidDaysSource: text('paid_days_source').notNull(),
+    offer: jsonb('offer').$type<Record<string, unknown>>(),
+    rule: jsonb('rule').$type<Record<string, unknown>>(),
+    revenueDate: ts('revenue_date').notNull(),
+    dueDate: ts('due_date'),
+    recoveredInGrace: boolean('recovered_in_grace').notNull(),
+    purchaseDate: ts('purchase_date').notNull(),
+    serviceStart: ts('service_start').notNull(),
+    serviceEnd: ts('service_end'),
+    /** For the subscriber's paid days: a paid period (not a trial, not family-shared, not refunded in full). */
+    paidService: boolean('paid_service').notNull(),
+    /** For classifying the next transaction: this one was an offer period. */
+    offerPeriod: boolean('offer_period').notNull(),
+    /** Of the answer (everything but the version and its reason): the same answer again is a duplicate. */
+    digest: text('digest').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('transaction_attributions_version').on(t.projectId, t.transactionId, t.entry, t.version),
+    index('transaction_attributions_original').on(t.projectId, t.originalTransactionId),
+    index('transaction_attributions_revenue').on(t.projectId, t.revenueDate),
+    check(
+      'transaction_attributions_entry',
+      sql`${t.entry} in ('charge','refund','refund_reversed','revoke')`,
+    ),
+    check(
+      'transaction_attributions_basis',
+      sql`${t.basis} in ('exact','preserved_price','unknown_proceeds')`,
+    ),
+    check(
+      'transaction_attributions_proceeds_known',
+      sql`(${t.basis} = 'unknown_proceeds') = (${t.proceeds} is null)`,
+    ),
+  ],
+);
+
+/**
+ * Every price point observed for a product and territory: catalog versions (copied here, so a
+ * price App Store Connect stops listing still prices a preserved subscriber) and points looked
+ * up in App Store Connect for a transaction whose price matched none.
+ */
+export const attributionPricePoints = pgTable(
+  'attribution_price_points',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    productAppleId: text('product_apple_id').notNull(),
+    territory: text('territory').notNull(),
+    currency: text('currency').notNull(),
+    customerPrice: numeric('customer_price').notNull(),
+    proceeds: numeric('proceeds'),
+    proceedsYear2: numeric('proceeds_year2'),
+    /** `catalog` | `app_store_connect`. */
+    source: text('source').notNull(),
+    pricePointId: text('price_point_id'),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('attribution_price_points_version').on(
+      t.projectId,
+      t.productAppleId,
+      t.territory,
+      t.currency,
+      t.customerPrice,
+      sql`coalesce(${t.proceeds}, -1)`,
+      sql`coalesce(${t.proceedsYear2}, -1)`,
+    ),
+    check('attribution_price_points_source', sql`${t.source} in ('catalog','app_store_connect')`),
+  ],
+);
+
+/** A stored batch of transactions for the `attribute-transactions` job (its payload points here). */
+export const attributionBatches = pgTable(
+  'attribution_batches',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    environment: text('environment').$type<Environment>().notNull(),
+    items: integer('items').notNull(),
+    status: text('status').notNull().default('pending'),
+    summary: jsonb('summary').$type<Record<string, unknown>>(),
+    error: text('error'),
+    createdAt: createdAt(),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [
+    check('attribution_batches_status', sql`${t.status} in ('pending','running','succeeded','failed')`),
+  ],
+);
+
+export const attributionBatchItems = pgTable(
+  'attribution_batch_items',
+  {
+    batchId: uuid('batch_id')
+      .notNull()
+      .references(() => attributionBatches.id, { onDelete: 'cascade' }),
+    line: integer('line').notNull(),
+    input: jsonb('input').$type<unknown>().notNull(),
+    /** The item's outcome once the job ran (status, versions, or the refusal). */
+    result: jsonb('result').$type<Record<string, unknown>>(),
+  },
+  (t) => [primaryKey({ columns: [t.batchId, t.line] })],
+);

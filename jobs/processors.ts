@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import { runAttributionBatch } from '../src/app/attribution.ts';
 import type { AppContext } from '../src/app/context.ts';
 import { verifyCredentials } from '../src/app/credentials.ts';
 import { requestSync, runSync } from '../src/app/sync.ts';
@@ -11,6 +12,7 @@ import { AppError, boundText, DEFAULT_ERROR_TEXT_MAX_CHARS, errorKind, errorMess
 import { emitSyncFailed } from '../src/events/sync-failed.ts';
 import { scrubSecrets } from '../src/log/logger.ts';
 import {
+  ATTRIBUTE_JOB,
   JOB_NAMES,
   type JobName,
   payloadSchemas,
@@ -86,7 +88,9 @@ export function parseJobPayload<N extends JobName>(
   const expected =
     name === SYNC_JOB
       ? `{"projectId": string, "trigger": ${SYNC_TRIGGERS.map((t) => `"${t}"`).join(' | ')}}`
-      : '{"projectId": string}';
+      : name === ATTRIBUTE_JOB
+        ? '{"projectId": string, "batchId": uuid}'
+        : '{"projectId": string}';
   throw new UnrecoverableError(`Invalid ${name} payload (${problems}); expected ${expected}. Not retried.`);
 }
 
@@ -148,7 +152,7 @@ export function createProcessor(deps: ProcessorDeps) {
         `Unknown job name ${boundText(JSON.stringify(name), 100)}: this worker handles ${JOB_NAMES.join(' and ')}. Not retried.`,
       );
     }
-    let payload: { projectId: string; trigger?: (typeof SYNC_TRIGGERS)[number] };
+    let payload: { projectId: string; trigger?: (typeof SYNC_TRIGGERS)[number]; batchId?: string };
     try {
       payload = parseJobPayload(name as JobName, job.data);
     } catch (error) {
@@ -192,6 +196,13 @@ export function createProcessor(deps: ProcessorDeps) {
         const verified = await verifyCredentials(ctx, { projectId });
         logger.info({ status: verified.status, apps: verified.apps.length }, 'verify job completed');
         result = verified;
+      } else if (name === ATTRIBUTE_JOB && payload.batchId) {
+        const attributed = await runAttributionBatch(ctx, { projectId, batchId: payload.batchId });
+        logger.info(
+          { batchId: attributed.batchId, summary: attributed.summary },
+          'attribution job completed',
+        );
+        result = attributed;
       }
       metrics?.databaseReachable(true);
       metrics?.jobProcessed(name, 'completed');

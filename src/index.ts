@@ -2,6 +2,7 @@
 import './startup/resolve-hook.ts';
 import type { Database } from '../db/client.ts';
 import type { CredentialStatus } from '../db/schema.ts';
+import type * as Attribution from './app/attribution.ts';
 import type * as Details from './app/details.ts';
 import type * as Events from './app/events.ts';
 import type * as App from './app/index.ts';
@@ -52,6 +53,28 @@ export {
   type AppStoreErrorKind,
   type ForbiddenReason,
 } from './appstore/errors.ts';
+export {
+  type DecodedTransaction,
+  decodedTransactionSchema,
+  transactionInputSchema,
+} from './attribution/model.ts';
+// Transaction attribution: the zod schemas of its inputs and outputs, for routes that reuse them.
+export {
+  type AttributeTransactionsInput,
+  type AttributeTransactionsOutput,
+  type AttributionItemResult,
+  type AttributionSummary,
+  attributeTransactionsInputSchema,
+  attributeTransactionsOutputSchema,
+  attributionItemResultSchema,
+  attributionSummarySchema,
+  type RevenueInput,
+  type RevenueOutput,
+  revenueInputSchema,
+  revenueOutputSchema,
+  type StoredAttribution,
+  storedAttributionSchema,
+} from './attribution/schemas.ts';
 export { ConfigError } from './config/env.ts';
 export type { CredentialsInput } from './credentials/validate.ts';
 export { AppError, InvalidInputError, NotFoundError, PreconditionError } from './errors.ts';
@@ -174,6 +197,25 @@ export interface CatalogSync {
   listEvents(input: Parameters<typeof Events.listEvents>[1]): Promise<Events.EventListItem[]>;
   /** Sends one event again, or every event since a time, to the endpoints it matches (same event id). */
   redeliver(input: Parameters<typeof Events.redeliver>[1]): Promise<{ events: number; deliveries: number }>;
+  /**
+   * What each App Store transaction earned, stored once per transaction: notifications as Apple
+   * POSTs them (`{signedPayload}`), signed transactions, or decoded ones (Apple's field names).
+   * Refused items say why and are stored nowhere. At most 10,000 per call (more: `queueAttributionBatch`).
+   */
+  attributeTransactions(
+    input: Attribution.AttributeTransactionsInput,
+  ): Promise<Attribution.AttributeTransactionsOutput>;
+  /** Customer price and proceeds summed per day, month, product or territory and currency. */
+  revenue(input: Attribution.RevenueInput): Promise<Attribution.RevenueOutput>;
+  /** Stores a batch of transactions and queues the `attribute-transactions` job for it. */
+  queueAttributionBatch(
+    input: Parameters<typeof Attribution.queueAttributionBatch>[1],
+  ): ReturnType<typeof Attribution.queueAttributionBatch>;
+  /** A queued batch: its status and, once run, its summary. */
+  attributionBatch(input: {
+    projectId: string;
+    batchId: string;
+  }): ReturnType<typeof Attribution.attributionBatch>;
   /** Applies pending database migrations (the CLI's `catalog-sync migrate`). */
   migrate(): Promise<{ applied: number; total: number }>;
   /**
@@ -316,6 +358,13 @@ export function createCatalogSync(options: CatalogSyncOptions = {}): CatalogSync
     getStatus: (projectId, statusOptions = {}) =>
       call((app, ctx) => app.getStatus(ctx, { ...statusOptions, projectId })),
     attribute: (input) => call(async (_app, ctx) => (await import('./app/details.ts')).attribute(ctx, input)),
+    attributeTransactions: (input) =>
+      call(async (_app, ctx) => (await import('./app/attribution.ts')).attributeTransactions(ctx, input)),
+    revenue: (input) => call(async (_app, ctx) => (await import('./app/attribution.ts')).revenue(ctx, input)),
+    queueAttributionBatch: (input) =>
+      call(async (_app, ctx) => (await import('./app/attribution.ts')).queueAttributionBatch(ctx, input)),
+    attributionBatch: (input) =>
+      call(async (_app, ctx) => (await import('./app/attribution.ts')).attributionBatch(ctx, input)),
     listPrices: (input) =>
       call(async (_app, ctx) => (await import('./app/details.ts')).listPrices(ctx, input)),
     listOffers: (projectId) =>

@@ -4,6 +4,7 @@ import '../config/node-version.ts';
 // Before any command loads the database layer (why: the module's comment).
 import '../startup/resolve-hook.ts';
 import { Command, CommanderError } from 'commander';
+import { registerAttribution } from './commands/attribution.ts';
 import { registerCatalogQueries } from './commands/catalog.ts';
 import { registerConsole } from './commands/console.ts';
 import { registerCredentials } from './commands/credentials.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerConsole(program);
   registerServe(program);
   registerTokens(program);
+  registerAttribution(program);
   return program;
 }
 

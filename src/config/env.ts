@@ -400,6 +400,19 @@ export const envSchema = z
     API_VERIFY_TIMEOUT_MS: intFrom(1_000, 600_000, 30_000).describe(
       'How long "Verify & Fetch Apps" over HTTP may keep a request waiting before a 504 (the check goes on).',
     ),
+    /**
+     * Apple's root certificates for signed transactions, by file; none are bundled, so without
+     * them signed input is refused (decoded input is still attributed).
+     */
+    APPLE_ROOT_CERTIFICATES: z
+      .preprocess(emptyAsUndefined, z.string().max(10_000).optional())
+      .describe(
+        "Apple's root certificates for verifying signed transactions: comma-separated paths to DER (`.cer`) or PEM files (AppleRootCA-G3.cer from https://www.apple.com/certificateauthority/). None are bundled; unset, signed input is refused (decoded input is still attributed).",
+      ),
+    /** Apple's library recommends online checks in production; tests without a network turn them off. */
+    APPLE_VERIFY_ONLINE: flag(true).describe(
+      "Check Apple's certificates online (OCSP) and against the current date rather than the payload's signing date, as Apple's library recommends in production.",
+    ),
   })
   .refine((env) => !env.REDIS_CLUSTER_NODES || /\{[^{}]+\}/.test(env.REDIS_PREFIX), {
     // BullMQ's scripts touch several keys of a queue at once; on a cluster they must share a slot.
@@ -497,6 +510,13 @@ function toConfig(env: Env) {
       writeToken: env.CONSOLE_TOKEN,
       readToken: env.CONSOLE_READ_TOKEN,
       sessionTtlMs: env.CONSOLE_SESSION_HOURS * 3_600_000,
+    },
+    attribution: {
+      rootCertificateFiles:
+        env.APPLE_ROOT_CERTIFICATES?.split(',')
+          .map((file) => file.trim())
+          .filter((file) => file !== '') ?? [],
+      onlineChecks: env.APPLE_VERIFY_ONLINE,
     },
     details: {
       budgetShare: env.DETAILS_BUDGET_SHARE,

@@ -2,7 +2,7 @@
 // First, so that an older Node.js gets one sentence, not a stack trace.
 import '../config/node-version.ts';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,8 +19,10 @@ import { type CatalogSync, createCatalogSync } from '../index.ts';
 import { createLogger, scrubSecrets, setLogger } from '../log/logger.ts';
 import { closeRedis, connectRedis, createRedis } from '../queue/redis.ts';
 import { startSimulator } from '../simulator/index.ts';
+import { createSigningChain } from '../simulator/transactions.ts';
 import { listChanges, listGroups, listProducts, rulesInForce } from '../sync/index.ts';
 import { appsTable, changesTable, describeCounts, productsTable, rulesTable, seconds } from './format.ts';
+import { showMoney } from './money.ts';
 import { type ReceivedEvent, startDemoReceiver } from './receiver.ts';
 import { changeCatalog, DEMO_APP_ID, demoCatalog } from './sample.ts';
 import { startDemoWorker } from './worker.ts';
@@ -151,6 +153,12 @@ async function run(cleanup: Cleanup): Promise<void> {
   );
   env.APP_STORE_CONNECT_BASE_URL = sim.baseUrl;
 
+  // Apple's signing stands in too: a certificate chain made for this run, its root trusted as Apple's would be.
+  const chain = await createSigningChain({ name: 'catalog-sync Demo' });
+  await writeFile(path.join(tmp, 'demo-root.cer'), chain.rootDer);
+  env.APPLE_ROOT_CERTIFICATES = path.join(tmp, 'demo-root.cer');
+  env.APPLE_VERIFY_ONLINE = 'false';
+
   // 3. The database: Postgres when DATABASE_URL is set, else an embedded one in a temporary folder.
   const projectId = `demo-${randomBytes(3).toString('hex')}`;
   if (!env.DATABASE_URL) env.DATA_DIR = path.join(tmp, 'data');
@@ -278,6 +286,10 @@ async function run(cleanup: Cleanup): Promise<void> {
     '  Revenue-attribution rules in force now (the previous ones were closed, and stay queryable by date):',
   );
   out(indent(rulesTable(await rulesInForce(ctx, projectId))));
+
+  out();
+  out('What a renewal earned (the platform passes the notifications Apple sends it):');
+  await showMoney(api, out, { projectId, bundleId: app.bundleId, appStoreId: DEMO_APP_ID, chain });
 
   await printWebhooks(ctx, projectId, receiver.endpoint.createdAt, receiver.receiver.received);
 

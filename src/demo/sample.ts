@@ -8,6 +8,9 @@ import type { SimCatalog, Simulator } from '../simulator/index.ts';
 
 export const DEMO_APP_ID = '1574839201';
 
+/** A UTC day `days` from today (YYYY-MM-DD). */
+export const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+
 export function demoCatalog(): SimCatalog {
   return {
     apps: [
@@ -68,6 +71,26 @@ export function demoCatalog(): SimCatalog {
                 subscriptionPeriod: 'ONE_MONTH',
                 groupLevel: 2,
                 familySharable: true,
+                // Prices (with an increase scheduled in 30 days, existing subscribers preserved) and a free week.
+                details: {
+                  prices: [
+                    { startDate: null, tier: 20 },
+                    { startDate: inDays(30), tier: 24, preserved: true },
+                  ],
+                  offers: [
+                    {
+                      id: '6450000290',
+                      kind: 'introductory',
+                      duration: 'ONE_WEEK',
+                      offerMode: 'FREE_TRIAL',
+                      numberOfPeriods: 1,
+                      tier: null,
+                      territories: ['USA', 'DEU', 'GBR'],
+                    },
+                  ],
+                  localizations: [],
+                  availability: { availableInNewTerritories: false, territories: ['DEU', 'GBR', 'USA'] },
+                },
               },
               {
                 id: '6450000203',

@@ -12,7 +12,9 @@ export const QUEUE_NAME = 'catalog-sync';
 
 export const SYNC_JOB = 'sync-catalog';
 export const VERIFY_JOB = 'verify-credentials';
-export const JOB_NAMES = [SYNC_JOB, VERIFY_JOB] as const;
+/** Bulk transaction attribution: the payload points at a batch stored in Postgres (attribution_batches). */
+export const ATTRIBUTE_JOB = 'attribute-transactions';
+export const JOB_NAMES = [SYNC_JOB, VERIFY_JOB, ATTRIBUTE_JOB] as const;
 export type JobName = (typeof JOB_NAMES)[number];
 
 export const SYNC_TRIGGERS = ['schedule', 'credentials-saved', 'manual'] as const;
@@ -36,9 +38,17 @@ export const verifyCredentialsPayloadSchema = z.strictObject({
 });
 export type VerifyCredentialsPayload = z.infer<typeof verifyCredentialsPayloadSchema>;
 
+/** The transactions are in Postgres, never in job data: a batch can hold a million of them. */
+export const attributeTransactionsPayloadSchema = z.strictObject({
+  projectId: projectIdSchema,
+  batchId: z.uuid({ message: 'batchId must be the id (a UUID) of a stored attribution batch' }),
+});
+export type AttributeTransactionsPayload = z.infer<typeof attributeTransactionsPayloadSchema>;
+
 export const payloadSchemas = {
   [SYNC_JOB]: syncCatalogPayloadSchema,
   [VERIFY_JOB]: verifyCredentialsPayloadSchema,
+  [ATTRIBUTE_JOB]: attributeTransactionsPayloadSchema,
 } as const;
 
 export type PayloadOf<N extends JobName> = z.infer<(typeof payloadSchemas)[N]>;

@@ -3,6 +3,9 @@ import { Job, type QueueEvents } from 'bullmq';
 import type { Db } from '../../db/client.ts';
 import { AppError, InvalidInputError } from '../errors.ts';
 import {
+  ATTRIBUTE_JOB,
+  type AttributeTransactionsPayload,
+  attributeTransactionsPayloadSchema,
   SYNC_JOB,
   type SyncCatalogPayload,
   type SyncTrigger,
@@ -154,4 +157,19 @@ export async function waitForEnqueued<T, R = unknown>(
   }
   const result = (await job.waitUntilFinished(events, remaining())) as R;
   return { jobId: String(job.id), result };
+}
+
+/** Enqueues the attribution of a stored batch: one job per batch (its id is the job id, so adding it again adds nothing). */
+export async function enqueueAttribution(
+  queue: CatalogQueue,
+  projectId: string,
+  batchId: string,
+): Promise<Enqueued<AttributeTransactionsPayload>> {
+  const payload = parsePayload<AttributeTransactionsPayload>(attributeTransactionsPayloadSchema, {
+    projectId,
+    batchId,
+  });
+  const jobId = `${ATTRIBUTE_JOB}-${batchId}`;
+  const added = await queue.add(ATTRIBUTE_JOB, payload as never, { jobId });
+  return { job: added as unknown as Job<AttributeTransactionsPayload>, outcome: 'added', projectId };
 }

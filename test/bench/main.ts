@@ -28,6 +28,7 @@ import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
 import { apiScenario } from './scenarios/api.ts';
+import { attributionScenario } from './scenarios/attribution.ts';
 import { cliScenario } from './scenarios/cli.ts';
 import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
@@ -47,6 +48,7 @@ const SCENARIOS: Scenario[] = [
   cliScenario,
   consoleScenario,
   apiScenario,
+  attributionScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);

@@ -60,6 +60,16 @@ describe('npm run demo', () => {
     expect(stdout).toMatch(/duration: SIXTEEN_DAYS → TWENTY_EIGHT_DAYS/);
     // The rules in force, before (16 days, paid renewals in production only) and after (28 everywhere).
     expect(stdout).toContain('Revenue-attribution rules in force now');
+    // The money: the prices in force and the scheduled increase, a renewal recovered in grace
+    // dated to its due date, and the revenue summed from the stored attributions.
+    expect(stdout).toMatch(/│ USA\s+│ USD\s+│ 6\.99\s+│ 4\.89\s+│ 5\.94\s+│ initial\s+│/);
+    expect(stdout).toMatch(
+      /│ USA\s+│ USD\s+│ 8\.99\s+│ 6\.29\s+│ 7\.64\s+│ \d{4}-\d{2}-\d{2}\s+│ scheduled\s+│/,
+    );
+    expect(stdout).toMatch(
+      /│ 700004\s+│ renewal\s+│ 6\.99 USD\s+│ 4\.89\s+│ first_year .*\(due date: recovered in grace\)/,
+    );
+    expect(stdout).toContain('4 stored (transaction_attributions)');
     const after = stdout.slice(stdout.indexOf('Revenue-attribution rules in force now'));
     expect(
       after.match(/│ (production|sandbox)\s+│ (paid|offer) → paid\s+│ 28\s+│ original due date/g),
