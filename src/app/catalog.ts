@@ -9,7 +9,7 @@ import {
   rulesInForce,
 } from '../sync/queries.ts';
 import { parseInstant } from '../time/duration.ts';
-import type { AppContext } from './context.ts';
+import type { AppContext, DataContext } from './context.ts';
 
 export type { ChangeRow, ProductRow, RuleRow };
 
@@ -29,7 +29,7 @@ export async function listProducts(
  * With `limit`, `nextCursor` is set when more rows may follow: pass it back as `cursor`.
  */
 export async function listChanges(
-  ctx: AppContext,
+  ctx: DataContext,
   input: {
     projectId: string;
     since?: Date | string | undefined;
@@ -51,14 +51,13 @@ export async function listChanges(
   ) {
     throw new InvalidInputError('limit', 'must be a whole number from 1 to 10000.');
   }
-  if (input.runId !== undefined && !UUID.test(input.runId)) {
-    throw new InvalidInputError('runId', 'must be a sync run id (a UUID, as `status` shows it).');
-  }
+  // A run id, or an event's changesCursor (`run:<id>`): the one parser of both.
+  const runId = input.runId === undefined ? undefined : parseRunCursor(input.runId);
   const after = input.cursor === undefined ? undefined : decodeChangeCursor(input.cursor);
   const changes = await listStoredChanges(ctx, projectId, {
     since,
     limit: input.limit,
-    runId: input.runId,
+    runId,
     after,
   });
   const last = changes.at(-1);
@@ -68,8 +67,6 @@ export async function listChanges(
       : null;
   return { projectId, since: since ?? null, changes, nextCursor };
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function decodeChangeCursor(cursor: string): number {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -89,4 +86,18 @@ export async function listRules(
 ): Promise<{ projectId: string; rules: RuleRow[] }> {
   const projectId = parseProjectId(input?.projectId);
   return { projectId, rules: await rulesInForce(ctx, projectId) };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `run:<uuid>` (an event's `changesCursor`) or the run id itself. */
+export function parseRunCursor(value: string): string {
+  const text = typeof value === 'string' ? value.trim().replace(/^run:/, '') : '';
+  if (!UUID.test(text)) {
+    throw new InvalidInputError(
+      'runId',
+      'must be a sync run id or an event’s changesCursor (run:<run id>); every catalog.changed carries its cursor, and `catalog-sync status <project> --json` lists the last runs’ ids.',
+    );
+  }
+  return text.toLowerCase();
 }

@@ -1,12 +1,6 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.ts';
-import {
-  catalogChanges,
-  events,
-  webhookDeliveries,
-  webhookDeliveryAttempts,
-  webhookEndpoints,
-} from '../../db/schema.ts';
+import { events, webhookDeliveries, webhookDeliveryAttempts, webhookEndpoints } from '../../db/schema.ts';
 import { errorMessage, InvalidInputError, NotFoundError } from '../errors.ts';
 import { announceRun } from '../events/announce.ts';
 import { envelopeOf } from '../events/envelope.ts';
@@ -14,8 +8,9 @@ import { deliveryRows } from '../events/match.ts';
 import type { EventEnvelope } from '../events/types.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
-import { requireProject } from '../projects/store.ts';
+import type { ChangeRow } from '../sync/index.ts';
 import { parseInstant } from '../time/duration.ts';
+import { listChanges, parseRunCursor } from './catalog.ts';
 import type { DataContext } from './context.ts';
 
 /* The outbox and the delivery log, as operators and the platform read them. */
@@ -338,27 +333,8 @@ export async function replayMissed(
 export async function listRunChanges(
   ctx: DataContext,
   input: { projectId: string; runId: string },
-): Promise<{ projectId: string; runId: string; changes: (typeof catalogChanges.$inferSelect)[] }> {
-  const project = await requireProject(ctx, input.projectId);
+): Promise<{ projectId: string; runId: string; changes: ChangeRow[] }> {
   const runId = parseRunCursor(input.runId);
-  const changes = await ctx.db
-    .select()
-    .from(catalogChanges)
-    .where(and(eq(catalogChanges.projectId, project.id), eq(catalogChanges.runId, runId)))
-    .orderBy(asc(catalogChanges.id));
-  return { projectId: project.id, runId, changes };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** `run:<uuid>` (an event's `changesCursor`) or the run id itself. */
-export function parseRunCursor(value: string): string {
-  const text = typeof value === 'string' ? value.trim().replace(/^run:/, '') : '';
-  if (!UUID.test(text)) {
-    throw new InvalidInputError(
-      'runId',
-      'must be a sync run id or an event’s changesCursor (run:<run id>); every catalog.changed carries its cursor, and `catalog-sync status <project> --json` lists the last runs’ ids.',
-    );
-  }
-  return text.toLowerCase();
+  const { projectId, changes } = await listChanges(ctx, { projectId: input.projectId, runId });
+  return { projectId, runId, changes };
 }
