@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHealthServer } from '../../../jobs/health.ts';
 import { createWorkerMetrics } from '../../../jobs/metrics.ts';
-import { parseJobPayload } from '../../../jobs/processors.ts';
+import { parseJobPayload } from '../../../src/app/job-table.ts';
 import { ConfigError, loadConfig } from '../../../src/config/env.ts';
 import { readPrivateKeyFile } from '../../../src/credentials/key-file.ts';
 import {
