@@ -134,12 +134,6 @@ async function scenario(concurrency: number, processes: number) {
     sim.setLatency(0);
     worker.child.kill('SIGTERM');
     await worker.exited;
-    if (process.env.KEEP_WORKER_LOGS) {
-      (await import('node:fs')).writeFileSync(
-        `/tmp/wing/${tag}.log`,
-        worker.logs.map((l) => JSON.stringify(l)).join('\n'),
-      );
-    }
   }
 }
 
