@@ -175,8 +175,12 @@ export const envSchema = z
     /** Shortest interval between two runs of a schedule (`--every` and cron alike). */
     SCHEDULE_MIN_INTERVAL_SECONDS: intFrom(1, 86_400, 300),
     SYNC_ATTEMPTS: intFrom(1, 50, 5),
+    /** The longest a SIGTERM takes: active jobs drain for it less up to 3 s kept for closing connections. */
     SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000),
-    /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
+    /**
+     * A job's lock without renewal; a killed worker's job is picked up again after about this long,
+     * and a job whose outcome Redis cannot record is let go (its slot freed) after this long.
+     */
     WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000),
     /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
     WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000),
