@@ -72,7 +72,7 @@ async function scenario(concurrency: number, processes: number) {
       WORKER_CONCURRENCY: String(concurrency),
       METRICS_PORT: String(port),
       METRICS_HOST: '127.0.0.1',
-      SHUTDOWN_TIMEOUT_MS: '10000',
+      SHUTDOWN_TIMEOUT_MS: '3000',
       SCHEDULE_RECONCILE_INTERVAL_MS: '0',
     }),
     processes > 1 ? ['--processes', String(processes)] : [],
@@ -125,10 +125,16 @@ async function scenario(concurrency: number, processes: number) {
     } finally {
       await idle.close();
     }
-    // No slot was lost: a burst of syncs long enough to overlap fills every one at once.
-    sim.setLatency(4_000);
+    // No slot was lost: a burst of syncs long enough to overlap (each request takes 10 s) fills
+    // every one at once. On a loaded machine a worker may take a few seconds to see new jobs.
+    sim.setLatency(10_000);
     await enqueueAll(burst);
-    await until(async () => (await running(burst)) === slots, 'the burst to run at full concurrency', 30_000);
+    await until(
+      async () => (await running(burst)) === slots,
+      'the burst to run at full concurrency',
+      60_000,
+      200,
+    );
     sim.setLatency(0);
   } finally {
     sim.setLatency(0);
