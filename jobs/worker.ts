@@ -39,8 +39,6 @@ interface Slot {
  */
 export class CatalogWorker extends Worker<unknown, unknown, string> {
   readonly slots = new Map<string, Slot>();
-  /** Jobs let go since start (a metric and the tests read it). */
-  lettingGo = 0;
 
   override processJob(job: AnyJob, token: string, fetchNext: () => boolean = () => true) {
     const id = String(job.id);
@@ -54,7 +52,6 @@ export class CatalogWorker extends Worker<unknown, unknown, string> {
       letGo: () => {
         if (abandoned) return;
         abandoned = true;
-        this.lettingGo += 1;
         this.lockManager.untrackJob(id);
         if (this.slots.get(id) === slot) this.slots.delete(id);
         release();
