@@ -71,6 +71,22 @@ module.exports = {
       to: { path: '^jobs/(main|supervisor)\\.ts$', dependencyTypesNot: ['dynamic-import'] },
     },
     {
+      name: 'jobs-reach-src-through-app',
+      comment:
+        'The worker (jobs/) is the BullMQ mapping and the supervisor: it reaches src/ through src/app (the job ' +
+        'table and the background work), and otherwise only what it needs to start: the config, the log, the ' +
+        'errors, the queue contract and connection, the start-up hook, and the HTTP app (src/http) and console it ' +
+        'serves. So a job is ' +
+        'followed from the queue to the operation in two files.',
+      severity: 'error',
+      from: { path: '^jobs/' },
+      to: {
+        path: '^src/',
+        pathNot:
+          '^src/(app|config|log|startup|console|http)/|^src/errors\\.ts$|^src/queue/(contract|queue|redis)\\.ts$',
+      },
+    },
+    {
       name: 'app-not-to-worker-or-cli',
       comment: 'The application layer is called by the entry points; it never calls them.',
       severity: 'error',

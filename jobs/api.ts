@@ -1,7 +1,6 @@
 import type { Router } from 'express';
-import type { AppContext } from '../src/app/context.ts';
+import type { AppContext, DataContext } from '../src/app/context.ts';
 import type { Config } from '../src/config/env.ts';
-import type { ServiceContext } from '../src/context.ts';
 import { AppError } from '../src/errors.ts';
 import type { Logger } from '../src/log/logger.ts';
 import type { QueueHandle } from '../src/queue/queue.ts';
@@ -17,7 +16,7 @@ const noWaiting = () =>
   );
 
 /** The API over a worker's own database and queue. */
-export async function workerApi(ctx: ServiceContext, handle: QueueHandle): Promise<Router> {
+export async function workerApi(ctx: DataContext, handle: QueueHandle): Promise<Router> {
   const { apiRouter } = await import('../src/http/api/index.ts');
   const app: AppContext = { ...ctx, queue: async () => handle, queueEvents: noWaiting };
   return apiRouter({ ctx: app });

@@ -1,29 +1,31 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Worker } from 'bullmq';
 import { sql } from 'drizzle-orm';
 import { type Database, openDatabase } from '../db/client.ts';
-import type { AppContext } from '../src/app/context.ts';
-import { closeSharedAgents } from '../src/appstore/index.ts';
+import {
+  type AppContext,
+  type Background,
+  closeSharedAgents,
+  type DataContext,
+  jobContext,
+  startBackground,
+  workerGaugeSources,
+} from '../src/app/index.ts';
 import type { Config } from '../src/config/env.ts';
 import type { ConsoleServer } from '../src/console/index.ts';
-import type { ServiceContext } from '../src/context.ts';
-import { asAppError } from '../src/database/errors.ts';
-import { detailAgeDistribution } from '../src/details/refresh.ts';
-import { AppError, errorMessage } from '../src/errors.ts';
-import { type Dispatcher, outboxOldestAgeSeconds, startDispatcher } from '../src/events/dispatcher.ts';
-import { lastHealthTotals } from '../src/events/emit.ts';
+import { AppError } from '../src/errors.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { type CatalogQueue, openQueue, type QueueHandle } from '../src/queue/queue.ts';
-import { reconcileSchedules } from '../src/queue/schedules.ts';
-import { sweepAbandonedRuns } from '../src/sync/sweep.ts';
 import { type CheckResult, type HealthServer, runChecks, startHealthServer } from './health.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { workerPoolSize } from './pool.ts';
-import { requeuePendingSyncs } from './requeue.ts';
-import { createWorker } from './worker.ts';
+import { type SlotWatch, watchSlots } from './slots.ts';
+import { type CatalogWorker, createWorker } from './worker.ts';
+
+/** A worker that stopped because it could not mend itself (EX_SOFTWARE): restart it. */
+export const EXIT_UNRECOVERABLE = 70;
 
 export interface WorkerService {
-  worker: Worker;
+  worker: CatalogWorker;
   queue: CatalogQueue;
   metrics: WorkerMetrics;
   /** The health server's port, or null when METRICS_PORT is 0. */
@@ -32,7 +34,7 @@ export interface WorkerService {
   close(reason?: string): Promise<void>;
   /** Resolves once closed. */
   closed: Promise<void>;
-  /** Runs the readiness checks (Redis, Postgres), as /readyz does. */
+  /** Runs the readiness checks (Redis, Postgres, the worker's own slots), as /readyz does. */
   checks(): Promise<Record<string, CheckResult>>;
 }
 
@@ -48,15 +50,26 @@ export interface WorkerServiceOptions {
   reconcileSchedules?: boolean;
   /** This process's index in a worker group (labels the per-process metrics). */
   processIndex?: number;
+  /**
+   * Called when the worker finds it cannot take jobs any more and cannot mend itself; /readyz
+   * says so from then on. The entry point stops the process so that its supervisor (or the
+   * process manager) starts a fresh one.
+   */
+  onUnrecoverable?: (reason: string) => void;
+}
+
+/** Of SHUTDOWN_TIMEOUT_MS, what is kept for closing connections after the jobs' drain. */
+export function drainBudgetMs(shutdownTimeoutMs: number): number {
+  return Math.max(0, shutdownTimeoutMs - Math.min(3_000, Math.floor(shutdownTimeoutMs / 3)));
 }
 
 /**
- * Starts the worker side on an open database: reconciles schedules from Postgres into Redis,
- * starts the BullMQ worker and the health server, and re-reconciles periodically and whenever
- * the Redis connection comes back (a Redis restarted without persistence lost its schedulers).
+ * Starts the worker side on an open database: the background work (schedules mirrored from
+ * Postgres, abandoned runs swept, lost requests re-queued, the outbox delivered: src/app), the
+ * BullMQ worker over the job table, the watch over its slots, and the health server.
  */
 export async function startWorkerService(
-  ctx: ServiceContext,
+  ctx: DataContext,
   options: WorkerServiceOptions = {},
 ): Promise<WorkerService> {
   const { config, logger } = ctx;
@@ -65,74 +78,37 @@ export async function startWorkerService(
     keyIdLabels: config.metrics.keyIdLabels,
     processIndex: options.processIndex,
   });
-  // In a group of worker processes only one mirrors schedules and re-queues lost requests.
-  const ownsSchedules = options.reconcileSchedules ?? true;
+  // The processors run the application layer with this process's own queue connection.
+  const app: AppContext = {
+    ...ctx,
+    queue: async () => handle,
+    queueEvents: () =>
+      Promise.reject(new AppError('unsupported', 'A job cannot wait for another job inside the worker.')),
+  };
+  let slotWatch: SlotWatch | undefined;
   const checks = {
     redis: () => handle.redis.ping(),
     postgres: () => ctx.db.execute(sql`select 1`),
+    // Whether this process can still take jobs (its slots are not lost): see jobs/slots.ts.
+    worker: async () => slotWatch?.assertHealthy(),
   };
   metrics.observeQueue({
     schedules: () => handle.queue.getJobSchedulersCount(),
     jobCounts: () => handle.queue.getJobCounts(),
   });
-  metrics.observeDetailAges((bounds) => detailAgeDistribution(ctx, bounds));
-  metrics.observeHealth(() => lastHealthTotals(ctx.db));
-
-  metrics.observeOutbox(() => outboxOldestAgeSeconds(ctx.db));
+  const gauges = workerGaugeSources(app);
+  metrics.observeDetailAges(gauges.detailAges);
+  metrics.observeHealth(gauges.healthTotals);
+  metrics.observeOutbox(gauges.outboxOldestAgeSeconds);
 
   let health: HealthServer | undefined;
   let consoleServer: ConsoleServer | undefined;
-  let worker: Worker | undefined;
-  let dispatcher: Dispatcher | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let sweepTimer: NodeJS.Timeout | undefined;
-  let reconciling: Promise<unknown> | undefined;
-  const reconcile = (why: string) => {
-    reconciling ??= reconcileSchedules(ctx, handle)
-      .catch((error: unknown) =>
-        logger.error({ why, reason: errorMessage(asAppError(error)) }, 'reconciling schedules failed'),
-      )
-      // Requests Redis may have lost (restarted empty) come back from Postgres (issue 11).
-      .then(() => requeuePendingSyncs(ctx, handle.queue))
-      .then((requeued) => {
-        if (requeued && requeued.added > 0) metrics.requestsRequeued(requeued.added);
-      })
-      .catch((error: unknown) =>
-        logger.error(
-          { why, reason: errorMessage(asAppError(error)) },
-          're-enqueuing pending sync requests failed',
-        ),
-      )
-      .finally(() => {
-        reconciling = undefined;
-      });
-    return reconciling;
-  };
-  let sweeping: Promise<unknown> | undefined;
-  const sweep = () => {
-    sweeping ??= sweepAbandonedRuns(ctx.db, config.worker.runStaleAfterMs)
-      .then(({ abandoned }) => {
-        if (abandoned.length === 0) return;
-        metrics.runsAbandoned(abandoned.length);
-        logger.warn({ runs: abandoned }, 'sync runs that stopped reporting progress were marked abandoned');
-      })
-      .catch((error: unknown) =>
-        logger.warn({ reason: errorMessage(asAppError(error)) }, 'sweeping abandoned sync runs failed'),
-      )
-      .finally(() => {
-        sweeping = undefined;
-      });
-    return sweeping;
-  };
-  const onReady = () => void reconcile('redis reconnected');
+  let worker: CatalogWorker | undefined;
+  let background: Background | undefined;
 
   const cleanup = async () => {
-    clearInterval(timer);
-    clearInterval(sweepTimer);
-    handle.redis.off('ready', onReady);
-    await reconciling;
-    await dispatcher?.close().catch(() => {});
-    await sweeping;
+    slotWatch?.stop();
+    await background?.stop();
     await health?.close().catch(() => {});
     await consoleServer?.close().catch(() => {});
     await handle.close();
@@ -165,34 +141,22 @@ export async function startWorkerService(
       });
     }
     // Start-up fails if Postgres or Redis cannot be read: a worker without its schedules is wrong.
-    if (ownsSchedules) {
-      const result = await reconcileSchedules(ctx, handle);
-      logger.info(result, 'schedules in Redis mirror Postgres');
-    } else {
-      // Still proves Postgres answers before taking jobs, as the reconcile would have.
-      await checks.postgres();
-    }
-    // Runs left `running` by a dead worker end now, and requests a lost Redis dropped come back.
-    await sweep();
-    if (ownsSchedules) {
-      const requeued = await requeuePendingSyncs(ctx, handle.queue);
-      if (requeued.added > 0) metrics.requestsRequeued(requeued.added);
-    }
-    // The processors run the application layer with this process's own queue connection.
-    const app: AppContext = {
-      ...ctx,
-      queue: async () => handle,
-      queueEvents: () =>
-        Promise.reject(new AppError('unsupported', 'A job cannot wait for another job inside the worker.')),
-    };
-    worker = createWorker(app, { connection: handle.redis, prefix: handle.prefix, metrics });
+    background = await startBackground(app, {
+      handle,
+      ownsSchedules: options.reconcileSchedules ?? true,
+      observer: metrics,
+    });
+    const jobs = jobContext(app, { connection: handle.redis, prefix: handle.prefix, observer: metrics });
+    worker = createWorker(jobs, { connection: handle.redis, prefix: handle.prefix });
     await worker.waitUntilReady();
-    // Delivers the outbox (webhooks, and the events queue when EVENTS_QUEUE is on).
-    dispatcher = startDispatcher({
-      ctx,
+    slotWatch = watchSlots({
+      worker,
+      queue: handle.queue,
       redis: handle.redis,
-      prefix: handle.prefix,
-      onDelivery: (outcome) => metrics.webhookDelivery(outcome),
+      logger,
+      graceMs: config.worker.lockDurationMs,
+      onLetGo: (count) => metrics.jobsLetGo(count),
+      onUnrecoverable: (reason) => options.onUnrecoverable?.(reason),
     });
   } catch (error) {
     await worker?.close(true).catch(() => {});
@@ -200,16 +164,6 @@ export async function startWorkerService(
     throw error;
   }
   const running = worker;
-
-  if (ownsSchedules && config.worker.scheduleReconcileIntervalMs > 0) {
-    timer = setInterval(() => void reconcile('periodic check'), config.worker.scheduleReconcileIntervalMs);
-    timer.unref();
-  }
-  if (config.worker.runSweepIntervalMs > 0) {
-    sweepTimer = setInterval(() => void sweep(), config.worker.runSweepIntervalMs);
-    sweepTimer.unref();
-  }
-  if (ownsSchedules) handle.redis.on('ready', onReady);
   logger.info(
     { concurrency: running.concurrency, prefix: handle.prefix, healthPort: health?.port ?? null },
     'worker started',
@@ -224,21 +178,32 @@ export async function startWorkerService(
   const close = (reason = 'close') => {
     closing ??= (async () => {
       const timeoutMs = config.worker.shutdownTimeoutMs;
+      const drainMs = drainBudgetMs(timeoutMs);
       logger.info({ reason, timeoutMs }, 'shutting down: taking no new jobs, letting active ones finish');
       const finished = await Promise.race([
         running.close().then(() => true),
-        sleep(timeoutMs, false, { ref: false }),
+        sleep(drainMs, false, { ref: false }),
       ]);
       if (!finished) {
-        // Their locks lapse and another worker's stalled-job check picks them up again.
+        // Their locks lapse and another worker's stalled-job check picks them up again; a job
+        // whose record Redis lost is served again from its request in Postgres.
         logger.warn(
-          { timeoutMs },
+          { drainMs, jobs: [...running.slots.keys()] },
           'active jobs did not finish in time; leaving them to stalled-job recovery',
         );
         running.cancelAllJobs('worker shutting down');
+        for (const jobId of [...running.slots.keys()]) running.letGo(jobId);
       }
-      await cleanup();
-      await options.onClosed?.();
+      // Closing connections to a Redis or Postgres that is gone must not hold the process.
+      const closedInTime = await Promise.race([
+        (async () => {
+          await cleanup();
+          await options.onClosed?.();
+          return true;
+        })(),
+        sleep(Math.max(500, timeoutMs - drainMs), false, { ref: false }),
+      ]);
+      if (!closedInTime) logger.warn('connections did not close in time; leaving them');
       logger.info('worker stopped');
     })()
       .catch((error: unknown) => logger.error({ err: error }, 'error while shutting down'))
@@ -272,15 +237,26 @@ export async function runWorker(
   // Installed first, so a signal during start-up stops the worker cleanly once it is up.
   let service: WorkerService | undefined;
   let stopRequested: string | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
+  let exitCode = 0;
+  const stop = (why: string) => {
     if (stopRequested) {
-      logger.warn({ signal }, 'already shutting down');
+      logger.warn({ why }, 'already shutting down');
       return;
     }
-    stopRequested = signal;
-    if (service) void service.close(signal);
-    else logger.info({ signal }, 'stop requested during start-up; stopping once started');
+    stopRequested = why;
+    // However the drain goes (a job that cannot finish, a Redis or Postgres that does not answer
+    // a close), the process ends within SHUTDOWN_TIMEOUT_MS.
+    setTimeout(() => {
+      logger.error(
+        { timeoutMs: config.worker.shutdownTimeoutMs },
+        'shutdown took longer than SHUTDOWN_TIMEOUT_MS: exiting now',
+      );
+      process.exit(exitCode);
+    }, config.worker.shutdownTimeoutMs).unref();
+    if (service) void service.close(why);
+    else logger.info({ why }, 'stop requested during start-up; stopping once started');
   };
+  const onSignal = (signal: NodeJS.Signals) => stop(signal);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
@@ -299,6 +275,14 @@ export async function runWorker(
           metricsPort: options.metricsPort,
           reconcileSchedules: options.reconcileSchedules,
           processIndex: options.processIndex,
+          onUnrecoverable: (reason) => {
+            logger.error(
+              { reason },
+              'the worker cannot take jobs any more: stopping so that it is started afresh',
+            );
+            exitCode = EXIT_UNRECOVERABLE;
+            stop('unrecoverable');
+          },
         },
       );
     } catch (error) {
@@ -309,7 +293,7 @@ export async function runWorker(
     options.onStarted?.(service);
     if (stopRequested) void service.close(stopRequested);
     await service.closed;
-    return 0;
+    return exitCode;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

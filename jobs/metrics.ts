@@ -1,23 +1,13 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { healthIssueKinds } from '../src/details/health.ts';
-import type { DetailAgeDistribution } from '../src/details/refresh.ts';
+import { type DetailAgeDistribution, healthIssueKinds, type JobOutcomeLabel } from '../src/app/index.ts';
 import { registerSnapshotHistogram } from './snapshot-histogram.ts';
 
 /** The detail ages counted into the given bucket bounds (seconds), by Postgres. */
 export type DetailAgeSource = (bounds: readonly number[]) => Promise<DetailAgeDistribution>;
 const DETAIL_AGE_BUCKETS = [300, 900, 3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600, 48 * 3_600, 7 * 86_400];
 
-/** Outcome of one processing of a job (one attempt). */
-export type JobOutcome =
-  | 'completed'
-  | 'retrying'
-  | 'failed'
-  | 'rate_limited'
-  | 'invalid'
-  /** Postgres unreachable: the job waits for it (delayed, no attempt used). */
-  | 'waiting_for_database'
-  /** A schedule's tick, turned into a deduplicated sync-catalog job. */
-  | 'forwarded';
+/** Outcome of one processing of a job (one attempt): the job table's labels. */
+export type JobOutcome = JobOutcomeLabel;
 
 /** What the health server's /metrics exposes (Prometheus text format). One registry per worker. */
 export interface WorkerMetrics {
@@ -38,6 +28,8 @@ export interface WorkerMetrics {
   databaseReachable(up: boolean): void;
   runsAbandoned(count: number): void;
   requestsRequeued(count: number): void;
+  /** Jobs let go because their outcome could not be recorded in Redis (jobs/slots.ts). */
+  jobsLetGo(count: number): void;
   /** Sources read at scrape time (Redis), so the numbers are current. */
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
   /** Issue 12: one project's detail refresh: requests by endpoint, the key's details budget. */
@@ -148,6 +140,11 @@ export function createWorkerMetrics(
   const requeued = new Counter({
     name: 'catalog_sync_sync_requests_requeued_total',
     help: 'Pending sync requests re-enqueued from Postgres by this worker (Redis had lost them)',
+    registers: [registry],
+  });
+  const letGo = new Counter({
+    name: 'catalog_sync_jobs_let_go_total',
+    help: 'Jobs whose outcome could not be recorded in Redis (it died or came back empty) and whose slot was freed',
     registers: [registry],
   });
   const detailRequests = new Counter({
@@ -279,6 +276,7 @@ export function createWorkerMetrics(
     databaseReachable: (up) => databaseUp.set(up ? 1 : 0),
     runsAbandoned: (count) => abandoned.inc(count),
     requestsRequeued: (count) => requeued.inc(count),
+    jobsLetGo: (count) => letGo.inc(count),
     observeQueue(next) {
       sources = next;
     },

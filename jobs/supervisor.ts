@@ -23,6 +23,12 @@ const IPC_TIMEOUT_MS = 3_000;
 /** First restart delay; doubles per crash in a row, up to the cap. */
 const RESTART_BASE_MS = 500;
 const RESTART_CAP_MS = 30_000;
+/** How long after SHUTDOWN_TIMEOUT_MS a child that has not ended is killed. */
+const CHILD_KILL_MARGIN_MS = 1_000;
+/** How often a child checks that its supervisor is still its parent. */
+const PARENT_CHECK_MS = 1_000;
+/** How long a child whose supervisor is gone may take to stop. */
+const ORPHAN_EXIT_MS = 3_000;
 /** A child that ran this long before crashing starts its backoff from the beginning again. */
 const HEALTHY_RUN_MS = 60_000;
 
@@ -85,8 +91,23 @@ export async function runWorkerChild(config: Config, parentLogger: Logger): Prom
       void running.checks().then((checks) => process.send?.({ type, id, checks } satisfies Reply));
     }
   };
-  // The supervisor is gone (killed without passing on a signal): drain rather than run orphaned.
-  const onDisconnect = () => void service?.close('supervisor gone');
+  // The supervisor is gone (killed without passing on a signal), whatever this child is doing
+  // (starting, running, draining): it stops within a few seconds rather than run orphaned. The IPC
+  // channel's end says so at once; a changed parent pid catches what that might miss.
+  const parent = process.ppid;
+  let orphaned = false;
+  const onOrphaned = (why: string) => {
+    if (orphaned) return;
+    orphaned = true;
+    logger.warn({ why }, 'supervisor gone: stopping');
+    setTimeout(() => process.exit(1), ORPHAN_EXIT_MS).unref();
+    void service?.close('supervisor gone');
+  };
+  const onDisconnect = () => onOrphaned('IPC channel closed');
+  const parentCheck = setInterval(() => {
+    if (process.ppid !== parent) onOrphaned('parent process changed');
+  }, PARENT_CHECK_MS);
+  parentCheck.unref();
   process.on('message', onMessage);
   process.on('disconnect', onDisconnect);
   try {
@@ -100,6 +121,7 @@ export async function runWorkerChild(config: Config, parentLogger: Logger): Prom
       },
     });
   } finally {
+    clearInterval(parentCheck);
     process.off('message', onMessage);
     process.off('disconnect', onDisconnect);
   }
@@ -226,13 +248,14 @@ async function supervise(config: Config, logger: Logger, processes: number): Pro
     // terminal reaches the children too, and a second signal is harmless to them.
     for (const slot of live()) slot.child?.process.kill('SIGTERM');
     if (live().length === 0) resolveAllExited();
-    // A child stuck past its own drain deadline is killed; its jobs go to stalled-job recovery.
+    // Each child ends itself within SHUTDOWN_TIMEOUT_MS; one that has not (stuck in native code)
+    // is killed just after, its jobs left to stalled-job recovery.
     setTimeout(() => {
       for (const slot of live()) {
         logger.warn({ workerProcess: slot.index }, 'worker process did not stop in time; killing it');
         slot.child?.process.kill('SIGKILL');
       }
-    }, config.worker.shutdownTimeoutMs + 15_000).unref();
+    }, config.worker.shutdownTimeoutMs + CHILD_KILL_MARGIN_MS).unref();
   };
   const onSignal = (signal: NodeJS.Signals) => stop(signal);
   process.on('SIGTERM', onSignal);

@@ -1,15 +1,66 @@
+import { scrubSecrets } from './log/logger.ts';
+
+/**
+ * Every kind of failure the system reports, in one closed list: callers (the CLI's `--json`, the
+ * API, a job's failure reason, `sync_runs.error_kind`) may switch on it, and a new kind is a
+ * deliberate change here. The App Store client's kinds are listed with the others
+ * (src/appstore/errors.ts checks its own list against this one).
+ */
+export const APP_ERROR_KINDS = [
+  // Input and state
+  'invalid_input',
+  'invalid_payload',
+  'not_found',
+  'precondition',
+  'unsupported',
+  'config',
+  // App Store Connect
+  'auth',
+  'forbidden',
+  'rate_limited',
+  'transient',
+  'schema',
+  'invalid_request',
+  'limit_exceeded',
+  'client_closed',
+  // The sync
+  'sync_failed',
+  'sync_in_progress',
+  'inconsistent_catalog',
+  'credentials_unreadable',
+  // The queue
+  'redis_unavailable',
+  'enqueue_race',
+  'lock_timeout',
+  'wait_lost',
+  'timeout',
+  'closed',
+  // The HTTP API's idempotency keys
+  'idempotency_mismatch',
+  'idempotency_in_progress',
+  // The database (src/database/errors.ts)
+  'database_unavailable',
+  'database_not_migrated',
+  'database_bad_data',
+  'database_conflict',
+  'database',
+  // Anything else: a bug
+  'internal',
+] as const;
+export type AppErrorKind = (typeof APP_ERROR_KINDS)[number];
+
 /**
  * The base of every error the worker reports to a person or a caller. `kind` is stable and
- * machine-readable (the App Store client adds its own kinds); `message` says what is wrong
- * and what to do, and never holds a secret.
+ * machine-readable (one of APP_ERROR_KINDS); `message` says what is wrong and what to do, and
+ * never holds a secret.
  */
 export class AppError extends Error {
   override name = 'AppError';
-  readonly kind: string;
+  readonly kind: AppErrorKind;
   /** Whether trying the same thing again later may succeed. */
   readonly retryable: boolean;
 
-  constructor(kind: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(kind: AppErrorKind, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.retryable = options.retryable ?? false;
@@ -48,7 +99,7 @@ export class PreconditionError extends AppError {
   }
 }
 
-export function errorKind(error: unknown): string {
+export function errorKind(error: unknown): AppErrorKind {
   return error instanceof AppError ? error.kind : 'internal';
 }
 
@@ -76,4 +127,12 @@ export function boundText(text: string, max: number = DEFAULT_ERROR_TEXT_MAX_CHA
 /** errorMessage, bounded: what is stored or logged about a failure. */
 export function boundedErrorMessage(error: unknown, max: number = DEFAULT_ERROR_TEXT_MAX_CHARS): string {
   return boundText(errorMessage(error), max);
+}
+
+/**
+ * What a person is told of a failure, made here only: the error's message, secrets scrubbed
+ * (keys, tokens, URL passwords), bounded. Job failure reasons, run rows and log fields use it.
+ */
+export function failureReason(error: unknown, max: number = DEFAULT_ERROR_TEXT_MAX_CHARS): string {
+  return boundText(scrubSecrets(errorMessage(error)), max);
 }

@@ -5,6 +5,19 @@
  */
 
 export {
+  type Background,
+  type BackgroundObserver,
+  type BackgroundOptions,
+  closeSharedAgents,
+  type DeliveryOutcome,
+  type DetailAgeDistribution,
+  healthIssueKinds,
+  type RequeueResult,
+  requeuePendingSyncs,
+  startBackground,
+  workerGaugeSources,
+} from './background.ts';
+export {
   type ChangeRow,
   listChanges,
   listProducts,
@@ -12,7 +25,7 @@ export {
   type ProductRow,
   type RuleRow,
 } from './catalog.ts';
-export { type AppContext, lazy, lazyQueue } from './context.ts';
+export { type AppContext, type DataContext, lazy, lazyQueue } from './context.ts';
 export {
   type AppsListing,
   listApps,
@@ -22,6 +35,26 @@ export {
   selectApp,
   verifyCredentials,
 } from './credentials.ts';
+export {
+  classifyFailure,
+  type DetailsJobSummary,
+  databaseRetryDelay,
+  type FailureAction,
+  isJobName,
+  JOBS,
+  type JobContext,
+  type JobDefinition,
+  type JobObserver,
+  type JobOutcome,
+  type JobOutcomeLabel,
+  type JobRun,
+  jobContext,
+  parseJobPayload,
+  RATE_LIMIT_DEFAULT_DELAY_MS,
+  RATE_LIMIT_MAX_DEFERRALS,
+  RATE_LIMIT_MAX_DELAY_MS,
+  runJob,
+} from './job-table.ts';
 export type { JobRef } from './jobs.ts';
 export { migrate } from './migrate.ts';
 export {

@@ -25,6 +25,6 @@ export async function migrate(
     }
     return await migrateDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   } catch (error) {
-    throw asAppError(error, 'the migration');
+    throw asAppError(error, { doing: 'the migration' });
   }
 }

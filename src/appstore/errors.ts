@@ -1,4 +1,4 @@
-import { AppError, boundText } from '../errors.ts';
+import { AppError, type AppErrorKind, boundText } from '../errors.ts';
 
 /**
  * One taxonomy for every way App Store Connect can fail, so the rest of the worker can act
@@ -14,7 +14,7 @@ export const appStoreErrorKinds = [
   'invalid_request',
   /** A configured bound on what comes in was crossed (response size, JSON depth, attribute size). */
   'limit_exceeded',
-] as const;
+] as const satisfies readonly AppErrorKind[];
 export type AppStoreErrorKind = (typeof appStoreErrorKinds)[number];
 
 export type ForbiddenReason = 'role' | 'agreements';

@@ -101,7 +101,7 @@ export async function reportError(
   const { ConfigError } = await import('../config/env.ts');
   const { scrubSecrets } = await import('../log/logger.ts');
   const { asAppError } = await import('../database/errors.ts');
-  const shown = asAppError(error, 'this command', { databaseUrl });
+  const shown = asAppError(error, { doing: 'this command', databaseUrl });
   const usage = shown instanceof InvalidInputError;
   const message = scrubSecrets(
     shown instanceof InvalidInputError ? `${flagOf(shown.field)}: ${shown.reason}` : errorMessage(shown),

@@ -237,10 +237,12 @@ export const envSchema = z
       'Shortest interval of a schedule (`--every`, and the gap between two cron runs).',
     ),
     SYNC_ATTEMPTS: intFrom(1, 50, 5).describe('Attempts for a sync that fails transiently.'),
-    SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000).describe('How long SIGTERM waits for active syncs.'),
+    SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000, 30_000).describe(
+      'The longest a SIGTERM takes: active jobs drain for it, less up to 3 s kept for closing connections.',
+    ),
     /** A job's lock without renewal; a killed worker's job is picked up again after about this long. */
     WORKER_LOCK_DURATION_MS: intFrom(1_000, 600_000, 15_000).describe(
-      "A job's lock without renewal; a killed worker's job is picked up again after about this long.",
+      "A job's lock without renewal; a killed worker's job is picked up again after about this long, and a job whose outcome Redis cannot record is let go (its slot freed) after this long.",
     ),
     /** How often a worker looks for stalled jobs (their worker died) and puts them back. */
     WORKER_STALLED_INTERVAL_MS: intFrom(500, 600_000, 5_000).describe(

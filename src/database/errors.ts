@@ -107,6 +107,12 @@ export interface DatabaseErrorOptions {
   databaseUrl?: string | undefined;
 }
 
+/** What a database failure is reported with: the work it interrupted, and where the server is. */
+export interface DatabaseErrorContext extends DatabaseErrorOptions {
+  /** Names the work, e.g. "this sync" (never a URL: it goes into the message as it is). */
+  doing?: string | undefined;
+}
+
 /**
  * An AppError for a database failure (kind, retryable, a bounded one-line reason and what to do),
  * or undefined when `error` is not a database failure. `doing` names the work, e.g. "this sync".
@@ -146,9 +152,13 @@ export function databaseError(
   );
 }
 
-/** `databaseError(error)` when it is one, else the error unchanged. */
-export function asAppError(error: unknown, doing?: string, options?: DatabaseErrorOptions): unknown {
-  return databaseError(error, doing, options) ?? error;
+/**
+ * `databaseError(error)` when it is one, else the error unchanged. The context is an object so
+ * that a URL can never be passed where the name of the work is expected (it once was, and a
+ * failure to record a failure quoted the database URL, password included, in a log line).
+ */
+export function asAppError<E>(error: E, context: DatabaseErrorContext = {}): AppError | E {
+  return databaseError(error, context.doing, { databaseUrl: context.databaseUrl }) ?? error;
 }
 
 /**

@@ -100,7 +100,7 @@ export interface EnqueueSyncOptions {
   /**
    * Records the request in Postgres first (`projects.sync_requested_at`), so it survives a Redis
    * that loses its data: workers re-enqueue pending requests when Redis comes back and at start-up
-   * (jobs/requeue.ts). Every producer of this repository passes it; the re-enqueue itself does not.
+   * (src/app/background.ts). Every producer of this repository passes it; the re-enqueue itself does not.
    */
   db?: Db;
 }

@@ -6,7 +6,7 @@ import type { SyncTrigger } from './contract.ts';
 /*
  * Sync requests, recorded in Postgres (issue 11). Redis holds the queued job; Postgres holds the
  * fact that a sync was asked for, so a Redis that comes back empty (restarted without
- * persistence) can be given every pending request again (jobs/requeue.ts). A request is served by
+ * persistence) can be given every pending request again (src/app/background.ts). A request is served by
  * any sync of the project that *started* at or after it (so its fetch saw the state as of the
  * request) and ends: successfully (cleared in the sync's own transaction) or for good (cleared by
  * the processor when no attempt is left). The column keeps the latest request's time.

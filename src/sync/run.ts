@@ -166,7 +166,7 @@ export async function syncProject(
     );
     return summary;
   } catch (caught) {
-    const error = asAppError(caught, 'this sync', { databaseUrl: ctx.config.databaseUrl });
+    const error = asAppError(caught, { doing: 'this sync', databaseUrl: ctx.config.databaseUrl });
     await recordFailure(ctx, logger, runId, started, client, error);
     if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
       try {
@@ -175,7 +175,14 @@ export async function syncProject(
         logger.error(
           {
             error: boundText(
-              scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))),
+              scrubSecrets(
+                errorMessage(
+                  asAppError(recordError, {
+                    doing: 'recording the credential failure',
+                    databaseUrl: ctx.config.databaseUrl,
+                  }),
+                ),
+              ),
               500,
             ),
           },
@@ -312,7 +319,19 @@ async function recordFailure(
   } catch (recordError) {
     // The original error matters more; the run stays 'running' and says so in the status.
     logger.error(
-      { error: boundText(scrubSecrets(errorMessage(asAppError(recordError, ctx.config.databaseUrl))), 500) },
+      {
+        error: boundText(
+          scrubSecrets(
+            errorMessage(
+              asAppError(recordError, {
+                doing: 'recording the sync run',
+                databaseUrl: ctx.config.databaseUrl,
+              }),
+            ),
+          ),
+          500,
+        ),
+      },
       'could not mark the sync run as failed',
     );
   }

@@ -260,7 +260,7 @@ export function apiRouter(options: ApiOptions): Router {
           error.headers,
         );
       }
-      const shown = asAppError(error, `answering ${spec.operationId}`);
+      const shown = asAppError(error, { doing: `answering ${spec.operationId}` });
       const answer = problemOf(shown);
       if (answer.status >= 500)
         ctx.logger.error({ err: error, operation: spec.operationId }, 'API request failed');

@@ -527,7 +527,7 @@ describe('the attribute-transactions job', () => {
     const job = await (await ctx.queue()).queue.getJob(queued.job.jobId);
     expect(job?.data).toEqual({ projectId: PROJECT, batchId: queued.batchId });
     const connection = createRedis(redis.url, 'worker');
-    const worker = createWorker(ctx, { connection, prefix: redis.prefix, details: false });
+    const worker = createWorker(ctx, { connection, prefix: redis.prefix });
     try {
       const done = await until(async () => {
         const batch = await attributionBatch(ctx, { projectId: PROJECT, batchId: queued.batchId });

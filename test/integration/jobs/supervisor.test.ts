@@ -102,7 +102,7 @@ describe('worker --processes 2', () => {
     };
     expect(body.processes.map((p) => p.index)).toEqual([0, 1]);
     for (const member of body.processes) {
-      expect(member.checks).toEqual({ redis: { ok: true }, postgres: { ok: true } });
+      expect(member.checks).toEqual({ redis: { ok: true }, postgres: { ok: true }, worker: { ok: true } });
     }
   });
 

@@ -177,7 +177,7 @@ describe('a worker process', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: 'ready',
-      checks: { redis: { ok: true }, postgres: { ok: true } },
+      checks: { redis: { ok: true }, postgres: { ok: true }, worker: { ok: true } },
     });
     const metrics = await (await fetch(`${base}/metrics`, authorized)).text();
     expect(metrics).toMatch(/catalog_sync_jobs_total\{job="sync-catalog",outcome="completed"\} [1-9]/);

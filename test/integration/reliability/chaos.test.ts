@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
+import { loadConfig } from '../../../src/config/env.ts';
 import { enqueueSync } from '../../../src/queue/producer.ts';
+import { openQueue, type QueueHandle } from '../../../src/queue/queue.ts';
 import { seededRandom } from '../../../src/simulator/generate.ts';
 import type { FaultRule, SimApp } from '../../../src/simulator/index.ts';
 import { createProject } from '../../support/context.ts';
@@ -14,11 +16,13 @@ import {
   useJobsHarness,
   type WorkerProcess,
 } from '../jobs/support.ts';
+import { type OwnRedis, startOwnRedis } from './support.ts';
 
 /*
  * Chaos, bounded to about two minutes: two worker processes, PROJECTS projects on the simulator,
  * random faults (5xx, resets, latency), random catalog edits, random sync requests and random
- * SIGKILLs of workers (restarted at once) for CHAOS_MS; then a quiet period in which every project
+ * SIGKILLs of workers (restarted at once) for CHAOS_MS, and once a SIGKILL of Redis while syncs run
+ * (it comes back empty a moment later, after they finished); then a quiet period in which every project
  * is synced once more. It must end with every stored catalog equal to the simulator's, no change
  * recorded twice, no run left `running` and no request left pending. The seed is printed, and
  * CHAOS_SEED=<n> replays the same random choices (the timing of processes is not replayable).
@@ -37,9 +41,18 @@ const harness = useJobsHarness({
     seed: SEED % 100_000,
     apps: appIds.map((id, i) => ({ id, iaps: 2 + (i % 4), groups: 1 + (i % 2), subscriptionsPerGroup: 2 })),
   },
-  queue: 'client',
 });
-const { db: getDb, sim, services, ctx, handle } = harness;
+const { db: getDb, sim, ctx } = harness;
+// A Redis of the test's own, so that it can be killed mid-sync.
+let ownRedis: OwnRedis;
+let queueHandle: QueueHandle;
+const services = () => ({ ...harness.services(), redisUrl: ownRedis.url });
+const handle = () => queueHandle;
+
+beforeAll(async () => {
+  ownRedis = await startOwnRedis();
+  queueHandle = await openQueue(loadConfig(serviceEnv(services())), 'client');
+});
 const workers: WorkerProcess[] = [];
 const say = (message: string) => `${message} (chaos seed ${SEED}: rerun with CHAOS_SEED=${SEED})`;
 
@@ -62,7 +75,14 @@ afterAll(async () => {
     if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
     await worker.exited;
   }
+  await queueHandle?.close().catch(() => {});
+  await ownRedis?.kill();
 });
+
+const runningNow = async () =>
+  rowsOf<{ id: string }>(
+    await getDb().db.execute(sql`select id from sync_runs where status = 'running'`),
+  ).map((row) => row.id);
 
 function randomFault(): FaultRule {
   const paths = [
@@ -140,7 +160,26 @@ describe('chaos: two workers, random faults, edits and SIGKILLs', () => {
     const chaosEnds = Date.now() + CHAOS_MS;
     let nextKill = Date.now() + 4_000 + random() * 6_000;
     let kills = 0;
+    let redisKilled = false;
+    const redisKillAt = Date.now() + CHAOS_MS / 2;
     while (Date.now() < chaosEnds) {
+      if (!redisKilled && Date.now() >= redisKillAt) {
+        // Redis dies while syncs run; it comes back empty once they have ended (or after 10 s).
+        const running = await until(async () => {
+          const ids = await runningNow();
+          return ids.length > 0 ? ids : undefined;
+        }, say('a sync to be running'));
+        await ownRedis.kill();
+        redisKilled = true;
+        const killedAt = Date.now();
+        while (Date.now() - killedAt < 10_000 && (await runningNow()).some((id) => running.includes(id))) {
+          await sleep(100);
+        }
+        await ownRedis.start();
+        // The test's own client gave up on the dead Redis: a new one, as a producer would reconnect.
+        await queueHandle.close().catch(() => {});
+        queueHandle = await openQueue(loadConfig(serviceEnv(services())), 'client');
+      }
       const roll = random();
       if (roll < 0.45) await enqueueSync(handle().queue, projectOf(pick(appIds)), 'manual', { db: ctx().db });
       else if (roll < 0.7) sim().faults.add(randomFault());
@@ -212,5 +251,6 @@ describe('chaos: two workers, random faults, edits and SIGKILLs', () => {
     );
     console.log(`chaos seed ${SEED}: ${kills} SIGKILLs, runs by status ${JSON.stringify(statuses)}`);
     expect(kills, say('workers killed')).toBeGreaterThan(0);
+    expect(redisKilled, say('Redis killed')).toBe(true);
   }, 200_000);
 });

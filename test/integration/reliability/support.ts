@@ -51,6 +51,8 @@ export interface OwnRedis {
   /** SIGKILL: no persistence, so it comes back empty. */
   kill(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing is answered (a frozen host, a partition). */
+  freeze(): void;
 }
 
 /** A redis-server of the test's own, without persistence (`--save '' --appendonly no`). */
@@ -108,6 +110,9 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       await exited;
     },
     start,
+    freeze: () => {
+      child?.kill('SIGSTOP');
+    },
   };
 }
 

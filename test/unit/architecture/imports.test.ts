@@ -64,6 +64,8 @@ describe('the import check (.dependency-cruiser.cjs + scripts/check-imports.ts)'
       'db/client.ts': `import { env } from '../src/config/env.ts';\nexport const client = env;`,
       // the CLI loads the worker eagerly, and a piece of it besides main
       'src/cli/commands/worker.ts': `import { startWorker } from '../../../jobs/main.ts';\nimport { process } from '../../../jobs/processors.ts';\nexport const worker = [startWorker, process];`,
+      // the worker goes round the application layer to a service
+      'jobs/worker.ts': `import { run } from '../src/sync/run.ts';\nexport const work = run;`,
     });
     const rules = new Set(violations.map((violation) => violation.rule));
     expect([...rules].sort()).toEqual([
@@ -73,6 +75,7 @@ describe('the import check (.dependency-cruiser.cjs + scripts/check-imports.ts)'
       'cli-loads-the-worker-lazily',
       'db-imports-no-application-code',
       'entry-points-start-the-worker-only',
+      'jobs-reach-src-through-app',
       'no-cycles-across-folders',
       'no-folder-cycles',
       'no-importing-entry-points',
@@ -85,6 +88,11 @@ describe('the import check (.dependency-cruiser.cjs + scripts/check-imports.ts)'
       to: 'db/schema.ts',
     });
     expect(violations).toContainEqual({ rule: 'catalog-is-pure', from: 'src/catalog/model.ts', to: 'fs' });
+    expect(violations).toContainEqual({
+      rule: 'jobs-reach-src-through-app',
+      from: 'jobs/worker.ts',
+      to: 'src/sync/run.ts',
+    });
     expect(violations).toContainEqual({
       rule: 'only-entry-points-import-jobs',
       from: 'src/app/sync.ts',

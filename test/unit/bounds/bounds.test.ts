@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHealthServer } from '../../../jobs/health.ts';
 import { createWorkerMetrics } from '../../../jobs/metrics.ts';
-import { parseJobPayload } from '../../../jobs/processors.ts';
+import { parseJobPayload } from '../../../src/app/job-table.ts';
 import { ConfigError, loadConfig } from '../../../src/config/env.ts';
 import { readPrivateKeyFile } from '../../../src/credentials/key-file.ts';
 import {
@@ -147,7 +147,7 @@ describe('database errors, classified once by SQLSTATE (src/database/errors.ts)'
   });
 
   it('leaves AppErrors and unrelated errors alone', () => {
-    const app = new AppError('x', 'y');
+    const app = new AppError('internal', 'y');
     expect(databaseError(app)).toBeUndefined();
     expect(asAppError(app)).toBe(app);
     expect(databaseError(Object.assign(new Error('no'), { code: 'ENOENT' }))).toBeUndefined();
@@ -281,5 +281,21 @@ describe('health server', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('asAppError takes the name of the work in an object', () => {
+  it('so a URL passed positionally is a type error, and the message never quotes the URL', () => {
+    const unavailable = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    // @ts-expect-error the context is an object: a URL cannot stand where the work's name goes
+    asAppError(unavailable, 'postgres://u:hunter2@h/db');
+    const mapped = asAppError(unavailable, {
+      doing: 'this sync',
+      databaseUrl: 'postgres://u:hunter2@db:5433/x',
+    });
+    expect(mapped).toBeInstanceOf(AppError);
+    expect((mapped as AppError).message).toContain('at db:5433');
+    expect((mapped as AppError).message).toContain('for this sync');
+    expect((mapped as AppError).message).not.toContain('hunter2');
   });
 });

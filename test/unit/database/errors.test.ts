@@ -1,6 +1,6 @@
 import { DrizzleQueryError } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { databaseRetryDelay } from '../../../jobs/processors.ts';
+import { databaseRetryDelay } from '../../../src/app/job-table.ts';
 import { isDatabaseUnavailable, asAppError as withoutQueryText } from '../../../src/database/errors.ts';
 import { AppError } from '../../../src/errors.ts';
 

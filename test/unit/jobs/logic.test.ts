@@ -1,6 +1,5 @@
-import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, parseJobPayload, RATE_LIMIT_MAX_DEFERRALS } from '../../../jobs/processors.ts';
+import { classifyFailure, parseJobPayload, RATE_LIMIT_MAX_DEFERRALS } from '../../../src/app/job-table.ts';
 import { AppStoreError } from '../../../src/appstore/index.ts';
 import { AppError, InvalidInputError, PreconditionError } from '../../../src/errors.ts';
 import {
@@ -24,11 +23,11 @@ describe('queue contract', () => {
     });
     expect(parseJobPayload(VERIFY_JOB, { projectId: 'p1' })).toEqual({ projectId: 'p1' });
     const bad = () => parseJobPayload(SYNC_JOB, { projectId: 'p1', trigger: 'hourly' });
-    expect(bad).toThrow(UnrecoverableError);
+    expect(bad).toThrow(expect.objectContaining({ kind: 'invalid_payload', retryable: false }));
     expect(bad).toThrow(/trigger.*schedule.*credentials-saved.*manual/);
     expect(() => parseJobPayload(SYNC_JOB, { projectId: '', trigger: 'manual' })).toThrow(/projectId/);
     expect(() => parseJobPayload(VERIFY_JOB, { projectId: 'p1', privateKey: 'x' })).toThrow(/privateKey/);
-    expect(() => parseJobPayload(VERIFY_JOB, 'p1')).toThrow(UnrecoverableError);
+    expect(() => parseJobPayload(VERIFY_JOB, 'p1')).toThrow(AppError);
     expect(syncCatalogPayloadSchema.safeParse({ projectId: 'has space', trigger: 'manual' }).success).toBe(
       false,
     );

@@ -53,3 +53,27 @@ describe('log redaction', () => {
     expect(text).toContain('[REDACTED PEM]');
   });
 });
+
+describe('URL passwords in free text', () => {
+  it('are replaced, the user and host kept', () => {
+    expect(
+      scrubSecrets('could not connect to postgres://catalog:s3cr3t@db.internal:5432/app (timeout)'),
+    ).toBe('could not connect to postgres://catalog:[REDACTED]@db.internal:5432/app (timeout)');
+    expect(scrubSecrets('redis at rediss://:hunter2@cache:6380/0 refused')).toBe(
+      'redis at rediss://:[REDACTED]@cache:6380/0 refused',
+    );
+    expect(scrubSecrets('a URL without one: postgres://catalog@db/app, https://example.com:8443/x')).toBe(
+      'a URL without one: postgres://catalog@db/app, https://example.com:8443/x',
+    );
+  });
+
+  it('are scrubbed from every log line', () => {
+    const { lines, logger } = capture();
+    logger.error(
+      { reason: 'The database failed postgres://u:p4ssw0rd@h/db' },
+      'failed postgres://u:p4ssw0rd@h/db',
+    );
+    expect(lines.join('')).not.toContain('p4ssw0rd');
+    expect(lines.join('')).toContain('postgres://u:[REDACTED]@h/db');
+  });
+});
