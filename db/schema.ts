@@ -64,12 +64,12 @@ export const projects = pgTable(
     scheduleEverySeconds: integer('schedule_every_seconds'),
     scheduleCron: text('schedule_cron'),
     scheduleUpdatedAt: ts('schedule_updated_at'),
-    // --- issue 11 (outages): a sync requested but not yet served, so a Redis that lost its data
+    // --- outages: a sync requested but not yet served, so a Redis that lost its data
     // gets it back from Postgres (jobs/requests.ts). Null = nothing pending. Always the LATEST
     // request's time (database clock): a sync that started at or after it serves it and clears it.
     syncRequestedAt: ts('sync_requested_at'),
     syncRequestTrigger: text('sync_request_trigger'),
-    // --- end issue 11
+    // --- end outages
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -116,7 +116,7 @@ export const discoveredApps = pgTable(
 );
 
 /**
- * `abandoned` (issue 11): the run's worker died, lost its job lock or lost the database mid-sync,
+ * `abandoned`: the run's worker died, lost its job lock or lost the database mid-sync,
  * so it stopped heart-beating; a sweep (src/sync/sweep.ts) ended it. Nothing it fetched was applied.
  */
 export const syncRunStatuses = ['running', 'succeeded', 'failed', 'abandoned'] as const;
@@ -142,7 +142,7 @@ export const syncRuns = pgTable(
     counts: jsonb('counts').$type<Record<string, number>>(),
     errorKind: text('error_kind'),
     errorMessage: text('error_message'),
-    // --- issue 11 (outages)
+    // --- outages
     /**
      * Database clock when this run's fetch completed. Syncs of one project are ordered by it, not
      * by `started_at`: a fetch older than one already applied is not applied (superseded).
@@ -150,11 +150,11 @@ export const syncRuns = pgTable(
     fetchedAt: ts('fetched_at'),
     /** Refreshed while the run is alive; a `running` row whose heartbeat is stale gets `abandoned`. */
     heartbeatAt: ts('heartbeat_at').defaultNow(),
-    // --- end issue 11
+    // --- end outages
   },
   (t) => [
     index('sync_runs_project_started').on(t.projectId, t.startedAt),
-    // issue 11: the sweep reads only live rows.
+    // The sweep reads only live rows.
     index('sync_runs_running_heartbeat').on(t.heartbeatAt).where(sql`${t.status} = 'running'`),
   ],
 );
@@ -197,9 +197,9 @@ export const products = pgTable(
     updatedAt: updatedAt(),
     /** Set when the product disappeared from App Store Connect; rows are never deleted. */
     removedAt: ts('removed_at'),
-    /** Issue 12: when this product's details (prices, offers, localizations, availability) were last read. */
+    /** When this product's details (prices, offers, localizations, availability) were last read. */
     detailsReadAt: ts('details_read_at'),
-    /** Issue 12: requests that read took (the refresh's estimate of the next read's cost). */
+    /** Requests that read took (the refresh's estimate of the next read's cost). */
     detailsRequests: integer('details_requests'),
   },
   (t) => [
@@ -230,7 +230,7 @@ export const gracePeriodSettings = pgTable('grace_period_settings', {
 });
 
 /**
- * Issue 15: a digest of the catalog the project's catalog tables hold (products, groups, grace,
+ * A digest of the catalog the project's catalog tables hold (products, groups, grace,
  * the rules in force), written by the sync that applied it (src/catalog/digest.ts says what it
  * covers). An unchanged re-sync whose fetched catalog has the same digest is finished in one
  * statement, without loading and diffing the stored catalog (src/sync/unchanged.ts).
@@ -312,7 +312,7 @@ export const revenueAttributionRules = pgTable(
   ],
 );
 
-/* ─── Issue 13: events (transactional outbox), webhook endpoints and their deliveries ───────────
+/* ─── Events (transactional outbox), webhook endpoints and their deliveries ───────────
  * An event row is written in the same transaction as the change it reports. The dispatcher fans
  * each event out to delivery rows (one per matching endpoint) and, when EVENTS_QUEUE is on, to the
  * `catalog-sync-events` queue; deliveries are leased (never two workers on one attempt) and sent
@@ -453,7 +453,7 @@ export const webhookDeliveryAttempts = pgTable(
   ],
 );
 // ---------------------------------------------------------------------------------------
-// Issue 12: catalog details — territories, prices versioned in time, offers with their
+// Catalog details — territories, prices versioned in time, offers with their
 // per-territory prices, localizations, availability. Money is `numeric` (Apple sends decimal
 // strings; never a float), Apple's enums are text, and nothing is ever deleted: what Apple
 // stops listing gets `removed_at` (a scheduled price that was cancelled, an ended promotional

@@ -24,7 +24,7 @@ export interface WorkerMetrics {
   webhookDelivery(outcome: string): void;
   /** Age of the oldest event not yet delivered, read at scrape time (Postgres). */
   observeOutbox(oldestAgeSeconds: () => Promise<number>): void;
-  /** Issue 11: whether the last database access of a job found Postgres reachable. */
+  /** Whether the last database access of a job found Postgres reachable. */
   databaseReachable(up: boolean): void;
   runsAbandoned(count: number): void;
   requestsRequeued(count: number): void;
@@ -32,16 +32,16 @@ export interface WorkerMetrics {
   jobsLetGo(count: number): void;
   /** Sources read at scrape time (Redis), so the numbers are current. */
   observeQueue(sources: { schedules(): Promise<number>; jobCounts(): Promise<Record<string, number>> }): void;
-  /** Issue 12: one project's detail refresh: requests by endpoint, the key's details budget. */
+  /** One project's detail refresh: requests by endpoint, the key's details budget. */
   detailsRefreshed(input: {
     requestsByCallSite: Record<string, number>;
     /** A hash of the key id (budget.ts keyLabel), never the id itself. */
     key: string | undefined;
     budget: { used: number; left: number } | undefined;
   }): void;
-  /** Issue 12: catalog health issues by kind over every project (Postgres), read at scrape time. */
+  /** Catalog health issues by kind over every project (Postgres), read at scrape time. */
   observeHealth(source: () => Promise<Record<string, number>>): void;
-  /** Issue 12: ages of every present product's details (seconds; never read: since first seen), read at scrape time. */
+  /** Ages of every present product's details (seconds; never read: since first seen), read at scrape time. */
   observeDetailAges(source: DetailAgeSource): void;
 }
 

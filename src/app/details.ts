@@ -23,7 +23,7 @@ import { rulesAt } from '../sync/queries.ts';
 import type { DataContext } from './context.ts';
 
 /*
- * Application operations for catalog details (issue 12): the attribution query, prices and
+ * Application operations for catalog details: the attribution query, prices and
  * offers, and the catalog's health. Each takes (ctx, input) and returns plain JSON-able data;
  * the CLI, the public API and the worker only translate.
  */

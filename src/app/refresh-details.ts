@@ -10,7 +10,7 @@ import type { AppContext } from './context.ts';
 import { catalogHealth } from './details.ts';
 
 /*
- * Issue 12: the one implementation of "refresh a project's due details inside its key's
+ * The one implementation of "refresh a project's due details inside its key's
  * budget", run after a structure sync by the worker's job and by `sync --inline`. Both use the
  * same budget in Redis (the key's details share, shared by every process), so an operator's
  * inline sync never spends more of the key than the worker would.

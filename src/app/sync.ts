@@ -101,7 +101,7 @@ export interface RunSyncInput {
   /** Client settings on top of the config's (the worker's response hook, tests). */
   client?: SyncOptions['client'];
   /**
-   * Issue 12: after the structure, refresh the project's due details within the key's details
+   * After the structure, refresh the project's due details within the key's details
    * share (the budget in Redis every process shares). `true` uses the context's Redis; the
    * worker passes its own budget and response hook. Default false.
    */

@@ -252,7 +252,7 @@ export const envSchema = z
     SCHEDULE_RECONCILE_INTERVAL_MS: intFrom(0, 86_400_000, 300_000).describe(
       "How often a worker re-checks that Redis's schedulers mirror the schedules in Postgres; `0` = only at start-up.",
     ),
-    // --- issue 11 (outages)
+    // --- outages
     /** How often a running sync refreshes its run's heartbeat. */
     SYNC_HEARTBEAT_INTERVAL_MS: intFrom(100, 600_000, 10_000).describe(
       "How often a running sync refreshes its run's `heartbeat_at`.",
@@ -273,7 +273,7 @@ export const envSchema = z
     DATABASE_RETRY_MAX_DELAY_MS: intFrom(100, 3_600_000, 60_000).describe(
       'Longest wait between two tries while Postgres stays unreachable.',
     ),
-    // --- end issue 11
+    // --- end outages
     /** Health and metrics port for the worker; 0 turns the server off. */
     METRICS_PORT: intFrom(0, 65_535, 9464).describe(
       'Port of `/healthz`, `/readyz`, `/metrics` and the console; `0` turns the server off.',
@@ -350,7 +350,7 @@ export const envSchema = z
     CONSOLE_SESSION_HOURS: intFrom(1, 720, 12).describe(
       'How long a console login lasts (logging out or changing a token ends it sooner).',
     ),
-    /** Issue 12: share (0–1) of each key's hourly budget that detail refreshes may spend. */
+    /** Share (0–1) of each key's hourly budget that detail refreshes may spend. */
     DETAILS_BUDGET_SHARE: z.coerce
       .number({ message: 'must be a number between 0 and 1' })
       .min(0, { message: 'must be at least 0' })
@@ -359,7 +359,7 @@ export const envSchema = z
       .describe(
         "Share (0–1) of each key's hourly App Store Connect budget that detail refreshes may spend; `0` turns the worker's detail refresh off.",
       ),
-    /** Issue 12: how old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
+    /** How old a product's details may get before they are read again (`24h`, `90m`, `2d` or seconds). */
     DETAILS_MAX_AGE: z
       .string()
       .refine(
@@ -376,11 +376,11 @@ export const envSchema = z
       .describe(
         "A product's details are read again before they pass this age (`90m`, `24h`, `2d`, or whole seconds).",
       ),
-    /** Issue 12: Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
+    /** Apple's requests per key per rolling hour (the X-Rate-Limit header corrects it). */
     APP_STORE_CONNECT_HOURLY_LIMIT: intFrom(1, 1_000_000, 3_600).describe(
       "Apple's requests per key per rolling hour (corrected by the `X-Rate-Limit` header).",
     ),
-    /** Issue 12: the budget's window in seconds (3600; tests and benchmarks scale it down). */
+    /** The budget's window in seconds (3600; tests and benchmarks scale it down). */
     DETAILS_BUDGET_WINDOW_SECONDS: intFrom(1, 86_400, 3_600).describe(
       "The details budget's window in seconds (tests and benchmarks scale it down).",
     ),

@@ -4,7 +4,7 @@ import { projects, syncRuns } from '../../db/schema.ts';
 import type { SyncTrigger } from './contract.ts';
 
 /*
- * Sync requests, recorded in Postgres (issue 11). Redis holds the queued job; Postgres holds the
+ * Sync requests, recorded in Postgres. Redis holds the queued job; Postgres holds the
  * fact that a sync was asked for, so a Redis that comes back empty (restarted without
  * persistence) can be given every pending request again (src/app/background.ts). A request is served by
  * any sync of the project that *started* at or after it (so its fetch saw the state as of the

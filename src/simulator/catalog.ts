@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 
 // ---------------------------------------------------------------------------------------------
-// Catalog details (issue 12): prices, offers, localizations, availability. Compact on purpose:
+// Catalog details: prices, offers, localizations, availability. Compact on purpose:
 // per-territory records (175 territories × prices × offers) are derived when a request asks,
 // so a catalog of 10,000 products stays small and cheap to generate, copy and mutate.
 

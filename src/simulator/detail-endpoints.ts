@@ -44,7 +44,7 @@ import {
 import { TERRITORY_IDS, TIER_COUNT } from './territories.ts';
 
 /*
- * The catalog-details GET endpoints (issue 12): prices and price points, offers and their
+ * The catalog-details GET endpoints: prices and price points, offers and their
  * prices, localizations, availability, IAP price schedules, territories. Records are derived
  * per request from the products' compact details (details-resources.ts).
  */

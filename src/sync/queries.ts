@@ -189,7 +189,7 @@ export async function projectStatus(
     .where(eq(syncRuns.projectId, project.id))
     .orderBy(desc(syncRuns.startedAt))
     .limit(options.runs ?? 10);
-  // Only live runs show as running (issue 11): one whose heartbeat stopped is abandoned, even
+  // Only live runs show as running: one whose heartbeat stopped is abandoned, even
   // before a worker's sweep has written it so.
   const runs: SyncRunRow[] = rows.map(({ run, stale }) =>
     run.status === 'running' && stale === true

@@ -53,7 +53,7 @@ const withRemovedAt = <T>(record: AsJson<T>): T =>
  * database clock (so stamps are ordered like the commits, whatever the workers' clocks say),
  * whether the run is superseded, the stored catalog with its digest and the rules in force.
  *
- * Superseded (issue 11): a sync of this project whose FETCH completed later than this run's
+ * Superseded: a sync of this project whose FETCH completed later than this run's
  * already applied. Ordering by fetch time, not start time: a sync that started first but fetched
  * after a catalog edit must not be discarded because a later-started sync fetched the older
  * catalog first, and an older fetch must never overwrite a newer one. A superseded run is

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
 
 /*
- * Runs always end (issue 11). A `running` row whose heartbeat (run.ts) is older than the
+ * Runs always end. A `running` row whose heartbeat (run.ts) is older than the
  * threshold belongs to a sync that can no longer finish it: its process was killed, its event
  * loop stalled past its job lock, or the database went away and the failure could not be written.
  * The sweep marks such rows `abandoned`. Nothing of theirs was applied (the apply transaction

@@ -7,7 +7,7 @@ import { type JsonOption, runCommand, withJson } from '../run.ts';
 // The operations load with the command that uses them, not with `--help`.
 const detailsApp = () => import('../../app/details.ts');
 
-/* Catalog details (issue 12): prices and proceeds, offers, the attribution query, catalog health. */
+/* Catalog details: prices and proceeds, offers, the attribution query, catalog health. */
 
 const yesNo = (value: boolean | null | undefined) =>
   value === null || value === undefined ? '' : value ? 'yes' : 'no';

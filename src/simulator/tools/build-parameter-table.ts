@@ -22,7 +22,7 @@ export const SERVED_PATHS = [
   '/v1/subscriptionGroups/{id}/subscriptions',
   '/v1/apps/{id}/subscriptionGracePeriod',
   '/v1/subscriptionGracePeriods/{id}',
-  // Catalog details (issue 12).
+  // Catalog details.
   '/v1/territories',
   '/v1/subscriptions/{id}',
   '/v1/subscriptions/{id}/prices',

@@ -102,7 +102,7 @@ interface Case {
   args: string[];
   env: Record<string, string>;
   expectExit: number;
-  /** Targets from issue 15: wall seconds and peak MiB. */
+  /** Targets: wall seconds and peak MiB. */
   target?: { wallS: number; peakMiB: number };
 }
 

@@ -10,7 +10,7 @@ import { createScratchDatabase } from '../lib/services.ts';
 import { msSince, round } from '../lib/stats.ts';
 
 /*
- * Scenario 6 (issue 12): catalog-detail requests per product, counted by the simulator, against
+ * Scenario 6: catalog-detail requests per product, counted by the simulator, against
  * detailRequestLowerBound(shape) of src/details/plan.ts; and how many products one key's hourly
  * budget refreshes at the default share (3,600 × DETAILS_BUDGET_SHARE / requests per product).
  */

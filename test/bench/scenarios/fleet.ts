@@ -534,7 +534,7 @@ export const fleetScenario: Scenario = {
       ),
       {
         name: 'worker CPU per unchanged 100-product sync',
-        // Issue 15's target (the first round's was < 10 ms).
+        // The target (the first round's was < 10 ms).
         target: '≤ 5 ms',
         actual:
           `${round(unchangedCpu, 2)} ms` +

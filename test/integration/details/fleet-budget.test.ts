@@ -20,7 +20,7 @@ import {
 } from '../jobs/support.ts';
 
 /*
- * Issue 12's budget scenario with real processes: 20 projects sharing ONE key, `worker
+ * The budget scenario with real processes: 20 projects sharing ONE key, `worker
  * --processes 2` (a supervisor over two worker processes, four jobs at a time each),
  * the simulator over HTTP in this process, real Postgres and Redis.
  *

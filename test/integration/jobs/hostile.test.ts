@@ -10,7 +10,7 @@ import { createProject } from '../../support/context.ts';
 import { serviceEnv, spawnWorker, started, until, useJobsHarness, type WorkerProcess } from './support.ts';
 
 /*
- * Issue 11: a real worker process behind a hostile App Store Connect. A local proxy answers some
+ * A real worker process behind a hostile App Store Connect. A local proxy answers some
  * apps with a gzip bomb (1 MiB that inflates to 1 GiB), a 200 MB JSON page or a 20 MB error
  * detail, and passes every other request to the simulator. Each hostile sync must fail once,
  * not retried, with the worker's peak RSS under RSS_BOUND_MIB and a few KB of text stored.

@@ -75,7 +75,7 @@ describe('npm run demo', () => {
       after.match(/│ (production|sandbox)\s+│ (paid|offer) → paid\s+│ 28\s+│ original due date/g),
     ).toHaveLength(4);
     expect(stdout).toMatch(/│ production\s+│ paid → paid\s+│ 16\s+│ original due date/);
-    // The platform's webhook receiver verified the events of both syncs (issue 13).
+    // The platform's webhook receiver verified the events of both syncs.
     expect(stdout).toMatch(/webhook receiver got \d+ events, each signature verified/);
     expect(stdout.match(/← catalog\.changed\s+evt_[0-9a-f]{32}/g)).toHaveLength(2);
     expect(stdout).toMatch(/✓ Cleaned up \(\d+ steps/);

@@ -11,7 +11,7 @@ import { useTestDatabase } from '../../support/db.ts';
 import { useTestRedis } from '../../support/redis.ts';
 
 /*
- * What each entry point loads (issue 15), so that a static import in the wrong place fails here
+ * What each entry point loads, so that a static import in the wrong place fails here
  * rather than in a benchmark: `--help` and usage errors load no database, queue or HTTP code; a
  * command reading Postgres loads neither BullMQ nor the embedded database nor the simulator; the
  * embedded database loads only without DATABASE_URL; importing the public API or its queue

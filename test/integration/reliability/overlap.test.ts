@@ -16,7 +16,7 @@ import {
 } from '../jobs/support.ts';
 
 /*
- * The overlap of issue 11: a queued sync (worker process) starts first, but its first request is slow,
+ * The overlap: a queued sync (worker process) starts first, but its first request is slow,
  * so it fetches AFTER a catalog edit; an inline sync starts later and fetches
  * BEFORE the edit, and applies first. Ordering by start time threw the queued sync's newer fetch
  * away as "superseded"; ordering by fetch time stores the edit.

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
-/* Issue 11: the CLI says what is wrong and what to do instead of printing raw SQL. */
+/* The CLI says what is wrong and what to do instead of printing raw SQL. */
 
 const getDb = useTestDatabase();
 

@@ -7,7 +7,7 @@ import { appSchema } from '../../../src/appstore/resources.ts';
 import { type LocalServer, sendJson, startLocalServer, testKey } from './support/local-server.ts';
 
 /*
- * Bounds on what App Store Connect may send (issue 11): a body is counted after decompression
+ * Bounds on what App Store Connect may send: a body is counted after decompression
  * and the request is stopped past the limit; JSON depth is bounded; Apple's error detail is cut.
  */
 

@@ -22,7 +22,7 @@ import { checkMinimumInterval, shortestCronGapSeconds } from '../../../src/queue
 import { normaliseCatalog } from '../../../src/sync/normalise.ts';
 import { storableJson, storableText } from '../../../src/sync/storable.ts';
 
-/* Issue 11's pure parts: bounded text, strict env integers, schedule minimum, SQLSTATE verdicts. */
+/* The outage work's pure parts: bounded text, strict env integers, schedule minimum, SQLSTATE verdicts. */
 
 describe('boundText', () => {
   it('keeps short text and cuts long text, saying how much', () => {
