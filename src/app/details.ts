@@ -1,6 +1,8 @@
-import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import {
+  detailMetadata,
+  detailSchedule,
   environments,
   offerPrices,
   productAvailability,
@@ -432,6 +434,7 @@ export async function catalogHealth(
       kind: products.kind,
       state: products.state,
       detailsReadAt: products.detailsReadAt,
+      groupAppleId: products.groupAppleId,
     })
     .from(products)
     .where(and(eq(products.projectId, projectId), isNull(products.removedAt)));
@@ -476,6 +479,26 @@ export async function catalogHealth(
     }
     return map;
   };
+  // The metadata that names why a product is MISSING_METADATA: review screenshots (with their
+  // delivery state) and group localizations, and which owners' metadata was read at all.
+  const metadataRows = await ctx.db
+    .select({
+      productAppleId: detailMetadata.ownerAppleId,
+      kind: detailMetadata.kind,
+      state: detailMetadata.state,
+    })
+    .from(detailMetadata)
+    .where(
+      and(
+        eq(detailMetadata.projectId, projectId),
+        isNull(detailMetadata.removedAt),
+        inArray(detailMetadata.kind, ['review_screenshot', 'group_localization']),
+      ),
+    );
+  const scheduleRows = await ctx.db
+    .select({ ownerAppleId: detailSchedule.ownerAppleId })
+    .from(detailSchedule)
+    .where(eq(detailSchedule.projectId, projectId));
   const issues = catalogHealthIssues({
     now,
     maxAgeMs: ctx.config.details.maxAgeMs,
@@ -484,6 +507,11 @@ export async function catalogHealth(
     availability: new Map(availability.map((a) => [a.productAppleId, a.territories])),
     locales: group(locales, (row) => row.locale),
     offers,
+    metadata: group(metadataRows, (row) => ({ kind: row.kind, state: row.state })),
+    groups: new Map(
+      productRows.flatMap((p) => (p.groupAppleId ? [[p.appleId, p.groupAppleId] as [string, string]] : [])),
+    ),
+    metadataRead: new Set(scheduleRows.map((row) => row.ownerAppleId)),
   });
   const reads = productRows.map((p) => p.detailsReadAt?.getTime() ?? 0);
   const oldest = productRows.length === 0 ? null : Math.min(...reads);

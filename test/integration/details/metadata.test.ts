@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
+import { catalogHealth } from '../../../src/app/details.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import { refreshDetails } from '../../../src/details/refresh.ts';
 import {
@@ -144,5 +145,39 @@ describe('catalog metadata', () => {
     expect(next.changes.map((c) => [c.entity, c.action, c.entity_id, c.changed_fields])).toEqual([
       ['version', 'updated', version.id, ['attributes', 'state']],
     ]);
+  });
+
+  it('catalog health names the reason of each MISSING_METADATA product, with the fix', async () => {
+    const group = app().groups[1]!;
+    const subscription = group.subscriptions[0]!;
+    const iap = app().iaps[2]!;
+    sim.mutate.updateProduct(subscription.id, { state: 'MISSING_METADATA' });
+    sim.mutate.setReviewScreenshot(subscription.id, null);
+    for (const localization of [...(group.localizations ?? [])])
+      sim.mutate.removeLocalization(localization.id);
+    sim.mutate.updateProduct(iap.id, { state: 'MISSING_METADATA' });
+    const iapDetails = structuredClone(iap.details!);
+    sim.mutate.setDetails(iap.id, { ...iapDetails, localizations: [], prices: [] });
+    sim.mutate.setReviewScreenshot(iap.id, { fileName: 'review.png' });
+    await syncAndReadAll();
+
+    const health = await catalogHealth(ctx, { projectId: PROJECT });
+    const reasons = (appleId: string) =>
+      health.issues
+        .filter((i) => i.kind === 'missing_metadata' && i.productAppleId === appleId)
+        .map((i) => i.reason);
+    expect(reasons(subscription.id)).toEqual(['no_group_localization', 'no_review_screenshot']);
+    expect(reasons(iap.id)).toEqual(['no_localization', 'no_price']);
+    const fix = health.issues.find((i) => i.reason === 'no_group_localization')!;
+    expect(fix.message).toContain('Subscription Group Display Name');
+    // Every MISSING_METADATA product has at least one reason named.
+    const missing = [...subscriptions(), ...app().iaps].filter((p) => p.state === 'MISSING_METADATA');
+    expect(missing.length).toBeGreaterThanOrEqual(2);
+    for (const product of missing) expect(reasons(product.id).length).toBeGreaterThan(0);
+    // Without a price anywhere it is available, the IAP cannot be bought there either.
+    const unbuyable = health.issues.find(
+      (i) => i.kind === 'unpriced_territories' && i.productAppleId === iap.id,
+    )!;
+    expect(unbuyable.items).toHaveLength(3);
   });
 });
