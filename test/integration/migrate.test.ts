@@ -20,6 +20,8 @@ const TABLES = [
   'app_store_credentials',
   'catalog_changes',
   'catalog_digests',
+  'detail_metadata',
+  'detail_schedule',
   'discovered_apps',
   'events',
   'grace_period_settings',

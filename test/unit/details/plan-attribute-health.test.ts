@@ -315,7 +315,7 @@ describe('catalog health names why a product is MISSING_METADATA', () => {
       .map((i) => ({ reason: i.reason, items: i.items, fix: i.fix }));
   };
 
-  it.each([
+  const cases: Array<[string, Parameters<typeof reasons>[0], string]> = [
     ['no_localization', { locales: [] }, 'Add Localization; enter a Display Name and Description'],
     ['no_group_localization', { group: [] }, 'Subscription Group Display Name'],
     ['no_review_screenshot', { metadata: [] }, 'under Review Information upload a Screenshot'],
@@ -327,7 +327,8 @@ describe('catalog health names why a product is MISSING_METADATA', () => {
     ['no_price', { prices: [] }, 'under Subscription Prices click Add Subscription Price'],
     ['no_availability', { availability: null }, 'under Availability click Set Up Availability'],
     ['unpriced_territories', { availability: ['FRA', 'USA'] }, 'View all Subscription Pricing'],
-  ] as const)('%s', (reason, overrides, words) => {
+  ];
+  it.each(cases)('%s', (reason, overrides, words) => {
     const found = reasons(overrides);
     expect(found.map((r) => r.reason)).toEqual([reason]);
     expect(found[0]!.fix).toContain(words);
