@@ -51,9 +51,10 @@ export const RECENT_AGE_SHARE = 0.25;
  * - new (never read), then changed (the structure changed since the read);
  * - scheduled: a scheduled price took effect since the read (its day has come) — re-read just
  *   after, so the price in force and the change are seen the day they happen;
+ * - stale: past the maximum age, the oldest first;
  * - recent: details changed in the last week and a quarter of the maximum age has passed —
- *   what changed lately tends to change again (a price tested, an offer adjusted);
- * - stale: past the maximum age; the most overdue first.
+ *   what changed lately tends to change again (a price tested, an offer adjusted). Last, so
+ *   under a binding budget it only spends what the maximum age leaves over.
  * Details are read only after a sync, so a product is due once it would pass its age before
  * the project's next sync (`leadMs`, from its schedule; 0 without one).
  */
@@ -66,7 +67,8 @@ export function refreshOrder(
   const dueAgeMs = Math.max(0, maxAgeMs - leadMs);
   const recentAgeMs = Math.max(0, maxAgeMs * RECENT_AGE_SHARE - leadMs);
   const today = now.toISOString().slice(0, 10);
-  const rank: Record<RefreshReason, number> = { new: 0, changed: 1, scheduled: 2, recent: 3, stale: 4 };
+  // Past the maximum age comes before "recent": the age is the promise, recency a bonus.
+  const rank: Record<RefreshReason, number> = { new: 0, changed: 1, scheduled: 2, stale: 3, recent: 4 };
   const due: Array<RefreshCandidate & { reason: RefreshReason }> = [];
   for (const candidate of candidates) {
     const read = candidate.detailsReadAt;

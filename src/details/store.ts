@@ -473,8 +473,13 @@ export async function applyProductDetails(
     await writeMetadata(tx, projectId, product, clock.at, diff.metadata);
     await appendChanges(tx, projectId, runId, clock.at, diff);
   }
+  // A first read adds everything: that is not a change of the product (it would make every new
+  // product "recently changed" and re-read four times as often).
+  const readBefore =
+    stored.prices.length + stored.offers.length + stored.localizations.length + stored.metadata.length > 0 ||
+    stored.availability !== null;
   await writeSchedule(tx, projectId, product, clock.at, {
-    changed: !isEmptyDetailsDiff(diff),
+    changed: readBefore && !isEmptyDetailsDiff(diff),
     nextChangeOn: nextPriceChange(details.prices, clock.today),
   });
   await tx.execute(sql`

@@ -32,6 +32,7 @@ import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
 import { detailsScenario } from './scenarios/details.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
+import { freshnessScenario } from './scenarios/freshness.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { requestsScenario } from './scenarios/requests.ts';
 import { schedulerScenario } from './scenarios/scheduler.ts';
@@ -45,6 +46,7 @@ const SCENARIOS: Scenario[] = [
   detailsScenario,
   cliScenario,
   consoleScenario,
+  freshnessScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);
