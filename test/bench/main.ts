@@ -27,6 +27,7 @@ import {
 import type { Scenario } from './lib/scenario.ts';
 import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
+import { budgetScenario } from './scenarios/budget.ts';
 import { cliScenario } from './scenarios/cli.ts';
 import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
@@ -47,6 +48,7 @@ const SCENARIOS: Scenario[] = [
   cliScenario,
   consoleScenario,
   freshnessScenario,
+  budgetScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);
