@@ -42,7 +42,7 @@ const SCHEDULE_S = 10;
 const MAX_AGE_S = 60;
 
 export const budgetScenario: Scenario = {
-  id: 30,
+  id: 10,
   key: 'details-budget',
   title: '20 projects × 500 products on one key, two worker processes, the hourly budget binding',
   async run(ctx) {

@@ -168,7 +168,7 @@ function run(o: Options, smart: boolean): Outcome {
 }
 
 export const freshnessScenario: Scenario = {
-  id: 31,
+  id: 9,
   key: 'details-freshness',
   title: 'Freshness per request: refresh order with scheduled prices and recent changes vs without',
   async run(ctx) {
