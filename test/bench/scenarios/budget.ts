@@ -10,7 +10,7 @@ import {
   randomIssuerId,
   randomKeyId,
 } from '../../../src/simulator/index.ts';
-import { benchConfig, openBenchDatabase, serviceContext } from '../lib/context.ts';
+import { benchConfig, benchEnv, openBenchDatabase, serviceContext } from '../lib/context.ts';
 import { type SeedProject, seedProjects } from '../lib/projects.ts';
 import type { ResultTable, ScenarioResult, TargetCheck } from '../lib/report.ts';
 import type { Scenario } from '../lib/scenario.ts';
@@ -109,7 +109,7 @@ export const budgetScenario: Scenario = {
     await reconcileSchedules(service, handle);
 
     ctx.progress('starting worker --processes 2');
-    const group = await startWorkerGroup(ctx.cleanup, 2, overrides);
+    const group = await startWorkerGroup(ctx.cleanup, 2, benchEnv(overrides));
     ctx.cleanup.defer('stop workers', () => group.stop());
     const started = Date.now();
     const statuses = async () =>
@@ -180,6 +180,10 @@ export const budgetScenario: Scenario = {
       }
     }
     const measuredMs = Date.now() - measureFrom.getTime();
+    const failures = rowsOf<{ kind: string | null; message: string | null; n: number }>(
+      await db.execute(sql`select error_kind as kind, error_message as message, count(*)::int as n from sync_runs
+                            where status = 'failed' group by 1, 2 order by 3 desc limit 3`),
+    );
     const reads = await readsSince(measureFrom);
     const end = await counts();
     const status = await statuses();
@@ -250,6 +254,7 @@ export const budgetScenario: Scenario = {
       notes: [
         `One key for all projects; worker --processes 2 (concurrency 4 each); schedules every ${SCHEDULE_S} s; maximum age ${MAX_AGE_S} s; ${round(elapsedWindows, 1)} windows in all.`,
         'Physical limit = the details share of a window ÷ the requests per product the simulator counted per product (groups not included).',
+        ...failures.map((f) => `${f.n} failed syncs: ${f.kind}: ${f.message}`),
       ],
       data: {
         reads,
