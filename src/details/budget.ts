@@ -42,28 +42,11 @@ export interface BudgetState {
   msBeforeReset: number;
 }
 
-/**
- * Which part of the share a reservation came from: the share, or the slice kept for projects
- * whose details were never read (a project onboarded while the key is saturated starts its
- * details within the window instead of waiting for the backlog of the others).
- */
-export type BudgetSlice = 'share' | 'first-read';
-
-/** The part of the details share only a project's first read may spend. */
-export const FIRST_READ_SLICE = 0.1;
-
 export interface DetailsBudget {
-  /**
-   * Takes `points` if the details share has them; otherwise takes nothing and says how long to
-   * wait. `firstRead`: the project has no product read yet, so the first-read slice may serve it.
-   */
-  reserve(
-    keyId: string,
-    points: number,
-    options?: { firstRead?: boolean },
-  ): Promise<{ granted: boolean; msBeforeNext: number; slice?: BudgetSlice }>;
+  /** Takes `points` if the details share has them; otherwise takes nothing and says how long to wait. */
+  reserve(keyId: string, points: number): Promise<{ granted: boolean; msBeforeNext: number }>;
   /** After a product's read: consume what it cost beyond its reservation, or give back what it did not. */
-  settle(keyId: string, reserved: number, actual: number, slice?: BudgetSlice): Promise<void>;
+  settle(keyId: string, reserved: number, actual: number): Promise<void>;
   /** Apple's X-Rate-Limit from one response: consume what Apple says is already gone. */
   correct(keyId: string, rateLimit: Record<string, number> | undefined): Promise<void>;
   state(keyId: string): Promise<BudgetState>;
@@ -108,38 +91,19 @@ export function keyLabel(keyId: string): string {
 
 export function createDetailsBudget(redis: Redis, settings: BudgetSettings): DetailsBudget {
   const points = Math.max(1, Math.floor(settings.hourlyLimit * settings.share));
-  // The first-read slice is carved out of the share: the two never spend more than `points`.
-  const slicePoints = points > 1 ? Math.max(1, Math.floor(points * FIRST_READ_SLICE)) : 0;
-  const mainPoints = points - slicePoints;
   const limiter = new RateLimiterRedis({
     storeClient: redis,
     keyPrefix: `${settings.prefix}:details-budget`,
-    points: mainPoints,
+    points,
     duration: settings.windowSeconds,
   });
   const headroomKey = (keyId: string) => `${settings.prefix}:details-headroom:${keyId}`;
   // Apple's word holds a quarter window; structure syncs' answers renew it meanwhile.
   const headroomTtlMs = Math.max(1, Math.floor((settings.windowSeconds * 1000) / 4));
 
-  const firstReadLimiter =
-    slicePoints > 0
-      ? new RateLimiterRedis({
-          storeClient: redis,
-          keyPrefix: `${settings.prefix}:details-budget-first-read`,
-          points: slicePoints,
-          duration: settings.windowSeconds,
-        })
-      : undefined;
-  const limiterOf = (slice: BudgetSlice) =>
-    slice === 'first-read' && firstReadLimiter ? firstReadLimiter : limiter;
-
   const state = async (keyId: string): Promise<BudgetState> => {
-    const [res, first, headroom] = await Promise.all([
-      limiter.get(keyId),
-      firstReadLimiter?.get(keyId),
-      redis.get(headroomKey(keyId)),
-    ]);
-    const used = (res?.consumedPoints ?? 0) + (first?.consumedPoints ?? 0);
+    const [res, headroom] = await Promise.all([limiter.get(keyId), redis.get(headroomKey(keyId))]);
+    const used = res?.consumedPoints ?? 0;
     const byLimiter = Math.max(0, points - used);
     return {
       limit: points,
@@ -151,35 +115,26 @@ export function createDetailsBudget(redis: Redis, settings: BudgetSettings): Det
 
   return {
     points,
-    async reserve(keyId, wanted, options = {}) {
-      const take = async (slice: BudgetSlice, cap: number) => {
-        const ask = Math.max(1, Math.min(wanted, cap));
-        const [status, pttl] = (await redis.eval(TAKE_HEADROOM, 1, headroomKey(keyId), ask)) as [
-          number,
-          number,
-        ];
-        if (status === 0) return { granted: false, msBeforeNext: Math.max(1, pttl) };
-        const from = limiterOf(slice);
-        try {
-          await from.consume(keyId, ask);
-          return { granted: true, msBeforeNext: 0, slice };
-        } catch (error) {
-          if (status === 1) await redis.eval(GIVE_HEADROOM, 1, headroomKey(keyId), ask);
-          if (!(error instanceof RateLimiterRes)) throw error;
-          // The refused points were counted: give them back, so a refusal costs nothing.
-          await from.reward(keyId, ask);
-          return { granted: false, msBeforeNext: error.msBeforeNext };
-        }
-      };
-      const main = await take('share', mainPoints);
-      if (main.granted || !options.firstRead || !firstReadLimiter) return main;
-      const first = await take('first-read', slicePoints);
-      return first.granted ? first : main;
+    async reserve(keyId, wanted) {
+      const ask = Math.max(1, Math.min(wanted, points));
+      const [status, pttl] = (await redis.eval(TAKE_HEADROOM, 1, headroomKey(keyId), ask)) as [
+        number,
+        number,
+      ];
+      if (status === 0) return { granted: false, msBeforeNext: Math.max(1, pttl) };
+      try {
+        await limiter.consume(keyId, ask);
+        return { granted: true, msBeforeNext: 0 };
+      } catch (error) {
+        if (status === 1) await redis.eval(GIVE_HEADROOM, 1, headroomKey(keyId), ask);
+        if (!(error instanceof RateLimiterRes)) throw error;
+        // The refused points were counted: give them back, so a refusal costs nothing.
+        await limiter.reward(keyId, ask);
+        return { granted: false, msBeforeNext: error.msBeforeNext };
+      }
     },
-    async settle(keyId, reserved, actual, slice = 'share') {
-      const limiter = limiterOf(slice);
-      const cap = slice === 'first-read' ? slicePoints : mainPoints;
-      const difference = actual - Math.max(1, Math.min(reserved, cap));
+    async settle(keyId, reserved, actual) {
+      const difference = actual - Math.max(1, Math.min(reserved, points));
       if (difference > 0) await limiter.penalty(keyId, difference);
       else if (difference < 0) {
         // Only into the window it was reserved in: a window that has rolled meanwhile started

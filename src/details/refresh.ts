@@ -6,7 +6,7 @@ import type { ServiceContext } from '../context.ts';
 import { type ClientOverrides, loadClientForProject } from '../credentials/index.ts';
 import { errorKind, errorMessage } from '../errors.ts';
 import { untilNextSyncMs } from '../queue/schedules.ts';
-import type { BudgetSlice, DetailsBudget } from './budget.ts';
+import type { DetailsBudget } from './budget.ts';
 import { fetchGroupDetails, fetchProductDetails } from './fetch.ts';
 import {
   type DetailShape,
@@ -220,20 +220,16 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
       },
     }));
     summary.keyId = keyId;
-    // A project none of whose products was ever read may use the first-read slice of the share.
-    const firstRead = rows.length > 0 && rows.every((row) => row.detailsReadAt === null);
     const groupsRead = new Set<string>();
     for (const [index, product] of due.entries()) {
       // A subscription's group metadata (localizations, versions) is read once per run, with
       // the first of its subscriptions: never per product.
       const group = product.groupAppleId;
-      let groupSlice: BudgetSlice = 'share';
       if (group && !groupsRead.has(group)) {
         groupsRead.add(group);
         if (budget) {
           await Promise.all(corrections.splice(0));
-          const grant = await budget.reserve(keyId, 1, { firstRead });
-          groupSlice = grant.slice ?? 'share';
+          const grant = await budget.reserve(keyId, 1);
           if (!grant.granted) {
             summary.deferred = due.length - index;
             summary.stoppedBy = 'budget';
@@ -245,7 +241,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
         try {
           const fetched = await fetchGroupDetails(client, group);
           const requests = client.stats().requests - before.requests;
-          if (budget) await budget.settle(keyId, 1, requests, groupSlice);
+          if (budget) await budget.settle(keyId, 1, requests);
           const outcome = await ctx.db.transaction((tx) =>
             applyGroupDetails(tx, { projectId, runId, details: fetched.details }),
           );
@@ -258,7 +254,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
           addCounts(summary.changes, outcome.counts);
         } catch (error) {
           const spent = client.stats().requests - before.requests;
-          if (budget) await budget.settle(keyId, 1, spent, groupSlice);
+          if (budget) await budget.settle(keyId, 1, spent);
           if (error instanceof AppStoreError && error.kind === 'rate_limited') {
             summary.deferred = due.length - index;
             summary.stoppedBy = 'rate_limited';
@@ -280,11 +276,9 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
         product.kind === 'auto_renewable_subscription' ? 'subscription' : 'iap',
       );
       const reserved = product.detailsRequests ?? estimate;
-      let slice: BudgetSlice = 'share';
       if (budget) {
         await Promise.all(corrections.splice(0));
-        const grant = await budget.reserve(keyId, reserved, { firstRead });
-        slice = grant.slice ?? 'share';
+        const grant = await budget.reserve(keyId, reserved);
         if (!grant.granted) {
           summary.deferred = due.length - index;
           summary.stoppedBy = 'budget';
@@ -301,7 +295,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
         const fetched = await fetchProductDetails(client, product);
         const after = client.stats();
         const requests = after.requests - before.requests;
-        if (budget) await budget.settle(keyId, reserved, requests, slice);
+        if (budget) await budget.settle(keyId, reserved, requests);
         const outcome = await ctx.db.transaction((tx) =>
           applyProductDetails(tx, { projectId, runId, details: fetched.details, requests }),
         );
@@ -316,7 +310,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
         addCounts(summary.changes, outcome.counts);
       } catch (error) {
         const spent = client.stats().requests - before.requests;
-        if (budget) await budget.settle(keyId, reserved, spent, slice);
+        if (budget) await budget.settle(keyId, reserved, spent);
         if (error instanceof AppStoreError && error.kind === 'rate_limited') {
           summary.deferred = due.length - index;
           summary.stoppedBy = 'rate_limited';

@@ -5,7 +5,7 @@ import { projects } from '../../../db/schema.ts';
 import { catalogHealth } from '../../../src/app/details.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import { saveCredentials } from '../../../src/credentials/index.ts';
-import { createDetailsBudget, FIRST_READ_SLICE } from '../../../src/details/budget.ts';
+import { createDetailsBudget } from '../../../src/details/budget.ts';
 import { refreshDetails } from '../../../src/details/refresh.ts';
 import { generateCatalog, type Simulator, startSimulator } from '../../../src/simulator/index.ts';
 import { syncProject } from '../../../src/sync/index.ts';
@@ -123,42 +123,6 @@ describe('the details budget of a shared key', () => {
       const again = await budget.reserve(keyId, 5);
       expect(again.granted).toBe(true);
       expect((await budget.state(keyId)).left).toBe(PER_HOUR - 10 - reserve - 5);
-    } finally {
-      connection.disconnect();
-    }
-  });
-
-  it('keeps a slice of the share for projects whose details were never read, inside the share', async () => {
-    const connection = new Redis(redis.url);
-    try {
-      const keyId = 'FIRST-READ-KEY';
-      const budget = createDetailsBudget(connection, {
-        hourlyLimit: PER_HOUR,
-        share: SHARE,
-        windowSeconds: 60,
-        prefix: `${redis.prefix}:first-read`,
-      });
-      const slice = Math.floor(budget.points * FIRST_READ_SLICE);
-      // The fleet's refreshes spend everything they may: the share less the slice.
-      let spent = 0;
-      for (const ask of [7, 1]) {
-        for (;;) {
-          const grant = await budget.reserve(keyId, ask);
-          if (!grant.granted) break;
-          expect(grant.slice).toBe('share');
-          spent += ask;
-        }
-      }
-      expect(spent).toBe(budget.points - slice);
-      // A project with no product read yet still starts, from the slice; others still wait.
-      const first = await budget.reserve(keyId, 5, { firstRead: true });
-      expect(first).toMatchObject({ granted: true, slice: 'first-read' });
-      expect((await budget.reserve(keyId, 1)).granted).toBe(false);
-      await budget.settle(keyId, 5, 6, 'first-read');
-      // Together they never pass the share.
-      const state = await budget.state(keyId);
-      expect(state.used).toBe(spent + 6);
-      expect(state.used).toBeLessThanOrEqual(budget.points);
     } finally {
       connection.disconnect();
     }
