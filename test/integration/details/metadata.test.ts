@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
-import { catalogHealth } from '../../../src/app/details.ts';
+import { catalogHealth, productMetadata } from '../../../src/app/details.ts';
 import type { ServiceContext } from '../../../src/context.ts';
 import { refreshDetails } from '../../../src/details/refresh.ts';
 import {
@@ -138,6 +138,12 @@ describe('catalog metadata', () => {
     const rows = await metadataRows();
     expect(rows.find((r) => r.apple_id === `${iap.id}-review-screenshot`)).toMatchObject({ removed: true });
     expect(rows.find((r) => r.apple_id === groupLocalization.id)).toMatchObject({ removed: true });
+
+    // What is live and what waits for review, as the application answers it.
+    const metadata = await productMetadata(ctx, { projectId: PROJECT, productId: first!.productId });
+    expect(metadata.live).toMatchObject({ version: 1, state: 'APPROVED' });
+    expect(metadata.pending.map((v) => [v.version, v.state])).toEqual([[2, 'WAITING_FOR_REVIEW']]);
+    expect(metadata.records.some((r) => r.kind === 'group_localization')).toBe(true);
 
     // Review moves the same version on: an update of its state, nothing else.
     sim.mutate.submitVersion(first!.id, { state: 'IN_REVIEW' });
