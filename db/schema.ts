@@ -849,3 +849,58 @@ export const attributionBatchItems = pgTable(
   },
   (t) => [primaryKey({ columns: [t.batchId, t.line] })],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Catalog metadata (src/details): Apple's 4.x per-product and per-group records — versions with
+// their state, plan availabilities, promoted purchases, review screenshots and images (present
+// or missing, never their bytes), subscription group localizations — and when each product's
+// details changed and its next scheduled price takes effect (the refresh's priorities).
+
+/**
+ * One metadata record of a product or subscription group (`owner_apple_id`), keyed by kind and
+ * Apple id. A review screenshot that disappears gets `removed_at`: "missing" is no live row.
+ */
+export const detailMetadata = pgTable(
+  'detail_metadata',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    ownerAppleId: text('owner_apple_id').notNull(),
+    /** version | plan_availability | promoted_purchase | review_screenshot | image | group_localization. */
+    kind: text('kind').notNull(),
+    appleId: text('apple_id').notNull(),
+    /** Review, delivery or version state (open enum). */
+    state: text('state'),
+    version: integer('version'),
+    /** Plan type of a plan availability; locale of a group localization. */
+    label: text('label'),
+    attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull(),
+    firstSeenAt: ts('first_seen_at').notNull().defaultNow(),
+    updatedAt: updatedAt(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.kind, t.appleId] }),
+    index('detail_metadata_owner').on(t.projectId, t.ownerAppleId),
+  ],
+);
+
+/**
+ * The refresh's schedule per product or group: when its details last changed (recently changed
+ * ones are re-read sooner), the day its next scheduled price takes effect (re-read just after),
+ * and, for groups, when their metadata was last read.
+ */
+export const detailSchedule = pgTable(
+  'detail_schedule',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    ownerAppleId: text('owner_apple_id').notNull(),
+    readAt: ts('read_at'),
+    changedAt: ts('changed_at'),
+    nextChangeOn: date('next_change_on', { mode: 'string' }),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.ownerAppleId] })],
+);

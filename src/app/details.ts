@@ -1,6 +1,8 @@
-import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import {
+  detailMetadata,
+  detailSchedule,
   environments,
   offerPrices,
   productAvailability,
@@ -275,6 +277,86 @@ export async function listOffers(
   return { projectId, offers: await loadOffers(ctx, projectId) };
 }
 
+export interface MetadataRow {
+  /** The product's or subscription group's Apple id. */
+  ownerAppleId: string;
+  kind: string;
+  appleId: string;
+  state: string | null;
+  version: number | null;
+  /** Plan type of a plan availability; locale of a group localization. */
+  label: string | null;
+  attributes: Record<string, unknown>;
+  firstSeenAt: string;
+  updatedAt: string;
+}
+
+export interface ProductMetadata {
+  projectId: string;
+  productId: string;
+  productAppleId: string;
+  /** The latest version that App Store Connect shows customers (APPROVED), if any. */
+  live: MetadataRow | null;
+  /** Versions after the live one that are not approved yet (in preparation or in review). */
+  pending: MetadataRow[];
+  /** The product's live metadata records and its subscription group's. */
+  records: MetadataRow[];
+}
+
+/**
+ * A product's 4.x metadata (src/details/model.ts metadataKinds): what is live and what waits
+ * for review, its plan availabilities, promoted purchase, review screenshot, images, and its
+ * subscription group's localizations and versions.
+ */
+export async function productMetadata(
+  ctx: AppContext,
+  input: { projectId: string; productId: string },
+): Promise<ProductMetadata> {
+  const projectId = await requireProject(ctx, input.projectId);
+  const product = await requireProduct(ctx, projectId, input.productId);
+  const owners = product.groupAppleId ? [product.appleId, product.groupAppleId] : [product.appleId];
+  const rows = await ctx.db
+    .select()
+    .from(detailMetadata)
+    .where(
+      and(
+        eq(detailMetadata.projectId, projectId),
+        inArray(detailMetadata.ownerAppleId, owners),
+        isNull(detailMetadata.removedAt),
+      ),
+    )
+    .orderBy(
+      asc(detailMetadata.ownerAppleId),
+      asc(detailMetadata.kind),
+      asc(detailMetadata.version),
+      asc(detailMetadata.appleId),
+    );
+  const records: MetadataRow[] = rows.map((row) => ({
+    ownerAppleId: row.ownerAppleId,
+    kind: row.kind,
+    appleId: row.appleId,
+    state: row.state,
+    version: row.version,
+    label: row.label,
+    attributes: row.attributes,
+    firstSeenAt: row.firstSeenAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  }));
+  const versions = records.filter((r) => r.kind === 'version' && r.ownerAppleId === product.appleId);
+  const live = versions.filter((v) => v.state === 'APPROVED').at(-1) ?? null;
+  const pending = versions.filter(
+    (v) => (live === null || (v.version ?? 0) > (live.version ?? 0)) && v.state !== 'APPROVED',
+  );
+  return {
+    projectId,
+    productId: product.productId,
+    productAppleId: product.appleId,
+    live,
+    pending,
+    records,
+  };
+}
+
 export interface AttributeInput {
   projectId: string;
   /** Product id (`com.example.pro.monthly`) or Apple id. */
@@ -432,6 +514,7 @@ export async function catalogHealth(
       kind: products.kind,
       state: products.state,
       detailsReadAt: products.detailsReadAt,
+      groupAppleId: products.groupAppleId,
     })
     .from(products)
     .where(and(eq(products.projectId, projectId), isNull(products.removedAt)));
@@ -476,6 +559,26 @@ export async function catalogHealth(
     }
     return map;
   };
+  // The metadata that names why a product is MISSING_METADATA: review screenshots (with their
+  // delivery state) and group localizations, and which owners' metadata was read at all.
+  const metadataRows = await ctx.db
+    .select({
+      productAppleId: detailMetadata.ownerAppleId,
+      kind: detailMetadata.kind,
+      state: detailMetadata.state,
+    })
+    .from(detailMetadata)
+    .where(
+      and(
+        eq(detailMetadata.projectId, projectId),
+        isNull(detailMetadata.removedAt),
+        inArray(detailMetadata.kind, ['review_screenshot', 'group_localization']),
+      ),
+    );
+  const scheduleRows = await ctx.db
+    .select({ ownerAppleId: detailSchedule.ownerAppleId })
+    .from(detailSchedule)
+    .where(eq(detailSchedule.projectId, projectId));
   const issues = catalogHealthIssues({
     now,
     maxAgeMs: ctx.config.details.maxAgeMs,
@@ -484,6 +587,11 @@ export async function catalogHealth(
     availability: new Map(availability.map((a) => [a.productAppleId, a.territories])),
     locales: group(locales, (row) => row.locale),
     offers,
+    metadata: group(metadataRows, (row) => ({ kind: row.kind, state: row.state })),
+    groups: new Map(
+      productRows.flatMap((p) => (p.groupAppleId ? [[p.appleId, p.groupAppleId] as [string, string]] : [])),
+    ),
+    metadataRead: new Set(scheduleRows.map((row) => row.ownerAppleId)),
   });
   const reads = productRows.map((p) => p.detailsReadAt?.getTime() ?? 0);
   const oldest = productRows.length === 0 ? null : Math.min(...reads);

@@ -22,6 +22,13 @@ export const changeEntities = [
   'offer',
   'localization',
   'availability',
+  // Apple's 4.x metadata of products and groups (src/details/model.ts metadataKinds).
+  'version',
+  'plan_availability',
+  'promoted_purchase',
+  'review_screenshot',
+  'image',
+  'group_localization',
 ] as const;
 export type ChangeEntity = (typeof changeEntities)[number];
 

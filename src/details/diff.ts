@@ -4,8 +4,11 @@ import type { Change } from '../catalog/diff.ts';
 import {
   type DetailAvailability,
   type DetailLocalization,
+  type DetailMetadata,
   type DetailOffer,
   type DetailPrice,
+  type MetadataKind,
+  metadataKinds,
   type ProductDetails,
   priceKey,
   type StoredDetails,
@@ -29,6 +32,8 @@ export interface DetailsDiff {
   offers: Change<DetailOffer>[];
   localizations: Change<DetailLocalization>[];
   availability: Change<DetailAvailability> | null;
+  /** Versions, plan availabilities, promoted purchase, review screenshot, images. */
+  metadata: Change<DetailMetadata>[];
 }
 
 type WithRemoved<T> = T & { removedAt: Date | null };
@@ -159,7 +164,29 @@ export function diffDetails(stored: StoredDetails, fetched: ProductDetails, toda
       (l) => l.appleId,
     ),
     availability: diffAvailability(product, stored.availability, fetched.availability),
+    metadata: diffMetadata(stored.metadata, fetched.metadata, fetched.partialKinds),
   };
+}
+
+/**
+ * Metadata records per kind (the kind is the change entity), keyed by Apple's id. A kind Apple
+ * capped (`partialKinds`) keeps its unlisted records: not seen is not removed there.
+ */
+export function diffMetadata(
+  stored: readonly WithRemoved<DetailMetadata>[],
+  fetched: readonly DetailMetadata[],
+  partialKinds: readonly MetadataKind[],
+): Change<DetailMetadata>[] {
+  return metadataKinds.flatMap((kind) =>
+    diffKeyed(
+      kind,
+      stored.filter((m) => m.kind === kind),
+      fetched.filter((m) => m.kind === kind),
+      (m) => m.appleId,
+      (m) => m.appleId,
+      () => partialKinds.includes(kind),
+    ),
+  );
 }
 
 function diffAvailability(
@@ -182,8 +209,19 @@ export function isEmptyDetailsDiff(diff: DetailsDiff): boolean {
     diff.prices.length === 0 &&
     diff.offers.length === 0 &&
     diff.localizations.length === 0 &&
-    diff.availability === null
+    diff.availability === null &&
+    diff.metadata.length === 0
   );
+}
+
+/** `<entity>.<action>` counts of any list of changes. */
+export function countChanges(changes: readonly Change<unknown>[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const change of changes) {
+    const key = `${change.entity}.${change.action}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** `<entity>.<action>` counts, like the structure's. */
@@ -194,6 +232,7 @@ export function countDetailChanges(diff: DetailsDiff): Record<string, number> {
     ...diff.offers,
     ...diff.localizations,
     ...(diff.availability ? [diff.availability] : []),
+    ...diff.metadata,
   ] as Change<unknown>[]) {
     const key = `${change.entity}.${change.action}`;
     counts[key] = (counts[key] ?? 0) + 1;

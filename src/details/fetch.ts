@@ -8,16 +8,20 @@ import {
   type ToManyRelationship,
 } from '../appstore/index.ts';
 import { compareStrings } from '../catalog/canonical.ts';
-import type {
-  DetailAvailability,
-  DetailLocalization,
-  DetailOffer,
-  DetailPrice,
-  DetailTerritory,
-  OfferPrice,
-  ProductDetails,
+import {
+  type DetailAvailability,
+  type DetailLocalization,
+  type DetailMetadata,
+  type DetailOffer,
+  type DetailPrice,
+  type DetailTerritory,
+  type GroupDetails,
+  type MetadataKind,
+  type OfferPrice,
+  type ProductDetails,
+  sortMetadata,
 } from './model.ts';
-import { DETAIL_INCLUDED_LIMIT, DETAIL_PAGE_LIMIT, type DetailShape } from './plan.ts';
+import { DETAIL_INCLUDED_LIMIT, DETAIL_PAGE_LIMIT, type DetailShape, type GroupShape } from './plan.ts';
 
 /*
  * Reading one product's details with the fewest requests (plan.ts says how many and why):
@@ -42,6 +46,8 @@ export const DETAIL_CALL_SITES = {
   iap: 'details.inAppPurchase',
   iapManualPrices: 'details.iapManualPrices',
   iapAutomaticPrices: 'details.iapAutomaticPrices',
+  subscriptionGroup: 'details.subscriptionGroup',
+  groupLocalizations: 'details.groupLocalizations',
 } as const;
 
 const singleDocumentSchema = z.looseObject({
@@ -290,16 +296,165 @@ const sortPrices = (prices: DetailPrice[]) =>
 const sortById = <T extends { appleId: string }>(items: T[]) =>
   items.sort((a, b) => compareStrings(a.appleId, b.appleId));
 
+// ---------------------------------------------------------------------------------------------
+// Apple's 4.x metadata: versions, plan availabilities, promoted purchase, review screenshot,
+// images. All of it rides on the product's (or group's) one request as includes; the spec has
+// no listing of its own for any of them, so past the include cap of 50 (versions, images) the
+// unlisted records are kept as they were rather than taken for removed.
+
+/** Attributes never stored: upload plumbing that changes without the metadata changing. */
+const TRANSIENT_ATTRIBUTES = new Set(['uploadOperations', 'assetToken', 'imageAsset', 'sourceFileChecksum']);
+
+function metadataRecord(
+  kind: MetadataKind,
+  resource: GenericResource,
+  fields: { state?: string | null; version?: number | null; label?: string | null } = {},
+): DetailMetadata {
+  const attributes: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(resource.attributes ?? {}))
+    if (!TRANSIENT_ATTRIBUTES.has(name)) attributes[name] = value;
+  return {
+    kind,
+    appleId: resource.id,
+    state: fields.state ?? str(attributes.state),
+    version: fields.version ?? null,
+    label: fields.label ?? null,
+    attributes,
+  };
+}
+
+interface MetadataTypes {
+  screenshot: string;
+  image: string;
+  version: string;
+}
+
+const SUBSCRIPTION_METADATA: MetadataTypes = {
+  screenshot: 'subscriptionAppStoreReviewScreenshots',
+  image: 'subscriptionImages',
+  version: 'subscriptionVersions',
+};
+const IAP_METADATA: MetadataTypes = {
+  screenshot: 'inAppPurchaseAppStoreReviewScreenshots',
+  image: 'inAppPurchaseImages',
+  version: 'inAppPurchaseVersions',
+};
+
+/** The included metadata of a product, and the kinds whose include was capped. */
+function productMetadata(
+  product: GenericResource,
+  included: Included,
+  request: string,
+  types: MetadataTypes,
+): { metadata: DetailMetadata[]; partialKinds: MetadataKind[] } {
+  const metadata: DetailMetadata[] = [];
+  const partialKinds: MetadataKind[] = [];
+  const screenshotId = toOne(product, 'appStoreReviewScreenshot');
+  if (screenshotId) {
+    const screenshot = included.get(types.screenshot, screenshotId);
+    if (!screenshot)
+      throw inconsistency(request, `review screenshot ${screenshotId} is linked but not included`);
+    const delivery = attr(screenshot, 'assetDeliveryState');
+    const state =
+      delivery && typeof delivery === 'object' ? str((delivery as Record<string, unknown>).state) : null;
+    metadata.push(metadataRecord('review_screenshot', screenshot, { state }));
+  }
+  const promotedId = toOne(product, 'promotedPurchase');
+  if (promotedId) {
+    const promoted = included.get('promotedPurchases', promotedId);
+    if (!promoted) throw inconsistency(request, `promoted purchase ${promotedId} is linked but not included`);
+    metadata.push(metadataRecord('promoted_purchase', promoted));
+  }
+  const many = (
+    name: string,
+    type: string,
+    kind: MetadataKind,
+    read: (r: GenericResource) => DetailMetadata,
+  ) => {
+    const relationship = toMany(product, name);
+    if (isRelationshipTruncated(relationship)) partialKinds.push(kind);
+    for (const resource of included.linked(relationship, type, request)) metadata.push(read(resource));
+  };
+  many('images', types.image, 'image', (r) => metadataRecord('image', r));
+  many('versions', types.version, 'version', (r) =>
+    metadataRecord('version', r, { version: int(attr(r, 'version')) }),
+  );
+  if (types === SUBSCRIPTION_METADATA) {
+    many('planAvailabilities', 'subscriptionPlanAvailabilities', 'plan_availability', (r) =>
+      metadataRecord('plan_availability', r, { label: str(attr(r, 'planType')) }),
+    );
+  }
+  return { metadata: sortMetadata(metadata), partialKinds };
+}
+
+const SUBSCRIPTION_METADATA_INCLUDES =
+  'planAvailabilities,appStoreReviewScreenshot,promotedPurchase,images,versions';
+const IAP_METADATA_INCLUDES = 'appStoreReviewScreenshot,promotedPurchase,images,versions';
+
+export interface FetchedGroupDetails {
+  details: GroupDetails;
+  shape: GroupShape;
+}
+
+/**
+ * A subscription group's localizations and versions: one request including both (the group's
+ * own localization listing only past the cap of 50).
+ */
+export async function fetchGroupDetails(client: DetailsClient, id: string): Promise<FetchedGroupDetails> {
+  const base = `/v1/subscriptionGroups/${encodeURIComponent(id)}`;
+  const request = `GET ${base}`;
+  const relationships = 'subscriptionGroupLocalizations,versions';
+  const document = await client.getDocument(
+    base,
+    {
+      include: relationships,
+      'fields[subscriptionGroups]': relationships,
+      'limit[subscriptionGroupLocalizations]': DETAIL_INCLUDED_LIMIT,
+      'limit[versions]': DETAIL_INCLUDED_LIMIT,
+    },
+    singleDocumentSchema,
+    DETAIL_CALL_SITES.subscriptionGroup,
+  );
+  const group = document.data;
+  const included = new Included();
+  included.add(document.included);
+  const localizations = await includedOrListed(
+    client,
+    toMany(group, 'subscriptionGroupLocalizations'),
+    'subscriptionGroupLocalizations',
+    included,
+    request,
+    `${base}/subscriptionGroupLocalizations`,
+    DETAIL_CALL_SITES.groupLocalizations,
+  );
+  const versionsRel = toMany(group, 'versions');
+  const versions = included.linked(versionsRel, 'subscriptionGroupVersions', request);
+  const metadata = [
+    ...localizations.map((r) => metadataRecord('group_localization', r, { label: str(attr(r, 'locale')) })),
+    ...versions.map((r) => metadataRecord('version', r, { version: int(attr(r, 'version')) })),
+  ];
+  return {
+    details: {
+      groupAppleId: id,
+      metadata: sortMetadata(metadata),
+      partialKinds: isRelationshipTruncated(versionsRel) ? ['version'] : [],
+    },
+    shape: { locales: localizations.length, versions: total(versionsRel) },
+  };
+}
+
 async function fetchSubscriptionDetails(client: DetailsClient, id: string): Promise<FetchedDetails> {
   const base = `/v1/subscriptions/${encodeURIComponent(id)}`;
   const request = `GET ${base}`;
-  const relationships =
-    'subscriptionLocalizations,introductoryOffers,promotionalOffers,offerCodes,winBackOffers,subscriptionAvailability,prices';
+  const relationships = `subscriptionLocalizations,introductoryOffers,promotionalOffers,offerCodes,winBackOffers,subscriptionAvailability,prices,${SUBSCRIPTION_METADATA_INCLUDES}`;
   const document = await client.getDocument(
     base,
     {
       include: relationships,
       'fields[subscriptions]': relationships,
+      'limit[planAvailabilities]': DETAIL_INCLUDED_LIMIT,
+      'limit[images]': DETAIL_INCLUDED_LIMIT,
+      'limit[versions]': DETAIL_INCLUDED_LIMIT,
       'limit[subscriptionLocalizations]': DETAIL_INCLUDED_LIMIT,
       'limit[introductoryOffers]': DETAIL_INCLUDED_LIMIT,
       'limit[promotionalOffers]': DETAIL_INCLUDED_LIMIT,
@@ -453,6 +608,9 @@ async function fetchSubscriptionDetails(client: DetailsClient, id: string): Prom
     DETAIL_CALL_SITES.localizations,
   ).then((resources) => resources.map(localizationOf));
 
+  const { metadata, partialKinds } = productMetadata(product, included, request, SUBSCRIPTION_METADATA);
+  // Territories still come from the deprecated subscriptionAvailability: the plan availabilities'
+  // own territory listing is not in the spec excerpt this worker follows (see docs/catalog-details.md).
   const availabilityId = toOne(product, 'subscriptionAvailability');
   const availabilityPromise = availabilityOf(
     client,
@@ -484,6 +642,8 @@ async function fetchSubscriptionDetails(client: DetailsClient, id: string): Prom
       localizations: sortById(localizations),
       availability,
       territories: territoriesOf(included),
+      metadata,
+      partialKinds,
     },
     shape,
   };
@@ -492,12 +652,14 @@ async function fetchSubscriptionDetails(client: DetailsClient, id: string): Prom
 async function fetchIapDetails(client: DetailsClient, id: string): Promise<FetchedDetails> {
   const base = `/v2/inAppPurchases/${encodeURIComponent(id)}`;
   const request = `GET ${base}`;
-  const relationships = 'inAppPurchaseLocalizations,iapPriceSchedule,inAppPurchaseAvailability,offerCodes';
+  const relationships = `inAppPurchaseLocalizations,iapPriceSchedule,inAppPurchaseAvailability,offerCodes,${IAP_METADATA_INCLUDES}`;
   const document = await client.getDocument(
     base,
     {
       include: relationships,
       'fields[inAppPurchases]': relationships,
+      'limit[images]': DETAIL_INCLUDED_LIMIT,
+      'limit[versions]': DETAIL_INCLUDED_LIMIT,
       'limit[inAppPurchaseLocalizations]': DETAIL_INCLUDED_LIMIT,
       'limit[offerCodes]': DETAIL_INCLUDED_LIMIT,
     },
@@ -509,6 +671,7 @@ async function fetchIapDetails(client: DetailsClient, id: string): Promise<Fetch
   included.add(document.included);
   const shape = EMPTY_SHAPE('iap');
 
+  const { metadata, partialKinds } = productMetadata(product, included, request, IAP_METADATA);
   const scheduleId = toOne(product, 'iapPriceSchedule');
   shape.hasPriceSchedule = Boolean(scheduleId);
   const schedulePrices = async (which: 'manualPrices' | 'automaticPrices'): Promise<DetailPrice[]> => {
@@ -601,6 +764,8 @@ async function fetchIapDetails(client: DetailsClient, id: string): Promise<Fetch
       localizations: sortById(localizations),
       availability,
       territories: territoriesOf(included),
+      metadata,
+      partialKinds,
     },
     shape,
   };

@@ -79,6 +79,49 @@ export const detailAvailabilitySchema = z.object({
 });
 export type DetailAvailability = z.infer<typeof detailAvailabilitySchema>;
 
+/**
+ * Apple's 4.x metadata of a product or a subscription group, as present or missing and with its
+ * state (never an image's bytes): each record kind is its own change entity.
+ * - `version`: a version of the product's (or group's) metadata; `state` says live or in review.
+ * - `plan_availability`: a subscription's plan (`label`: MONTHLY | UPFRONT) and its new-territory flag.
+ * - `promoted_purchase`: the product's promotion on the App Store (enabled, visible, state).
+ * - `review_screenshot`: the screenshot App Review needs (present: a record; missing: none).
+ * - `image`: a promotional image (state).
+ * - `group_localization`: a subscription group's display name per locale (`label`).
+ */
+export const metadataKinds = [
+  'version',
+  'plan_availability',
+  'promoted_purchase',
+  'review_screenshot',
+  'image',
+  'group_localization',
+] as const;
+export type MetadataKind = (typeof metadataKinds)[number];
+
+export const detailMetadataSchema = z.object({
+  kind: z.enum(metadataKinds),
+  appleId: z.string().min(1),
+  /** The record's review, delivery or version state (open: Apple adds values). */
+  state: z.string().nullable(),
+  /** Versions: the version number. */
+  version: z.number().int().nullable(),
+  /** Plan availabilities: the plan type; group localizations: the locale. */
+  label: z.string().nullable(),
+  /** Apple's attributes as received (no upload operations or asset tokens). */
+  attributes: z.record(z.string(), z.unknown()),
+});
+export type DetailMetadata = z.infer<typeof detailMetadataSchema>;
+
+/** A subscription group's localizations and versions (read once per group, not per product). */
+export const groupDetailsSchema = z.object({
+  groupAppleId: z.string().min(1),
+  metadata: z.array(detailMetadataSchema),
+  /** Kinds Apple capped (more than 50) and the spec offers no listing for: unlisted ones are kept, not removed. */
+  partialKinds: z.array(z.enum(metadataKinds)),
+});
+export type GroupDetails = z.infer<typeof groupDetailsSchema>;
+
 /** Everything read about one product: complete, or the fetch threw. */
 export const productDetailsSchema = z.object({
   productAppleId: z.string().min(1),
@@ -88,6 +131,10 @@ export const productDetailsSchema = z.object({
   availability: detailAvailabilitySchema.nullable(),
   /** Territories (with currency) seen in the responses. */
   territories: z.array(detailTerritorySchema),
+  /** Versions, plan availabilities, promoted purchase, review screenshot, images; sorted by kind and id. */
+  metadata: z.array(detailMetadataSchema),
+  /** Kinds Apple capped at 50 whose rest no path in the spec lists: unlisted ones are kept. */
+  partialKinds: z.array(z.enum(metadataKinds)),
 });
 export type ProductDetails = z.infer<typeof productDetailsSchema>;
 
@@ -97,14 +144,26 @@ export type StoredOffer = DetailOffer & { removedAt: Date | null };
 export type StoredLocalization = DetailLocalization & { removedAt: Date | null };
 export type StoredAvailability = DetailAvailability & { removedAt: Date | null };
 
+export type StoredMetadata = DetailMetadata & { removedAt: Date | null };
+
 export interface StoredDetails {
   productAppleId: string;
   prices: StoredPrice[];
   offers: StoredOffer[];
   localizations: StoredLocalization[];
   availability: StoredAvailability | null;
+  metadata: StoredMetadata[];
 }
 
 /** The key of a price version: territory and start date (null start sorts first). */
 export const priceKey = (p: { territory: string; startDate: string | null }) =>
   `${p.territory}/${p.startDate ?? 'initial'}`;
+
+/** Orders metadata records by kind (as listed in metadataKinds), then id. */
+export function sortMetadata<T extends DetailMetadata>(records: T[]): T[] {
+  return records.sort(
+    (a, b) =>
+      metadataKinds.indexOf(a.kind) - metadataKinds.indexOf(b.kind) ||
+      (a.appleId < b.appleId ? -1 : a.appleId > b.appleId ? 1 : 0),
+  );
+}

@@ -55,6 +55,11 @@ const overflow = (n: number) => (n > DETAIL_INCLUDED_LIMIT ? pages(n) : 0);
  * offer codes) + (schedule ? max(1, ⌈manual/200⌉) + max(1, ⌈automatic/200⌉)) + offer codes as
  * above + localizations and availability as above.
  *
+ * The 4.x metadata — versions (with their state), plan availabilities, the promoted purchase,
+ * the review screenshot and images, present or missing — costs nothing more: all of it is
+ * included in the product request (to-ones, and to-manys of at most 50 by the include cap; the
+ * spec has no listing of its own for any of them, so there is no follow-up to make).
+ *
  * Why no plan can do better (reading one product's details):
  * - Amounts (customerPrice, proceeds, proceedsYear2) live only on price points, and a price
  *   point comes along only with the listing of the prices that use it (nested includes such as
@@ -93,6 +98,24 @@ export function detailRequestLowerBound(shape: DetailShape): number {
       ? pages(shape.introductoryRecords)
       : 0;
   return common + prices + introductory + overflow(shape.promotionalOffers) + overflow(shape.winBackOffers);
+}
+
+/** A subscription group's shape: its localizations and versions (read once per group). */
+export interface GroupShape {
+  locales: number;
+  versions: number;
+}
+
+/**
+ * The fewest requests for a subscription group's metadata: 1 (GET /v1/subscriptionGroups/{id}
+ * including its localizations and versions) + (locales > 50 ? ⌈locales/200⌉) for the group's
+ * localization listing. Versions past 50 have no listing in the spec: none is read.
+ * Why no plan can do better: the localizations are not includable on the product (nested) nor
+ * on the app's group listing without reading the group listing again, so the group costs one
+ * request of its own — once per group, however many subscriptions it has.
+ */
+export function groupRequestLowerBound(shape: GroupShape): number {
+  return 1 + overflow(shape.locales);
 }
 
 /** A rough cost before a product's shape is known (refresh.ts reserves this much budget). */

@@ -1,15 +1,20 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf } from '../../db/client.ts';
-import { products, projects, syncRuns } from '../../db/schema.ts';
+import { detailSchedule, products, projects, syncRuns } from '../../db/schema.ts';
 import { type AppStoreClient, AppStoreError, type ResponseEvent } from '../appstore/index.ts';
 import type { ServiceContext } from '../context.ts';
 import { type ClientOverrides, loadClientForProject } from '../credentials/index.ts';
 import { errorKind, errorMessage } from '../errors.ts';
 import { untilNextSyncMs } from '../queue/schedules.ts';
 import type { DetailsBudget } from './budget.ts';
-import { fetchProductDetails } from './fetch.ts';
-import { type DetailShape, detailRequestLowerBound, estimatedDetailRequests } from './plan.ts';
-import { applyProductDetails } from './store.ts';
+import { fetchGroupDetails, fetchProductDetails } from './fetch.ts';
+import {
+  type DetailShape,
+  detailRequestLowerBound,
+  estimatedDetailRequests,
+  groupRequestLowerBound,
+} from './plan.ts';
+import { applyGroupDetails, applyProductDetails } from './store.ts';
 
 /*
  * The rolling refresh of details, run right after a project's structure sync, in the same job
@@ -20,7 +25,7 @@ import { applyProductDetails } from './store.ts';
  * Each product is read and then written in its own transaction: all of its details or none.
  */
 
-export type RefreshReason = 'new' | 'changed' | 'stale';
+export type RefreshReason = 'new' | 'changed' | 'scheduled' | 'recent' | 'stale';
 
 export interface RefreshCandidate {
   appleId: string;
@@ -28,13 +33,30 @@ export interface RefreshCandidate {
   updatedAt: Date;
   detailsReadAt: Date | null;
   detailsRequests: number | null;
+  /** The product's subscription group (subscriptions), whose metadata is read once per run. */
+  groupAppleId?: string | null;
+  /** When its details last changed (null: never seen to change). */
+  changedAt?: Date | null;
+  /** The day its next scheduled price takes effect, as of the last read (YYYY-MM-DD). */
+  nextChangeOn?: string | null;
 }
 
+/** Details that changed within this long are "recent": re-read at a quarter of the maximum age. */
+export const RECENT_CHANGE_MS = 7 * 24 * 3_600_000;
+/** The share of the maximum age after which a recently changed product is due. */
+export const RECENT_AGE_SHARE = 0.25;
+
 /**
- * Products due for a read, in the order they are read (pure): new, changed, then oldest first.
- * Details are read only after a sync, so a product is due once it would pass the maximum age
- * before the project's next sync (`leadMs`, from its schedule; 0 without one): read at the
- * maximum age itself, it would be stale for up to a whole schedule interval (6 h of a 24 h age).
+ * Products due for a read, in the order they are read (pure):
+ * - new (never read), then changed (the structure changed since the read);
+ * - scheduled: a scheduled price took effect since the read (its day has come) — re-read just
+ *   after, so the price in force and the change are seen the day they happen;
+ * - stale: past the maximum age, the oldest first;
+ * - recent: details changed in the last week and a quarter of the maximum age has passed —
+ *   what changed lately tends to change again (a price tested, an offer adjusted). Last, so
+ *   under a binding budget it only spends what the maximum age leaves over.
+ * Details are read only after a sync, so a product is due once it would pass its age before
+ * the project's next sync (`leadMs`, from its schedule; 0 without one).
  */
 export function refreshOrder(
   candidates: readonly RefreshCandidate[],
@@ -43,14 +65,22 @@ export function refreshOrder(
   leadMs = 0,
 ): Array<RefreshCandidate & { reason: RefreshReason }> {
   const dueAgeMs = Math.max(0, maxAgeMs - leadMs);
-  const rank: Record<RefreshReason, number> = { new: 0, changed: 1, stale: 2 };
+  const recentAgeMs = Math.max(0, maxAgeMs * RECENT_AGE_SHARE - leadMs);
+  const today = now.toISOString().slice(0, 10);
+  // Past the maximum age comes before "recent": the age is the promise, recency a bonus.
+  const rank: Record<RefreshReason, number> = { new: 0, changed: 1, scheduled: 2, stale: 3, recent: 4 };
   const due: Array<RefreshCandidate & { reason: RefreshReason }> = [];
   for (const candidate of candidates) {
     const read = candidate.detailsReadAt;
     let reason: RefreshReason | null = null;
+    const age = read === null ? 0 : now.getTime() - read.getTime();
+    const changed = candidate.changedAt ?? null;
     if (read === null) reason = 'new';
     else if (candidate.updatedAt.getTime() > read.getTime()) reason = 'changed';
-    else if (now.getTime() - read.getTime() >= dueAgeMs) reason = 'stale';
+    else if (candidate.nextChangeOn && candidate.nextChangeOn <= today) reason = 'scheduled';
+    else if (age >= dueAgeMs) reason = 'stale';
+    else if (changed && now.getTime() - changed.getTime() <= RECENT_CHANGE_MS && age >= recentAgeMs)
+      reason = 'recent';
     if (reason) due.push({ ...candidate, reason });
   }
   return due.sort(
@@ -85,8 +115,17 @@ export interface ProductRefresh {
   changes: Record<string, number>;
 }
 
+export interface GroupRefresh {
+  groupAppleId: string;
+  requests: number;
+  lowerBound: number;
+  changes: Record<string, number>;
+}
+
 export interface RefreshSummary {
   projectId: string;
+  /** Subscription groups whose metadata (localizations, versions) was read, once per run. */
+  groups: GroupRefresh[];
   /** Products due (new, changed, older than the maximum age) when the refresh started. */
   due: number;
   refreshed: ProductRefresh[];
@@ -120,8 +159,18 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
       updatedAt: products.updatedAt,
       detailsReadAt: products.detailsReadAt,
       detailsRequests: products.detailsRequests,
+      groupAppleId: products.groupAppleId,
+      changedAt: detailSchedule.changedAt,
+      nextChangeOn: detailSchedule.nextChangeOn,
     })
     .from(products)
+    .leftJoin(
+      detailSchedule,
+      and(
+        eq(detailSchedule.projectId, products.projectId),
+        eq(detailSchedule.ownerAppleId, products.appleId),
+      ),
+    )
     .where(and(eq(products.projectId, projectId), isNull(products.removedAt)));
   const now = options.now ?? new Date();
   const [schedule] = await ctx.db
@@ -135,6 +184,7 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
   );
   const summary: RefreshSummary = {
     projectId,
+    groups: [],
     due: due.length,
     refreshed: [],
     deferred: 0,
@@ -170,7 +220,58 @@ export async function refreshDetails(ctx: ServiceContext, options: RefreshOption
       },
     }));
     summary.keyId = keyId;
+    const groupsRead = new Set<string>();
     for (const [index, product] of due.entries()) {
+      // A subscription's group metadata (localizations, versions) is read once per run, with
+      // the first of its subscriptions: never per product.
+      const group = product.groupAppleId;
+      if (group && !groupsRead.has(group)) {
+        groupsRead.add(group);
+        if (budget) {
+          await Promise.all(corrections.splice(0));
+          const grant = await budget.reserve(keyId, 1);
+          if (!grant.granted) {
+            summary.deferred = due.length - index;
+            summary.stoppedBy = 'budget';
+            summary.retryInMs = grant.msBeforeNext;
+            break;
+          }
+        }
+        const before = client.stats();
+        try {
+          const fetched = await fetchGroupDetails(client, group);
+          const requests = client.stats().requests - before.requests;
+          if (budget) await budget.settle(keyId, 1, requests);
+          const outcome = await ctx.db.transaction((tx) =>
+            applyGroupDetails(tx, { projectId, runId, details: fetched.details }),
+          );
+          summary.groups.push({
+            groupAppleId: group,
+            requests,
+            lowerBound: groupRequestLowerBound(fetched.shape),
+            changes: outcome.counts,
+          });
+          addCounts(summary.changes, outcome.counts);
+        } catch (error) {
+          const spent = client.stats().requests - before.requests;
+          if (budget) await budget.settle(keyId, 1, spent);
+          if (error instanceof AppStoreError && error.kind === 'rate_limited') {
+            summary.deferred = due.length - index;
+            summary.stoppedBy = 'rate_limited';
+            break;
+          }
+          if (error instanceof AppStoreError && (error.kind === 'auth' || error.kind === 'forbidden')) {
+            summary.deferred = due.length - index;
+            summary.stoppedBy = 'auth';
+            throw error;
+          }
+          summary.failed.push({ appleId: group, kind: errorKind(error), error: errorMessage(error) });
+          logger.warn(
+            { groupAppleId: group, kind: errorKind(error), error: errorMessage(error) },
+            "could not read a subscription group's metadata; it stays as it was and is retried next run",
+          );
+        }
+      }
       const estimate = estimatedDetailRequests(
         product.kind === 'auto_renewable_subscription' ? 'subscription' : 'iap',
       );

@@ -1,17 +1,34 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../../db/client.ts';
-import { productAvailability, productLocalizations, productOffers, productPrices } from '../../db/schema.ts';
+import {
+  detailMetadata,
+  productAvailability,
+  productLocalizations,
+  productOffers,
+  productPrices,
+} from '../../db/schema.ts';
 import type { Change } from '../catalog/diff.ts';
 import { appendChangeRows, jsonb, ts } from '../sync/change-log.ts';
-import { countDetailChanges, type DetailsDiff, diffDetails, isEmptyDetailsDiff } from './diff.ts';
+import {
+  countChanges,
+  countDetailChanges,
+  type DetailsDiff,
+  diffDetails,
+  diffMetadata,
+  isEmptyDetailsDiff,
+} from './diff.ts';
 import type {
   DetailAvailability,
   DetailLocalization,
+  DetailMetadata,
   DetailOffer,
   DetailPrice,
+  GroupDetails,
+  MetadataKind,
   OfferPrice,
   ProductDetails,
   StoredDetails,
+  StoredMetadata,
 } from './model.ts';
 
 /*
@@ -87,6 +104,7 @@ export async function loadStoredDetails(
     );
   return {
     productAppleId,
+    metadata: await loadStoredMetadata(db, projectId, productAppleId),
     prices: priceRows.map((row) => ({
       appleId: row.appleId,
       territory: row.territory,
@@ -136,6 +154,88 @@ export async function loadStoredDetails(
         }
       : null,
   };
+}
+
+/** The metadata records (live and removed) of a product or group. */
+export async function loadStoredMetadata(
+  db: Db,
+  projectId: string,
+  ownerAppleId: string,
+): Promise<StoredMetadata[]> {
+  const rows = await db
+    .select()
+    .from(detailMetadata)
+    .where(and(eq(detailMetadata.projectId, projectId), eq(detailMetadata.ownerAppleId, ownerAppleId)));
+  return rows.map((row) => ({
+    kind: row.kind as MetadataKind,
+    appleId: row.appleId,
+    state: row.state,
+    version: row.version,
+    label: row.label,
+    attributes: row.attributes,
+    removedAt: row.removedAt,
+  }));
+}
+
+async function writeMetadata(
+  tx: Db,
+  projectId: string,
+  owner: string,
+  at: string,
+  changes: Change<DetailMetadata>[],
+) {
+  const upserts = present(changes);
+  if (upserts.length > 0) {
+    await tx.execute(sql`
+      insert into detail_metadata
+        (project_id, owner_apple_id, kind, apple_id, state, version, label, attributes, first_seen_at, updated_at, removed_at)
+      select ${projectId}, ${owner}, x.kind, x."appleId", x.state, x.version, x.label, x.attributes,
+             ${ts(at)}, ${ts(at)}, null
+        from jsonb_to_recordset(${jsonb(upserts)}) as x(
+          kind text, "appleId" text, state text, version integer, label text, attributes jsonb)
+      on conflict (project_id, kind, apple_id) do update set
+        owner_apple_id = excluded.owner_apple_id, state = excluded.state, version = excluded.version,
+        label = excluded.label, attributes = excluded.attributes, updated_at = excluded.updated_at,
+        removed_at = null`);
+  }
+  const gone = removed(changes).map((m) => ({ kind: m.kind, appleId: m.appleId }));
+  if (gone.length > 0) {
+    await tx.execute(sql`
+      update detail_metadata d set removed_at = ${ts(at)}, updated_at = ${ts(at)}
+        from jsonb_to_recordset(${jsonb(gone)}) as x(kind text, "appleId" text)
+       where d.project_id = ${projectId} and d.kind = x.kind and d.apple_id = x."appleId"`);
+  }
+}
+
+/**
+ * Records what the refresh schedules by: when the owner's details last changed, the next day a
+ * scheduled price takes effect (null: none scheduled), and (groups) when they were read.
+ */
+async function writeSchedule(
+  tx: Db,
+  projectId: string,
+  owner: string,
+  at: string,
+  input: { changed: boolean; nextChangeOn?: string | null; read?: boolean },
+) {
+  const next = input.nextChangeOn === undefined ? null : input.nextChangeOn;
+  await tx.execute(sql`
+    insert into detail_schedule (project_id, owner_apple_id, read_at, changed_at, next_change_on)
+    values (${projectId}, ${owner}, ${input.read ? ts(at) : null}, ${input.changed ? ts(at) : null}, ${next})
+    on conflict (project_id, owner_apple_id) do update set
+      read_at = coalesce(excluded.read_at, detail_schedule.read_at),
+      changed_at = coalesce(excluded.changed_at, detail_schedule.changed_at),
+      next_change_on = ${input.nextChangeOn === undefined ? sql`detail_schedule.next_change_on` : sql`excluded.next_change_on`}`);
+}
+
+/** The first start date after `today` among the prices: when the product's price next changes. */
+export function nextPriceChange(prices: readonly DetailPrice[], today: string): string | null {
+  let next: string | null = null;
+  for (const price of prices) {
+    const start = price.startDate;
+    if (start !== null && start > today && (next === null || start < next)) next = start;
+  }
+  return next;
 }
 
 const present = <T>(changes: readonly Change<T>[]): T[] =>
@@ -330,6 +430,7 @@ async function appendChanges(tx: Db, projectId: string, runId: string, at: strin
     ...diff.offers,
     ...diff.localizations,
     ...(diff.availability ? [diff.availability] : []),
+    ...diff.metadata,
   ] as Change<unknown>[];
   await appendChangeRows(tx, { projectId, runId, at }, all);
 }
@@ -369,8 +470,18 @@ export async function applyProductDetails(
     await writeOffers(tx, projectId, product, clock.at, diff.offers);
     await writeLocalizations(tx, projectId, product, clock.at, diff.localizations);
     await writeAvailability(tx, projectId, product, clock.at, diff.availability);
+    await writeMetadata(tx, projectId, product, clock.at, diff.metadata);
     await appendChanges(tx, projectId, runId, clock.at, diff);
   }
+  // A first read adds everything: that is not a change of the product (it would make every new
+  // product "recently changed" and re-read four times as often).
+  const readBefore =
+    stored.prices.length + stored.offers.length + stored.localizations.length + stored.metadata.length > 0 ||
+    stored.availability !== null;
+  await writeSchedule(tx, projectId, product, clock.at, {
+    changed: readBefore && !isEmptyDetailsDiff(diff),
+    nextChangeOn: nextPriceChange(details.prices, clock.today),
+  });
   await tx.execute(sql`
     update products set details_read_at = ${ts(clock.at)}, details_requests = ${input.requests}
      where project_id = ${projectId} and apple_id = ${product}`);
@@ -380,4 +491,34 @@ export async function applyProductDetails(
     counts: countDetailChanges(diff),
     unchanged: isEmptyDetailsDiff(diff),
   };
+}
+
+export interface ApplyGroupOutcome {
+  at: Date;
+  changes: Change<DetailMetadata>[];
+  counts: Record<string, number>;
+}
+
+/** A subscription group's metadata, like a product's details: locked, diffed, written, logged. */
+export async function applyGroupDetails(
+  tx: Db,
+  input: { projectId: string; runId: string; details: GroupDetails },
+): Promise<ApplyGroupOutcome> {
+  const { projectId, runId, details } = input;
+  const group = details.groupAppleId;
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(${DETAILS_LOCK_NAMESPACE}, hashtext(${`${projectId}/${group}`}))`,
+  );
+  const [clock] = rowsOf<{ at: string }>(
+    await tx.execute(sql`select to_json(clock_timestamp()) #>> '{}' as at`),
+  );
+  if (!clock) throw new Error('clock query returned no row');
+  const stored = await loadStoredMetadata(tx, projectId, group);
+  const changes = diffMetadata(stored, details.metadata, details.partialKinds);
+  if (changes.length > 0) {
+    await writeMetadata(tx, projectId, group, clock.at, changes);
+    await appendChangeRows(tx, { projectId, runId, at: clock.at }, changes as Change<unknown>[]);
+  }
+  await writeSchedule(tx, projectId, group, clock.at, { changed: changes.length > 0, read: true });
+  return { at: new Date(clock.at), changes, counts: countChanges(changes as Change<unknown>[]) };
 }

@@ -98,6 +98,48 @@ export const simAvailabilitySchema = z.object({
 });
 export type SimAvailability = z.infer<typeof simAvailabilitySchema>;
 
+/**
+ * Apple's newest per-product metadata (spec 4.x): what the product's request can include. Only
+ * presence and state are modelled: the bytes of an image never matter to a catalog.
+ */
+export const simMediaSchema = z.object({
+  fileName: z.string().min(1),
+  fileSize: z.number().int().nonnegative().default(1024),
+  /** Screenshots: AppMediaAssetState.state (AWAITING_UPLOAD | UPLOAD_COMPLETE | COMPLETE | FAILED). */
+  assetDeliveryState: z.string().optional(),
+  /** Images: AWAITING_UPLOAD … APPROVED | REJECTED (open). */
+  state: z.string().optional(),
+});
+export type SimMedia = z.infer<typeof simMediaSchema>;
+
+export const simImageSchema = simMediaSchema.extend({ id: z.string().min(1) });
+export type SimImage = z.infer<typeof simImageSchema>;
+
+/** A version of a product's or group's metadata (InAppPurchaseVersion / SubscriptionVersion / SubscriptionGroupVersion). */
+export const simVersionSchema = z.object({
+  id: z.string().min(1),
+  version: z.number().int().min(1),
+  /** PREPARE_FOR_SUBMISSION | READY_FOR_REVIEW | WAITING_FOR_REVIEW | IN_REVIEW | APPROVED | … (open). */
+  state: z.string().min(1),
+});
+export type SimVersion = z.infer<typeof simVersionSchema>;
+
+export const simPromotedPurchaseSchema = z.object({
+  enabled: z.boolean(),
+  visibleForAllUsers: z.boolean(),
+  /** APPROVED | IN_REVIEW | PREPARE_FOR_SUBMISSION | REJECTED (open). */
+  state: z.string().min(1),
+});
+export type SimPromotedPurchase = z.infer<typeof simPromotedPurchaseSchema>;
+
+/** Subscriptions (4.x SubscriptionPlanAvailability): one per plan type. */
+export const simPlanAvailabilitySchema = z.object({
+  /** MONTHLY | UPFRONT (open). */
+  planType: z.string().min(1),
+  availableInNewTerritories: z.boolean(),
+});
+export type SimPlanAvailability = z.infer<typeof simPlanAvailabilitySchema>;
+
 export const simDetailsSchema = z.object({
   /** IAPs: the price schedule's base territory (default USA). */
   baseTerritory: z.string().optional(),
@@ -108,6 +150,16 @@ export const simDetailsSchema = z.object({
   localizations: z.array(simLocalizationSchema),
   /** Null: Apple answers 404 for the availability. */
   availability: simAvailabilitySchema.nullable(),
+  /** The screenshot for App Review; absent or null: none uploaded (a cause of MISSING_METADATA). */
+  reviewScreenshot: simMediaSchema.nullable().optional(),
+  /** Promotional images (4.x `images`). */
+  images: z.array(simImageSchema).optional(),
+  /** The product's promoted purchase on the App Store; absent or null: not promoted. */
+  promotedPurchase: simPromotedPurchaseSchema.nullable().optional(),
+  /** Metadata versions, oldest first (4.x `versions`). */
+  versions: z.array(simVersionSchema).optional(),
+  /** Subscriptions: plan availabilities (4.x `planAvailabilities`). */
+  planAvailabilities: z.array(simPlanAvailabilitySchema).optional(),
 });
 export type SimDetails = z.infer<typeof simDetailsSchema>;
 
@@ -157,6 +209,8 @@ export const simGroupSchema = z.object({
   subscriptions: z.array(simSubscriptionSchema),
   /** subscriptionGroupLocalizations. */
   localizations: z.array(simLocalizationSchema).optional(),
+  /** The group's metadata versions (4.x SubscriptionGroupVersion), oldest first. */
+  versions: z.array(simVersionSchema).optional(),
 });
 export type SimGroup = z.infer<typeof simGroupSchema>;
 

@@ -1,5 +1,5 @@
 import { notFound } from './apple-errors.ts';
-import type { SimGroup, SimOffer } from './catalog.ts';
+import { compareIds, type SimGroup, type SimOffer } from './catalog.ts';
 import {
   availableTerritories,
   baseTerritoryOf,
@@ -26,6 +26,7 @@ import {
   subscriptionPricePoint,
   subscriptionPrices,
   territoryResource,
+  upfrontPricePoint,
   winBackOfferPrices,
   winBackOffers,
 } from './details-resources.ts';
@@ -236,14 +237,23 @@ export const DETAIL_ROUTES: Route[] = [
   ),
   route(
     '/v1/subscriptions/{id}/pricePoints',
-    ofSubscription((ref, ctx) =>
-      pricePoints(
-        ref.subscription.details,
+    ofSubscription((ref, ctx) => {
+      const d = ref.subscription.details;
+      const monthly = pricePoints(
+        d,
         (t, tier) => subscriptionPricePoint(ref.subscription.id, t, tier),
         TIER_COUNT,
         territoriesAsked(ctx),
-      ),
-    ),
+      );
+      if (!d?.planAvailabilities?.some((plan) => plan.planType === 'UPFRONT')) return monthly;
+      const upfront = pricePoints(
+        d,
+        (t, tier) => upfrontPricePoint(ref.subscription.id, t, tier),
+        TIER_COUNT,
+        territoriesAsked(ctx),
+      );
+      return [...monthly, ...upfront].sort((a, b) => compareIds(a.id, b.id));
+    }),
     true,
     'id',
   ),

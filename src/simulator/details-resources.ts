@@ -4,10 +4,13 @@ import {
   type SimDetails,
   type SimGroup,
   type SimIap,
+  type SimImage,
   type SimLocalization,
+  type SimMedia,
   type SimOffer,
   type SimPrice,
   type SimSubscription,
+  type SimVersion,
 } from './catalog.ts';
 import type { Entity, IncludedRelationship, Linkage } from './documents.ts';
 import { amountsFor, TERRITORIES_BY_ID, TERRITORY_IDS, TIER_COUNT } from './territories.ts';
@@ -96,8 +99,16 @@ export function subscriptionPricePoint(
       { name: 'equalizations', kind: 'links' },
       { name: 'adjustedEqualizations', kind: 'links' },
     ],
-    match: { territory },
+    // The standard plan's points. No simulated point belongs to a commitment plan, so
+    // `filter[upfrontPricePointId]` (accepted, as Apple's spec declares it) matches none.
+    match: { territory, planType: 'MONTHLY' },
   };
+}
+
+/** A subscription's price points for the pay-up-front plan (only when it has an UPFRONT plan availability). */
+export function upfrontPricePoint(subscriptionId: string, territory: string, tier: number): DetailResource {
+  const point = subscriptionPricePoint(subscriptionId, territory, tier);
+  return { ...point, id: `${point.id}-upfront`, match: { territory, planType: 'UPFRONT' } };
 }
 
 export function iapPricePoint(iapId: string, territory: string, tier: number): DetailResource {
@@ -641,6 +652,197 @@ export function renderDetail(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Apple's 4.x metadata: review screenshot, images, promoted purchase, versions, plan
+// availabilities. Served only as includes of the product (and the group's versions as includes
+// of the group): the excerpt of Apple's spec the simulator follows has no path of their own.
+
+interface MetadataTypes {
+  /** The owner relationship name on the product's media (`subscription` / `inAppPurchaseV2`). */
+  owner: string;
+  screenshot: string;
+  image: string;
+  version: string;
+}
+
+const SUBSCRIPTION_METADATA: MetadataTypes = {
+  owner: 'subscription',
+  screenshot: 'subscriptionAppStoreReviewScreenshots',
+  image: 'subscriptionImages',
+  version: 'subscriptionVersions',
+};
+const IAP_METADATA: MetadataTypes = {
+  owner: 'inAppPurchaseV2',
+  screenshot: 'inAppPurchaseAppStoreReviewScreenshots',
+  image: 'inAppPurchaseImages',
+  version: 'inAppPurchaseVersions',
+};
+
+function reviewScreenshot(
+  types: MetadataTypes,
+  productId: string,
+  media: SimMedia | null | undefined,
+  owner: () => Target,
+): DetailResource | undefined {
+  if (!media) return undefined;
+  const attributes: Record<string, unknown> = { fileSize: media.fileSize, fileName: media.fileName };
+  if (media.assetDeliveryState) attributes['assetDeliveryState'] = { state: media.assetDeliveryState };
+  return {
+    type: types.screenshot,
+    id: `${productId}-review-screenshot`,
+    attributes,
+    relationships: [{ name: types.owner, kind: 'data', target: owner }],
+  };
+}
+
+function images(types: MetadataTypes, list: readonly SimImage[] | undefined, owner: () => Target) {
+  return sortById(
+    (list ?? []).map((image) => {
+      const attributes: Record<string, unknown> = { fileSize: image.fileSize, fileName: image.fileName };
+      put(attributes, 'state', image.state);
+      return {
+        type: types.image,
+        id: image.id,
+        attributes,
+        relationships: [
+          {
+            name: types.owner === 'inAppPurchaseV2' ? 'inAppPurchase' : 'subscription',
+            kind: 'data',
+            target: owner,
+          },
+        ] as DetailRelationship[],
+      };
+    }),
+  );
+}
+
+function versions(
+  type: string,
+  parent: string,
+  list: readonly SimVersion[] | undefined,
+  owner: () => Target,
+) {
+  const relationships = (): DetailRelationship[] =>
+    type === 'subscriptionGroupVersions'
+      ? [
+          { name: parent, kind: 'data', target: owner },
+          { name: 'localizations', kind: 'links' },
+        ]
+      : [
+          { name: parent, kind: 'data', target: owner },
+          { name: 'image', kind: 'links' },
+          { name: 'images', kind: 'links' },
+          { name: 'localizations', kind: 'links' },
+        ];
+  return sortById(
+    (list ?? []).map((version) => ({
+      type,
+      id: version.id,
+      attributes: { version: version.version, state: version.state },
+      relationships: relationships(),
+    })),
+  );
+}
+
+function promotedPurchase(
+  productId: string,
+  d: SimDetails | undefined,
+  owner: { name: string; target: () => Target },
+): DetailResource | undefined {
+  const promoted = d?.promotedPurchase;
+  if (!promoted) return undefined;
+  return {
+    type: 'promotedPurchases',
+    id: `${productId}-promoted`,
+    attributes: {
+      visibleForAllUsers: promoted.visibleForAllUsers,
+      enabled: promoted.enabled,
+      state: promoted.state,
+    },
+    relationships: [{ name: owner.name, kind: 'data', target: owner.target }],
+  };
+}
+
+/** A plan availability's id: the subscription's id and its plan type (one per plan). */
+export const planAvailabilityId = (subscriptionId: string, planType: string) =>
+  `${subscriptionId}-${planType.toLowerCase()}`;
+
+export function planAvailabilities(ref: SubscriptionRef): DetailResource[] {
+  const d = ref.subscription.details;
+  const territories = [...(d?.availability?.territories ?? [])].sort();
+  return sortById(
+    (d?.planAvailabilities ?? []).map((plan) => ({
+      type: 'subscriptionPlanAvailabilities',
+      id: planAvailabilityId(ref.subscription.id, plan.planType),
+      attributes: { availableInNewTerritories: plan.availableInNewTerritories, planType: plan.planType },
+      relationships: [
+        {
+          name: 'availableTerritories',
+          kind: 'many',
+          items: () => territories.map((t) => ({ detail: territoryResource(t) })),
+        },
+      ],
+    })),
+  );
+}
+
+/** The group's detail relationships (for `include` on the group and its listing). */
+export function groupDetailRelationships(group: SimGroup): DetailRelationship[] {
+  return [
+    { name: 'subscriptionGroupLocalizations', kind: 'many', items: () => details(groupLocalizations(group)) },
+    { name: 'versions', kind: 'many', items: () => details(groupVersions(group)) },
+  ];
+}
+
+export function groupVersions(group: SimGroup): DetailResource[] {
+  return versions('subscriptionGroupVersions', 'subscriptionGroup', group.versions, () => ({
+    entity: { type: 'subscriptionGroups', value: group },
+  }));
+}
+
+function metadataRelationships(
+  types: MetadataTypes,
+  productId: string,
+  d: SimDetails | undefined,
+  owner: () => Target,
+): DetailRelationship[] {
+  return [
+    {
+      name: 'appStoreReviewScreenshot',
+      kind: 'one',
+      target: () => {
+        const found = reviewScreenshot(types, productId, d?.reviewScreenshot, owner);
+        return found && { detail: found };
+      },
+    },
+    { name: 'images', kind: 'many', items: () => details(images(types, d?.images, owner)) },
+    {
+      name: 'versions',
+      kind: 'many',
+      items: () =>
+        details(
+          versions(
+            types.version,
+            types.owner === 'inAppPurchaseV2' ? 'inAppPurchase' : 'subscription',
+            d?.versions,
+            owner,
+          ),
+        ),
+    },
+    {
+      name: 'promotedPurchase',
+      kind: 'one',
+      target: () => {
+        const found = promotedPurchase(productId, d, {
+          name: types.owner === 'inAppPurchaseV2' ? 'inAppPurchaseV2' : 'subscription',
+          target: owner,
+        });
+        return found && { detail: found };
+      },
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
 // The detail relationships of the structure resources (for `include` on the listings)
 
 export function subscriptionDetailRelationships(ref: SubscriptionRef, today: string): DetailRelationship[] {
@@ -659,6 +861,10 @@ export function subscriptionDetailRelationships(ref: SubscriptionRef, today: str
         return found && { detail: found };
       },
     },
+    { name: 'planAvailabilities', kind: 'many', items: () => details(planAvailabilities(ref)) },
+    ...metadataRelationships(SUBSCRIPTION_METADATA, ref.subscription.id, ref.subscription.details, () =>
+      subscriptionTarget(ref),
+    ),
   ];
 }
 
@@ -688,5 +894,6 @@ export function iapDetailRelationships(ref: IapRef, today: string): DetailRelati
         return found && { detail: found };
       },
     },
+    ...metadataRelationships(IAP_METADATA, ref.iap.id, ref.iap.details, () => iapTarget(ref)),
   ];
 }

@@ -4,6 +4,7 @@ import { compareIds, type SimApp, type SimGroup, type SimIap, type SimSubscripti
 import type { CursorCodec } from './cursor.ts';
 import {
   type DetailRelationship,
+  groupDetailRelationships,
   iapDetailRelationships,
   renderDetail,
   subscriptionDetailRelationships,
@@ -77,19 +78,71 @@ function firstAfter<T extends { id: string }>(sorted: readonly T[], after: strin
   return low;
 }
 
+/** Readers of the fields a listing can be sorted by (`sort=name,-name`), by field name. */
+export type SortFields<T> = Record<string, (item: T) => string>;
+
+/**
+ * A listing in the order `sort` asks for (ties by id), and the position key its cursors carry:
+ * the sort values and the id, so a page continues after the last one served even when items
+ * move between pages, as keyset paging on ids does.
+ */
+function sortedBy<T extends { id: string }>(
+  items: readonly T[],
+  sort: readonly string[],
+  fields: SortFields<T>,
+) {
+  const keys = sort.map((field) => {
+    const descending = field.startsWith('-');
+    const read = fields[descending ? field.slice(1) : field];
+    if (!read) throw new Error(`no reader for sort field ${field}`);
+    return { read, descending };
+  });
+  const position = (item: T): string[] => [...keys.map((k) => k.read(item)), item.id];
+  const compare = (a: readonly string[], b: readonly string[]): number => {
+    for (let i = 0; i < keys.length; i++) {
+      const x = a[i] ?? '';
+      const y = b[i] ?? '';
+      if (x !== y) return (x < y ? -1 : 1) * (keys[i]!.descending ? -1 : 1);
+    }
+    return compareIds(a[keys.length] ?? '', b[keys.length] ?? '');
+  };
+  const sorted = [...items].sort((a, b) => compare(position(a), position(b)));
+  return { sorted, position, compare };
+}
+
 export function paginate<T extends { id: string }>(
   ctx: EndpointContext,
-  sorted: readonly T[],
+  listed: readonly T[],
   predicate: ((item: T) => boolean) | undefined,
+  sortFields?: SortFields<T>,
 ): Page<T> | AppleErrorResponse {
   const limit = ctx.query.limit ?? DEFAULT_PAGE_LIMIT;
+  const order =
+    sortFields && ctx.query.sort.length > 0 ? sortedBy(listed, ctx.query.sort, sortFields) : undefined;
+  const sorted = order ? order.sorted : listed;
   let start = 0;
   if (ctx.query.cursor !== undefined) {
     const after = ctx.cursors.decode(ctx.url.pathname, ctx.query.cursor);
     if (after === undefined) {
       return parameterInvalid('cursor', `'${ctx.query.cursor}' is not a valid cursor for this request`);
     }
-    start = firstAfter(sorted, after);
+    if (order) {
+      let position: string[] | undefined;
+      try {
+        const parsed: unknown = JSON.parse(after);
+        if (Array.isArray(parsed) && parsed.every((v) => typeof v === 'string')) position = parsed;
+      } catch {
+        position = undefined;
+      }
+      if (!position) {
+        return parameterInvalid('cursor', `'${ctx.query.cursor}' is not a valid cursor for this request`);
+      }
+      const from = position;
+      start = sorted.findIndex((item) => order.compare(order.position(item), from) > 0);
+      if (start < 0) start = sorted.length;
+    } else {
+      start = firstAfter(sorted, after);
+    }
   }
   let items: T[];
   let total: number;
@@ -112,7 +165,8 @@ export function paginate<T extends { id: string }>(
     }
   }
   const last = items[items.length - 1];
-  const next = more && last ? nextLink(ctx, ctx.cursors.encode(ctx.url.pathname, last.id)) : undefined;
+  const after = last && (order ? JSON.stringify(order.position(last)) : last.id);
+  const next = more && after ? nextLink(ctx, ctx.cursors.encode(ctx.url.pathname, after)) : undefined;
   return { items, total, next };
 }
 
@@ -375,7 +429,10 @@ const listInAppPurchases: Endpoint = (ctx) => {
     filterOn(ctx, 'filter[state]', (iap) => iap.state),
     filterOn(ctx, 'filter[inAppPurchaseType]', (iap) => iap.inAppPurchaseType),
   ]);
-  const page = paginate(ctx, index.iaps, predicate);
+  const page = paginate(ctx, index.iaps, predicate, {
+    name: (iap) => iap.name,
+    inAppPurchaseType: (iap) => iap.inAppPurchaseType,
+  });
   if ('status' in page) return page;
   const fast = ctx.query.include.size === 0 && !ctx.query.fields.has('inAppPurchases');
   if (fast) {
@@ -468,22 +525,37 @@ const listSubscriptionGroups: Endpoint = (ctx) => {
     );
   }
   const included = new Map<string, Record<string, unknown>>();
-  const data = page.items.map((group) => {
-    const relationships = new Map<string, IncludedRelationship>();
-    for (const name of ctx.query.include) {
-      if (name === 'subscriptions') {
-        const subscriptions = index.subscriptionsByGroup.get(group.id) ?? [];
-        relationships.set(
-          name,
-          includeMany(ctx, name, subscriptions, subscriptionEntity(group.id), included),
-        );
-      } else {
-        relationships.set(name, emptyInclude(ctx, 'subscriptionGroups', name));
-      }
-    }
-    return JSON.stringify(render(ctx, groupEntity(group), relationships));
-  });
+  const data = page.items.map((group) =>
+    JSON.stringify(render(ctx, groupEntity(group), groupIncludes(ctx, index, group, included))),
+  );
   return collection(ctx, page, data, ctx.query.include.size > 0 ? included : undefined);
+};
+
+function groupIncludes(
+  ctx: EndpointContext,
+  index: AppIndex,
+  group: SimGroup,
+  included: Map<string, Record<string, unknown>>,
+): Map<string, IncludedRelationship> {
+  const relationships = includeRelationships(ctx, groupDetailRelationships(group), included);
+  for (const name of ctx.query.include) {
+    if (name === 'subscriptions') {
+      const subscriptions = index.subscriptionsByGroup.get(group.id) ?? [];
+      relationships.set(name, includeMany(ctx, name, subscriptions, subscriptionEntity(group.id), included));
+    } else if (!relationships.has(name)) {
+      relationships.set(name, emptyInclude(ctx, 'subscriptionGroups', name));
+    }
+  }
+  return relationships;
+}
+
+const getSubscriptionGroup: Endpoint = (ctx) => {
+  const owner = ctx.store.index().groupsById.get(ctx.id!);
+  if (!owner || !canSee(ctx.key, owner.app.id)) return notFound('subscriptionGroups', ctx.id!);
+  const index = ctx.store.appIndex(owner.app);
+  const included = new Map<string, Record<string, unknown>>();
+  const data = render(ctx, groupEntity(owner.group), groupIncludes(ctx, index, owner.group, included));
+  return single(ctx, data, ctx.query.include.size > 0 ? included : undefined);
 };
 
 const listSubscriptions: Endpoint = (ctx) => {
@@ -496,7 +568,7 @@ const listSubscriptions: Endpoint = (ctx) => {
     filterOn(ctx, 'filter[name]', (subscription) => subscription.name),
     filterOn(ctx, 'filter[state]', (subscription) => subscription.state),
   ]);
-  const page = paginate(ctx, subscriptions, predicate);
+  const page = paginate(ctx, subscriptions, predicate, { name: (subscription) => subscription.name });
   if ('status' in page) return page;
   const toEntity = subscriptionEntity(owner.group.id);
   const fast = ctx.query.include.size === 0 && !ctx.query.fields.has('subscriptions');
@@ -567,6 +639,7 @@ export const ROUTES: Route[] = [
   route('/v1/apps/{id}/inAppPurchasesV2', listInAppPurchases, true),
   route('/v1/apps/{id}/subscriptionGroups', listSubscriptionGroups, true),
   route('/v1/subscriptionGroups/{id}/subscriptions', listSubscriptions, true),
+  route('/v1/subscriptionGroups/{id}', getSubscriptionGroup, true),
   route('/v1/apps/{id}/subscriptionGracePeriod', getAppGracePeriod, true),
   route('/v1/subscriptionGracePeriods/{id}', getGracePeriod, true),
   route('/v1/subscriptions/{id}', getSubscription, true, 'id'),

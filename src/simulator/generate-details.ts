@@ -294,6 +294,54 @@ function iapDetails(ctx: DetailsContext, iap: SimIap, index: number): SimDetails
   };
 }
 
+const VERSION_STATE: Record<string, string> = {
+  APPROVED: 'APPROVED',
+  MISSING_METADATA: 'PREPARE_FOR_SUBMISSION',
+  READY_TO_SUBMIT: 'READY_FOR_REVIEW',
+  WAITING_FOR_REVIEW: 'WAITING_FOR_REVIEW',
+  IN_REVIEW: 'IN_REVIEW',
+  REJECTED: 'REJECTED',
+  DEVELOPER_ACTION_NEEDED: 'REJECTED',
+};
+
+/**
+ * The 4.x metadata (review screenshot, images, promoted purchase, versions, plan availabilities),
+ * derived from the product without drawing from the random stream, so the rest of a seeded
+ * catalog is the same as before it existed. A MISSING_METADATA product lacks its screenshot.
+ */
+function addMetadata(
+  details: SimDetails,
+  product: { id: string; state: string },
+  index: number,
+  subscription: boolean,
+) {
+  details.reviewScreenshot =
+    product.state === 'MISSING_METADATA'
+      ? null
+      : { fileName: `review-${product.id}.png`, fileSize: 204_800, assetDeliveryState: 'COMPLETE' };
+  details.images =
+    index % 3 === 0
+      ? [
+          {
+            id: `${product.id}-image-1`,
+            fileName: `promo-${product.id}.png`,
+            fileSize: 512_000,
+            state: 'APPROVED',
+          },
+        ]
+      : [];
+  details.promotedPurchase =
+    index % 5 === 0 ? { enabled: true, visibleForAllUsers: true, state: 'APPROVED' } : null;
+  details.versions = [
+    {
+      id: `${product.id}-version-1`,
+      version: 1,
+      state: VERSION_STATE[product.state] ?? 'PREPARE_FOR_SUBMISSION',
+    },
+  ];
+  if (subscription) details.planAvailabilities = [{ planType: 'MONTHLY', availableInNewTerritories: true }];
+}
+
 /** Adds details to every product and group of `apps`, in place. */
 export function addDetails(
   apps: SimApp[],
@@ -319,11 +367,14 @@ export function addDetails(
   for (const app of apps) {
     app.iaps.forEach((iap, index) => {
       iap.details = iapDetails(ctx, iap, index);
+      addMetadata(iap.details, iap, index, false);
     });
     app.groups.forEach((group: SimGroup) => {
       group.localizations = localizations(ctx, group.referenceName, true);
+      group.versions = [{ id: `${group.id}-version-1`, version: 1, state: 'APPROVED' }];
       group.subscriptions.forEach((subscription, index) => {
         subscription.details = subscriptionDetails(ctx, subscription, index);
+        addMetadata(subscription.details, subscription, index, true);
       });
     });
   }

@@ -8,9 +8,13 @@ import {
   type SimGroup,
   type SimIap,
   type SimLocalization,
+  type SimMedia,
   type SimOffer,
+  type SimPlanAvailability,
   type SimPrice,
+  type SimPromotedPurchase,
   type SimSubscription,
+  type SimVersion,
   simAppSchema,
   simAvailabilitySchema,
   simDetailsSchema,
@@ -18,9 +22,13 @@ import {
   simGroupSchema,
   simIapSchema,
   simLocalizationSchema,
+  simMediaSchema,
   simOfferSchema,
+  simPlanAvailabilitySchema,
   simPriceSchema,
+  simPromotedPurchaseSchema,
   simSubscriptionSchema,
+  simVersionSchema,
 } from './catalog.ts';
 import { createIdSource } from './generate.ts';
 import type { CatalogStore } from './store.ts';
@@ -84,6 +92,23 @@ export interface SimMutations {
   setAvailability(productId: string, patch: Partial<SimAvailability>): SimAvailability;
   /** Replaces a product's details wholesale (null: none). */
   setDetails(productId: string, details: SimDetails | null): SimDetails | null;
+  /** Removes a localization of a product or a subscription group. */
+  removeLocalization(localizationId: string): void;
+  /**
+   * Submits the metadata of a product or group for review: the latest version moves to `state`
+   * (default WAITING_FOR_REVIEW), or a new version is started when the latest was already
+   * approved (or there is none). Returns that version.
+   */
+  submitVersion(ownerId: string, options?: { state?: string }): SimVersion;
+  /** Uploads (or replaces) a product's review screenshot; null removes it. */
+  setReviewScreenshot(productId: string, screenshot: Partial<SimMedia> | null): SimMedia | null;
+  /** Promotes a product on the App Store (or changes its promotion); null ends it. */
+  setPromotedPurchase(
+    productId: string,
+    promoted: Partial<SimPromotedPurchase> | null,
+  ): SimPromotedPurchase | null;
+  /** Adds or changes a subscription's plan availability of `planType`. */
+  setPlanAvailability(subscriptionId: string, plan: SimPlanAvailability): SimPlanAvailability;
 }
 
 export type PriceInput = Omit<SimPrice, 'startDate'> & { startDate: string | null };
@@ -111,6 +136,11 @@ export const MUTATION_NAMES = [
   'updateLocalization',
   'setAvailability',
   'setDetails',
+  'removeLocalization',
+  'submitVersion',
+  'setReviewScreenshot',
+  'setPromotedPurchase',
+  'setPlanAvailability',
 ] as const satisfies readonly (keyof SimMutations)[];
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -590,6 +620,102 @@ export function createMutations(
       }
       target.details = parseOrThrow<SimDetails>(simDetailsSchema, input, 'details');
       return changed(target.details);
+    },
+
+    removeLocalization(localizationId) {
+      const found = store.detailsIndex().localizations.get(localizationId);
+      if (!found) throw new NotFoundError(`The simulator has no localization ${localizationId}.`);
+      const list = found.group
+        ? found.group.localizations!
+        : (found.product!.iap ?? found.product!.subscription)!.details!.localizations;
+      list.splice(list.indexOf(found.entry), 1);
+      store.touch();
+    },
+
+    submitVersion(ownerId, options = {}) {
+      const owner = store.index().groupsById.get(ownerId);
+      let list: SimVersion[];
+      if (owner) {
+        owner.group.versions ??= [];
+        list = owner.group.versions;
+      } else {
+        const { details } = detailsOf(ownerId);
+        details.versions ??= [];
+        list = details.versions;
+      }
+      const state = options.state ?? 'WAITING_FOR_REVIEW';
+      const latest = list[list.length - 1];
+      if (latest && latest.state !== 'APPROVED') {
+        latest.state = state;
+        return changed(latest);
+      }
+      const version = parseOrThrow<SimVersion>(
+        simVersionSchema,
+        { id: freshId(undefined), version: (latest?.version ?? 0) + 1, state },
+        'version',
+      );
+      list.push(version);
+      return changed(version);
+    },
+
+    setReviewScreenshot(productId, input) {
+      const { details } = detailsOf(productId);
+      if (input === null) {
+        details.reviewScreenshot = null;
+        store.touch();
+        return null;
+      }
+      const next = parseOrThrow<SimMedia>(
+        simMediaSchema,
+        {
+          fileName: `review-${productId}.png`,
+          assetDeliveryState: 'COMPLETE',
+          ...details.reviewScreenshot,
+          ...input,
+        },
+        'screenshot',
+      );
+      details.reviewScreenshot = next;
+      return changed(next);
+    },
+
+    setPromotedPurchase(productId, input) {
+      const { details } = detailsOf(productId);
+      if (input === null) {
+        details.promotedPurchase = null;
+        store.touch();
+        return null;
+      }
+      const next = parseOrThrow<SimPromotedPurchase>(
+        simPromotedPurchaseSchema,
+        {
+          enabled: true,
+          visibleForAllUsers: true,
+          state: 'PREPARE_FOR_SUBMISSION',
+          ...details.promotedPurchase,
+          ...input,
+        },
+        'promotedPurchase',
+      );
+      details.promotedPurchase = next;
+      return changed(next);
+    },
+
+    setPlanAvailability(subscriptionId, input) {
+      const ref = product(subscriptionId);
+      if (!ref.subscription) {
+        throw new InvalidInputError(
+          'subscriptionId',
+          `${subscriptionId} is not a subscription: only subscriptions have plans.`,
+        );
+      }
+      const { details } = detailsOf(subscriptionId);
+      const plan = parseOrThrow<SimPlanAvailability>(simPlanAvailabilitySchema, input, 'plan');
+      details.planAvailabilities ??= [];
+      const existing = details.planAvailabilities.find((p) => p.planType === plan.planType);
+      if (existing) Object.assign(existing, plan);
+      else details.planAvailabilities.push(plan);
+      return changed(plan);
     },
   };
 }

@@ -460,6 +460,29 @@ export const PARAMETER_TABLE: Record<string, Record<string, ParameterSpec>> = {
     'limit[planAvailabilities]': { kind: 'integer', max: 50 },
     'limit[versions]': { kind: 'integer', max: 50 },
   },
+  '/v1/subscriptionGroups/{id}': {
+    'fields[subscriptionGroups]': {
+      kind: 'list',
+      values: 'referenceName,subscriptions,subscriptionGroupLocalizations,versions',
+    },
+    'fields[subscriptions]': {
+      kind: 'list',
+      values:
+        'name,productId,familySharable,state,subscriptionPeriod,reviewNote,groupLevel,subscriptionLocalizations,appStoreReviewScreenshot,group,introductoryOffers,promotionalOffers,offerCodes,prices,pricePoints,promotedPurchase,subscriptionAvailability,winBackOffers,images,planAvailabilities,versions,multiSeatStatus,marketSettings',
+    },
+    'fields[subscriptionGroupLocalizations]': {
+      kind: 'list',
+      values: 'name,customAppName,locale,state,subscriptionGroup',
+    },
+    'fields[subscriptionGroupVersions]': {
+      kind: 'list',
+      values: 'version,state,subscriptionGroup,localizations',
+    },
+    include: { kind: 'list', values: 'subscriptions,subscriptionGroupLocalizations,versions' },
+    'limit[subscriptionGroupLocalizations]': { kind: 'integer', max: 50 },
+    'limit[subscriptions]': { kind: 'integer', max: 50 },
+    'limit[versions]': { kind: 'integer', max: 50 },
+  },
   '/v1/apps/{id}/subscriptionGracePeriod': {
     'fields[subscriptionGracePeriods]': { kind: 'list', values: 'optIn,sandboxOptIn,duration,renewalType' },
   },

@@ -59,7 +59,11 @@ const IMPLEMENTED_FILTERS: Record<string, ReadonlySet<string>> = {
     'filter[planType]',
     'filter[subscriptionPricePoint]',
   ]),
-  '/v1/subscriptions/{id}/pricePoints': new Set(['filter[territory]']),
+  '/v1/subscriptions/{id}/pricePoints': new Set([
+    'filter[territory]',
+    'filter[planType]',
+    'filter[upfrontPricePointId]',
+  ]),
   '/v1/subscriptions/{id}/introductoryOffers': new Set(['filter[territory]']),
   '/v1/subscriptions/{id}/promotionalOffers': new Set(['filter[territory]']),
   '/v1/subscriptions/{id}/offerCodes': new Set(['filter[territory]']),
@@ -73,6 +77,12 @@ const IMPLEMENTED_FILTERS: Record<string, ReadonlySet<string>> = {
   '/v1/inAppPurchaseOfferCodes/{id}/prices': new Set(['filter[territory]']),
 };
 
+/** Listings whose `sort` the simulator implements (every field the spec allows there). */
+const IMPLEMENTED_SORTS: ReadonlySet<string> = new Set([
+  '/v1/apps/{id}/inAppPurchasesV2',
+  '/v1/subscriptionGroups/{id}/subscriptions',
+]);
+
 export interface ParsedQuery {
   limit: number | undefined;
   cursor: string | undefined;
@@ -82,6 +92,8 @@ export interface ParsedQuery {
   /** Sparse fieldsets by resource type. */
   fields: ReadonlyMap<string, ReadonlySet<string>>;
   filters: ReadonlyMap<string, readonly string[]>;
+  /** `sort` fields in order (`-name`: descending); empty when absent. */
+  sort: readonly string[];
 }
 
 export type QueryResult = { ok: true; query: ParsedQuery } | { ok: false; error: AppleErrorResponse };
@@ -101,6 +113,7 @@ export function parseQuery(template: string, params: URLSearchParams): QueryResu
     includeLimits: new Map<string, number>(),
     fields: new Map<string, ReadonlySet<string>>(),
     filters: new Map<string, string[]>(),
+    sort: [] as string[],
   };
   for (const [name, value] of params) {
     if (seen.has(name)) {
@@ -142,6 +155,8 @@ export function parseQuery(template: string, params: URLSearchParams): QueryResu
       for (const item of values) query.include.add(item);
     } else if (name.startsWith('fields[')) {
       query.fields.set(name.slice('fields['.length, -1), new Set(values));
+    } else if (name === 'sort' && IMPLEMENTED_SORTS.has(template)) {
+      query.sort = values;
     } else if (name.startsWith('filter[') && IMPLEMENTED_FILTERS[template]?.has(name)) {
       query.filters.set(name, values);
     } else {

@@ -29,11 +29,13 @@ import { findBenchServices, serverVersions } from './lib/services.ts';
 import { msSince } from './lib/stats.ts';
 import { apiScenario } from './scenarios/api.ts';
 import { attributionScenario } from './scenarios/attribution.ts';
+import { budgetScenario } from './scenarios/budget.ts';
 import { cliScenario } from './scenarios/cli.ts';
 import { consoleScenario } from './scenarios/console.ts';
 import { databaseScenario } from './scenarios/database.ts';
 import { detailsScenario } from './scenarios/details.ts';
 import { fleetScenario } from './scenarios/fleet.ts';
+import { freshnessScenario } from './scenarios/freshness.ts';
 import { latencyScenario } from './scenarios/latency.ts';
 import { requestsScenario } from './scenarios/requests.ts';
 import { schedulerScenario } from './scenarios/scheduler.ts';
@@ -49,6 +51,8 @@ const SCENARIOS: Scenario[] = [
   consoleScenario,
   apiScenario,
   attributionScenario,
+  freshnessScenario,
+  budgetScenario,
 ];
 
 const progress = (message: string) => process.stderr.write(`  · ${message}\n`);

@@ -26,6 +26,8 @@ const TABLES = [
   'catalog_changes',
   'catalog_digests',
   'console_sessions',
+  'detail_metadata',
+  'detail_schedule',
   'discovered_apps',
   'event_sequences',
   'events',

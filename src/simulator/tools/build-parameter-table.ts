@@ -20,6 +20,8 @@ export const SERVED_PATHS = [
   '/v1/apps/{id}/inAppPurchasesV2',
   '/v1/apps/{id}/subscriptionGroups',
   '/v1/subscriptionGroups/{id}/subscriptions',
+  // The group with its localizations and versions in one request (the catalog's group metadata).
+  '/v1/subscriptionGroups/{id}',
   '/v1/apps/{id}/subscriptionGracePeriod',
   '/v1/subscriptionGracePeriods/{id}',
   // Catalog details.

@@ -12,7 +12,7 @@ export interface BenchArgs {
 
 export const USAGE = `Usage: npm run bench [-- --quick] [-- --only N[,M]] [-- --out DIR] [-- --cpu-prof]
   --quick      reduced sizes and repetitions (under a minute)
-  --only N     run only scenario N (1 requests, 2 latency, 3 database, 4 fleet, 5 scheduler, 6 details, 7 cli, 8 console, 9 api, 10 attribution); repeatable
+  --only N     run only scenario N (1 requests, 2 latency, 3 database, 4 fleet, 5 scheduler, 6 details, 7 cli, 8 console, 9 api, 10 attribution, 11 details-freshness, 12 details-budget); repeatable
   --out DIR    where results JSON goes (default bench-results)
   --cpu-prof   write a V8 CPU profile of the fleet worker into the results folder`;
 
@@ -33,8 +33,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--only':
         for (const part of value().split(',')) {
           const n = Number(part);
-          if (!Number.isInteger(n) || n < 1 || n > 10)
-            throw new Error(`--only takes 1 to 10, not "${part}".\n${USAGE}`);
+          if (!Number.isInteger(n) || n < 1 || n > 12)
+            throw new Error(`--only takes 1 to 12, not "${part}".\n${USAGE}`);
           args.only.push(n);
         }
         break;

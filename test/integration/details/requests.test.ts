@@ -114,8 +114,19 @@ describe('detail requests', () => {
       availabilityTerritories: null,
     });
     expect(detailRequestLowerBound(shapes.get(subs[4]!.id)!)).toBe(1);
-    // Every detail request is attributed to a product: the total is the sum of the bounds.
-    const all = details.refreshed.reduce((n, p) => n + p.lowerBound, 0);
+    // Each subscription group's metadata (localizations, versions) costs one request per run,
+    // however many of its subscriptions are read, and nothing per product.
+    expect(details.groups.map((g) => g.groupAppleId).sort()).toEqual(
+      app()
+        .groups.map((g) => g.id)
+        .sort(),
+    );
+    for (const group of details.groups) expect(group.requests).toBe(group.lowerBound);
+    expect(sim.requestCounts({ keyId })['GET /v1/subscriptionGroups/{id}']).toBe(app().groups.length);
+    // Every other detail request is attributed to a product: the total is the sum of the bounds.
+    const all =
+      details.refreshed.reduce((n, p) => n + p.lowerBound, 0) +
+      details.groups.reduce((n, g) => n + g.lowerBound, 0);
     expect(details.requests).toBe(all);
   });
 });

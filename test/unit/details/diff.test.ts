@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { countDetailChanges, diffDetails, isEmptyDetailsDiff } from '../../../src/details/diff.ts';
-import type { DetailOffer, DetailPrice, ProductDetails, StoredDetails } from '../../../src/details/model.ts';
+import type {
+  DetailMetadata,
+  DetailOffer,
+  DetailPrice,
+  ProductDetails,
+  StoredDetails,
+} from '../../../src/details/model.ts';
 
 const price = (territory: string, startDate: string | null, customerPrice: string): DetailPrice => ({
   appleId: `${territory}-${startDate}`,
@@ -50,6 +56,8 @@ const fetched = (patch: Partial<ProductDetails> = {}): ProductDetails => ({
   localizations: [],
   availability: null,
   territories: [],
+  metadata: [],
+  partialKinds: [],
   ...patch,
 });
 
@@ -59,6 +67,7 @@ const stored = (details: ProductDetails, removedAt: Date | null = null): StoredD
   offers: details.offers.map((o) => ({ ...o, removedAt })),
   localizations: details.localizations.map((l) => ({ ...l, removedAt })),
   availability: details.availability ? { ...details.availability, removedAt } : null,
+  metadata: details.metadata.map((m) => ({ ...m, removedAt })),
 });
 
 const EMPTY: StoredDetails = {
@@ -67,6 +76,7 @@ const EMPTY: StoredDetails = {
   offers: [],
   localizations: [],
   availability: null,
+  metadata: [],
 };
 const TODAY = '2026-06-01';
 
@@ -140,5 +150,64 @@ describe('diffDetails', () => {
     });
     const diff = diffDetails(stored(before), fetched(), TODAY);
     expect(diff.availability).toMatchObject({ entity: 'availability', entityId: 'sub1', action: 'removed' });
+  });
+});
+
+const record = (
+  kind: DetailMetadata['kind'],
+  appleId: string,
+  patch: Partial<DetailMetadata> = {},
+): DetailMetadata => ({
+  kind,
+  appleId,
+  state: 'APPROVED',
+  version: kind === 'version' ? 1 : null,
+  label: null,
+  attributes: {},
+  ...patch,
+});
+
+describe('diffDetails: metadata', () => {
+  const base = fetched({
+    metadata: [
+      record('version', 'v1'),
+      record('plan_availability', 'p1', { label: 'MONTHLY', state: null }),
+      record('review_screenshot', 's1', { state: 'COMPLETE' }),
+    ],
+  });
+
+  it('each metadata kind is its own change entity; an unchanged read changes nothing', () => {
+    const first = diffDetails(EMPTY, base, TODAY);
+    expect(countDetailChanges(first)).toEqual({
+      'version.added': 1,
+      'plan_availability.added': 1,
+      'review_screenshot.added': 1,
+    });
+    expect(isEmptyDetailsDiff(diffDetails(stored(base), base, TODAY))).toBe(true);
+  });
+
+  it('a submitted version, a new version and a missing screenshot', () => {
+    const next = fetched({
+      metadata: [
+        record('version', 'v1', { state: 'REPLACED_WITH_NEW_VERSION' }),
+        record('version', 'v2', { version: 2, state: 'WAITING_FOR_REVIEW' }),
+        record('plan_availability', 'p1', { label: 'MONTHLY', state: null }),
+      ],
+    });
+    const diff = diffDetails(stored(base), next, TODAY);
+    expect(countDetailChanges(diff)).toEqual({
+      'version.updated': 1,
+      'version.added': 1,
+      'review_screenshot.removed': 1,
+    });
+    expect(diff.metadata.find((c) => c.entityId === 'v1')!.changedFields).toEqual(['state']);
+  });
+
+  it('a kind Apple capped keeps what it did not list', () => {
+    const capped = fetched({
+      metadata: [record('plan_availability', 'p1', { label: 'MONTHLY', state: null })],
+    });
+    const diff = diffDetails(stored(base), { ...capped, partialKinds: ['version'] }, TODAY);
+    expect(countDetailChanges(diff)).toEqual({ 'review_screenshot.removed': 1 });
   });
 });

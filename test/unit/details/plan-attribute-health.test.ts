@@ -265,3 +265,144 @@ describe('untilNextSyncMs', () => {
     expect(untilNextSyncMs({ scheduleEverySeconds: null, scheduleCron: null }, now)).toBeNull();
   });
 });
+
+describe('catalog health names why a product is MISSING_METADATA', () => {
+  const now = new Date('2026-06-01T12:00:00Z');
+  const read = new Date('2026-06-01T11:00:00Z');
+  const price = (territory: string) => ({ territory, startDate: null, endDate: null, removedAt: null });
+  const missing = (appleId: string, kind = 'auto_renewable_subscription') => ({
+    appleId,
+    productId: `p.${appleId}`,
+    kind,
+    state: 'MISSING_METADATA',
+    detailsReadAt: read,
+  });
+  const complete = { locales: ['en-US'], prices: [price('USA')], availability: ['USA'] };
+  const shots = (state = 'COMPLETE') => [{ kind: 'review_screenshot', state }];
+
+  const reasons = (overrides: {
+    locales?: string[];
+    prices?: ReturnType<typeof price>[];
+    availability?: string[] | null;
+    metadata?: Array<{ kind: string; state: string | null }>;
+    group?: Array<{ kind: string; state: string | null }>;
+    kind?: string;
+    read?: boolean;
+  }) => {
+    const o = {
+      ...complete,
+      metadata: shots(),
+      group: [{ kind: 'group_localization', state: null }],
+      ...overrides,
+    };
+    const issues = catalogHealthIssues({
+      now,
+      maxAgeMs: 86_400_000,
+      products: [missing('x', o.kind)],
+      prices: new Map([['x', o.prices]]),
+      availability: o.availability ? new Map([['x', o.availability]]) : new Map(),
+      locales: new Map([['x', o.locales]]),
+      offers: [],
+      metadata: new Map([
+        ['x', o.metadata],
+        ['g', o.group],
+      ]),
+      groups: new Map([['x', 'g']]),
+      metadataRead: o.read === false ? new Set() : new Set(['x', 'g']),
+    });
+    return issues
+      .filter((i) => i.kind === 'missing_metadata')
+      .map((i) => ({ reason: i.reason, items: i.items, fix: i.fix }));
+  };
+
+  const cases: Array<[string, Parameters<typeof reasons>[0], string]> = [
+    ['no_localization', { locales: [] }, 'Add Localization; enter a Display Name and Description'],
+    ['no_group_localization', { group: [] }, 'Subscription Group Display Name'],
+    ['no_review_screenshot', { metadata: [] }, 'under Review Information upload a Screenshot'],
+    [
+      'review_screenshot_incomplete',
+      { metadata: shots('FAILED') },
+      'delete the Screenshot and upload it again',
+    ],
+    ['no_price', { prices: [] }, 'under Subscription Prices click Add Subscription Price'],
+    ['no_availability', { availability: null }, 'under Availability click Set Up Availability'],
+    ['unpriced_territories', { availability: ['FRA', 'USA'] }, 'View all Subscription Pricing'],
+  ];
+  it.each(cases)('%s', (reason, overrides, words) => {
+    const found = reasons(overrides);
+    expect(found.map((r) => r.reason)).toEqual([reason]);
+    expect(found[0]!.fix).toContain(words);
+  });
+
+  it('IAPs get the in-app purchase wording; several reasons are each named', () => {
+    const found = reasons({ kind: 'consumable', prices: [], metadata: [], group: [] });
+    expect(found.map((r) => r.reason)).toEqual(['no_group_localization', 'no_review_screenshot', 'no_price']);
+    expect(found[2]!.fix).toContain('under Price Schedule click Add Pricing');
+  });
+
+  it('with nothing missing in what was read, the reason is unknown; unread metadata names nothing from it', () => {
+    expect(reasons({}).map((r) => r.reason)).toEqual(['unknown']);
+    expect(reasons({ metadata: [], group: [], read: false }).map((r) => r.reason)).toEqual(['unknown']);
+  });
+
+  it('a product of any kind available where it has no price cannot be bought there', () => {
+    const issues = catalogHealthIssues({
+      now,
+      maxAgeMs: 86_400_000,
+      products: [{ ...missing('i'), kind: 'non_consumable', state: 'APPROVED' }],
+      prices: new Map([['i', [price('USA')]]]),
+      availability: new Map([['i', ['JPN', 'USA']]]),
+      locales: new Map([['i', ['en-US']]]),
+      offers: [],
+    });
+    expect(issues.map((i) => [i.kind, i.reason, i.items])).toEqual([
+      ['unpriced_territories', 'unpriced_territories', ['JPN']],
+    ]);
+    expect(issues[0]!.message).toContain('cannot be bought there');
+    expect(issues[0]!.fix).toContain('under Price Schedule click Edit');
+  });
+});
+
+describe('refreshOrder: scheduled prices and recent changes', () => {
+  const now = new Date('2026-06-10T12:00:00Z');
+  const h = (n: number) => new Date(now.getTime() - n * 3_600_000);
+  const product = (appleId: string, readHoursAgo: number, extra: object = {}) => ({
+    appleId,
+    kind: 'consumable',
+    updatedAt: h(500),
+    detailsReadAt: h(readHoursAgo),
+    detailsRequests: 4,
+    ...extra,
+  });
+  const DAY = 86_400_000;
+
+  it('re-reads a product once its scheduled price takes effect, before the stale ones', () => {
+    const order = refreshOrder(
+      [
+        product('stale', 30),
+        product('price-today', 2, { nextChangeOn: '2026-06-10' }),
+        product('price-later', 2, { nextChangeOn: '2026-06-11' }),
+      ],
+      now,
+      DAY,
+    );
+    expect(order.map((p) => [p.appleId, p.reason])).toEqual([
+      ['price-today', 'scheduled'],
+      ['stale', 'stale'],
+    ]);
+  });
+
+  it('re-reads recently changed products at a quarter of the maximum age, long-unchanged ones at the maximum', () => {
+    const order = refreshOrder(
+      [
+        product('changed-yesterday', 7, { changedAt: h(24) }),
+        product('changed-months-ago', 7, { changedAt: h(24 * 90) }),
+        product('never-changed', 7),
+        product('changed-yesterday-fresh', 5, { changedAt: h(24) }),
+      ],
+      now,
+      DAY,
+    );
+    expect(order.map((p) => [p.appleId, p.reason])).toEqual([['changed-yesterday', 'recent']]);
+  });
+});

@@ -76,6 +76,7 @@ export type AppleSchemaName =
   | 'AppResponse'
   | 'InAppPurchasesV2Response'
   | 'SubscriptionGroupsResponse'
+  | 'SubscriptionGroupResponse'
   | 'SubscriptionsResponse'
   | 'SubscriptionGracePeriodResponse'
   | 'ErrorResponse';

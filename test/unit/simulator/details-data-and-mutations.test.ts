@@ -30,7 +30,7 @@ const TODAY = new Date().toISOString().slice(0, 10);
 const withoutDetails = (catalog: SimCatalog) =>
   JSON.parse(
     JSON.stringify(catalog, (key, value) =>
-      key === 'details' || key === 'localizations' ? undefined : value,
+      key === 'details' || key === 'localizations' || key === 'versions' ? undefined : value,
     ),
   ) as SimCatalog;
 

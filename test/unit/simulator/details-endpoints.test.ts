@@ -70,6 +70,26 @@ const cases: [string, string][] = [
     `/v1/subscriptions/${s}/pricePoints?filter[territory]=GBR&include=territory&limit=8000`,
   ],
   [
+    '/v1/subscriptions/{id}/pricePoints',
+    `/v1/subscriptions/${s}/pricePoints?filter[planType]=MONTHLY&filter[territory]=USA&limit=200`,
+  ],
+  [
+    '/v1/subscriptions/{id}/pricePoints',
+    `/v1/subscriptions/${s}/pricePoints?filter[upfrontPricePointId]=x&filter[planType]=UPFRONT`,
+  ],
+  [
+    '/v1/subscriptions/{id}',
+    `/v1/subscriptions/${s}?include=appStoreReviewScreenshot,promotedPurchase,images,versions,planAvailabilities&limit[versions]=50&limit[images]=50&limit[planAvailabilities]=50`,
+  ],
+  [
+    '/v1/subscriptionGroups/{id}/subscriptions',
+    `/v1/subscriptionGroups/${group.id}/subscriptions?sort=-name&include=appStoreReviewScreenshot,versions,promotedPurchase&limit=1`,
+  ],
+  [
+    '/v1/apps/{id}/inAppPurchasesV2',
+    `/v1/apps/${app.id}/inAppPurchasesV2?sort=inAppPurchaseType,-name&include=appStoreReviewScreenshot,images,versions,promotedPurchase`,
+  ],
+  [
     '/v1/subscriptions/{id}/introductoryOffers',
     `/v1/subscriptions/${s}/introductoryOffers?include=subscription,territory,subscriptionPricePoint&limit=200`,
   ],
@@ -114,6 +134,10 @@ const cases: [string, string][] = [
     `/v1/subscriptionOfferCodes/${offer('offerCode').id}/prices?include=territory,subscriptionPricePoint&filter[territory]=FRA`,
   ],
   ['/v2/inAppPurchases/{id}', `/v2/inAppPurchases/${iap.id}`],
+  [
+    '/v2/inAppPurchases/{id}',
+    `/v2/inAppPurchases/${iap.id}?include=appStoreReviewScreenshot,promotedPurchase,images,versions&limit[versions]=50`,
+  ],
   [
     '/v2/inAppPurchases/{id}',
     `/v2/inAppPurchases/${iap.id}?include=inAppPurchaseLocalizations,iapPriceSchedule,inAppPurchaseAvailability,offerCodes,pricePoints,content&limit[pricePoints]=10`,
@@ -311,7 +335,10 @@ describe('contents', () => {
     expect(rel['prices']!.meta!.paging.total).toBeGreaterThanOrEqual(2 * TERRITORY_COUNT);
     expect(rel['prices']!.data).toHaveLength(1);
     expect(rel['promotionalOffers']!.meta!.paging.total).toBe(2);
-    expect(rel['planAvailabilities']).toMatchObject({ data: [], meta: { paging: { total: 0 } } });
+    expect(rel['planAvailabilities']).toMatchObject({
+      data: [{ type: 'subscriptionPlanAvailabilities', id: `${s}-monthly` }],
+      meta: { paging: { total: 1 } },
+    });
     expect(rel['subscriptionAvailability']!.data).toEqual({ type: 'subscriptionAvailabilities', id: s });
     const availability = doc.included.find((r) => r.type === 'subscriptionAvailabilities')!;
     expect(availability.attributes).toHaveProperty('availableInNewTerritories');
@@ -344,11 +371,6 @@ describe('strict parameters and errors', () => {
     ],
     [`/v1/subscriptions/${s}/prices?filter[planType]=YEARLY`, 'PARAMETER_ERROR.INVALID', 'filter[planType]'],
     [`/v1/subscriptions/${s}/prices?sort=startDate`, 'PARAMETER_ERROR.ILLEGAL', 'sort'],
-    [
-      `/v1/subscriptions/${s}/pricePoints?filter[upfrontPricePointId]=x`,
-      'PARAMETER_ERROR.ILLEGAL',
-      'filter[upfrontPricePointId]',
-    ],
     [
       `/v1/subscriptions/${s}/winBackOffers?filter[territory]=USA`,
       'PARAMETER_ERROR.ILLEGAL',

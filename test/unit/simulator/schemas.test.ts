@@ -47,6 +47,16 @@ const ok: [string, AppleSchemaName][] = [
     'SubscriptionGroupsResponse',
   ],
   [`/v1/subscriptionGroups/${group.id}/subscriptions`, 'SubscriptionsResponse'],
+  [`/v1/subscriptionGroups/${group.id}/subscriptions?sort=-name&limit=1`, 'SubscriptionsResponse'],
+  [
+    `/v1/subscriptionGroups/${group.id}?include=subscriptionGroupLocalizations,versions,subscriptions&limit[versions]=50`,
+    'SubscriptionGroupResponse',
+  ],
+  [
+    `/v1/apps/${app.id}/subscriptionGroups?include=subscriptionGroupLocalizations,versions`,
+    'SubscriptionGroupsResponse',
+  ],
+  [`/v1/apps/${app.id}/inAppPurchasesV2?sort=-inAppPurchaseType,name`, 'InAppPurchasesV2Response'],
   [`/v1/subscriptionGroups/${group.id}/subscriptions?include=group&limit=1`, 'SubscriptionsResponse'],
   [`/v1/apps/${app.id}/subscriptionGracePeriod`, 'SubscriptionGracePeriodResponse'],
   [
@@ -68,7 +78,7 @@ describe('documents validate against Apple’s schemas', () => {
     const agreements = await keyWithToken(sim, { agreementsMissing: true });
     const replies = [
       await get(sim, `/v1/apps/${app.id}/inAppPurchasesV2?limit=201`, token),
-      await get(sim, `/v1/apps/${app.id}/inAppPurchasesV2?sort=name`, token),
+      await get(sim, `/v1/apps/${app.id}/subscriptionGroups?sort=referenceName`, token),
       await get(sim, '/v1/apps'),
       await get(sim, `/v1/apps/${app.id}/inAppPurchasesV2`, finance.token),
       await get(sim, '/v1/apps', agreements.token),
