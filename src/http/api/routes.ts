@@ -200,9 +200,11 @@ export const routes: RouteSpec[] = [
       'Items: a notification body ({signedPayload}), {signedTransactionInfo, signedRenewalInfo?}, ' +
       "{transaction: <decoded>, renewalInfo?} or a decoded transaction with Apple's field names. " +
       'Each is answered in `results` (stored, new_version, duplicate or refused with the reason); ' +
-      'a refused item stores nothing. At most 10,000 per call; more through attribution batches.',
+      'a refused item stores nothing. At most 10,000 per call; more through attribution batches. ' +
+      'The body may be up to API_MAX_TRANSACTIONS_BODY_BYTES (8 MiB by default), not API_MAX_BODY_BYTES.',
     params: project,
     body: s.attributeTransactionsBody,
+    maxBodyBytes: (config) => config.api.maxTransactionsBodyBytes,
     response: s.attributedTransactions,
     run: (ctx, { params, body }) => attributeTransactions(ctx, { ...body, projectId: params.projectId }),
   }),
@@ -227,6 +229,7 @@ export const routes: RouteSpec[] = [
     summary: 'Store transactions as a batch and queue their attribution by the worker',
     params: project,
     body: s.attributionBatchBody,
+    maxBodyBytes: (config) => config.api.maxTransactionsBodyBytes,
     status: 202,
     response: s.queuedAttributionBatch,
     run: (ctx, { params, body }) => queueAttributionBatch(ctx, { ...body, projectId: params.projectId }),

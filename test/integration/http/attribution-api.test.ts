@@ -26,6 +26,8 @@ const h = useApiHarness({
     apps: [{ id: APP, iaps: 1, groups: 1, subscriptionsPerGroup: 1, grace: {} }],
     details: { territories: 3 },
   },
+  // Small enough to pass in a test, larger than API_MAX_BODY_BYTES (16 KiB).
+  env: { API_MAX_TRANSACTIONS_BODY_BYTES: String(64 * 1024) },
 });
 
 let price: { productId: string; customerPrice: string; proceeds: string; currency: string };
@@ -164,6 +166,35 @@ describe('attributing transactions over HTTP', () => {
         .db()
         .db.execute(
           sql`select count(*)::int as n from transaction_attributions where transaction_id = '5000002'`,
+        ),
+    );
+    expect(row!.n).toBe(0);
+  });
+
+  it('takes a body over API_MAX_BODY_BYTES up to its own limit, and refuses one over it with 413', async () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ transaction: transaction(`51000${i + 10}`) }));
+    const body = { transactions: many };
+    expect(JSON.stringify(body).length).toBeGreaterThan(16 * 1024);
+    const taken = await h.call('POST', `${path}/transactions/attribution`, { body });
+    expect(taken.status).toBe(200);
+    expect(taken.body.summary).toMatchObject({ items: 40, stored: 40, refused: 0 });
+
+    const tooMany = Array.from({ length: 200 }, (_, i) => ({ transaction: transaction(`52000${i + 100}`) }));
+    const over = await h.call('POST', `${path}/transactions/attribution`, {
+      body: { transactions: tooMany },
+    });
+    expect(over.status).toBe(413);
+    expect(over.body.detail).toContain(String(64 * 1024));
+    // Other routes keep API_MAX_BODY_BYTES.
+    const schedule = await h.call('PUT', `${path}/schedule`, {
+      body: { every: '6h', cron: 'x'.repeat(20_000) },
+    });
+    expect(schedule.status).toBe(413);
+    const [row] = rowsOf<{ n: number }>(
+      await h
+        .db()
+        .db.execute(
+          sql`select count(*)::int as n from transaction_attributions where transaction_id like '52000%'`,
         ),
     );
     expect(row!.n).toBe(0);
