@@ -399,6 +399,9 @@ export const envSchema = z
     API_MAX_BODY_BYTES: intFrom(1_024, 1_048_576, 16_384).describe(
       'Largest HTTP API request body in bytes (a .p8 is about 250).',
     ),
+    API_MAX_TRANSACTIONS_BODY_BYTES: intFrom(16_384, 268_435_456, 8_388_608).describe(
+      'Largest body in bytes of the HTTP API routes that take transactions (attribution, batches): a signed notification is about 10 KB, a decoded transaction under 1 KB.',
+    ),
     API_VERIFY_TIMEOUT_MS: intFrom(1_000, 600_000, 30_000).describe(
       'How long "Verify & Fetch Apps" over HTTP may keep a request waiting before a 504 (the check goes on).',
     ),
@@ -532,6 +535,7 @@ function toConfig(env: Env) {
       host: env.API_HOST,
       rateLimitPerMinute: env.API_RATE_LIMIT_PER_MINUTE,
       maxBodyBytes: env.API_MAX_BODY_BYTES,
+      maxTransactionsBodyBytes: env.API_MAX_TRANSACTIONS_BODY_BYTES,
       verifyTimeoutMs: env.API_VERIFY_TIMEOUT_MS,
     },
     log: {

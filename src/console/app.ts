@@ -5,8 +5,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { revenue } from '../app/attribution.ts';
 import type { ServiceContext } from '../context.ts';
-import { AppError, errorMessage } from '../errors.ts';
+import { AppError, errorMessage, InvalidInputError, NotFoundError } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { parseProjectId } from '../projects/id.ts';
 import { QUEUE_NAME } from '../queue/contract.ts';
@@ -37,6 +38,7 @@ import {
   SORTS,
   type Sort,
 } from './queries.ts';
+import { parseRevenueForm, type RevenueView, revenuePage } from './revenue.ts';
 import { createSessionStore } from './sessions.ts';
 import { CONSOLE_CSS } from './style.ts';
 import {
@@ -500,6 +502,32 @@ export async function createConsole(options: ConsoleOptions): Promise<ConsoleSer
       );
     } catch (error) {
       next(error);
+    }
+  });
+
+  app.get(`${BASE}/projects/:id/revenue`, async (req, res, next) => {
+    const id = projectIdOf(req);
+    if (!id) return send(res, 404, messagePage(pageContext(req, res), 'Not found', 'No such project.'));
+    const { form, error } = parseRevenueForm(req.query as Record<string, unknown>, new Date());
+    const view: RevenueView = { projectId: id, form, error, periods: null, products: null };
+    if (error) return send(res, 400, revenuePage(pageContext(req, res), view));
+    try {
+      // The one implementation (src/app): per period for the charts over time, per product beside.
+      const input = { projectId: id, from: form.from, to: form.to, environment: form.environment };
+      const [periods, products] = await Promise.all([
+        revenue(ctx, { ...input, by: form.by }),
+        revenue(ctx, { ...input, by: 'product' }),
+      ]);
+      send(res, 200, revenuePage(pageContext(req, res), { ...view, periods, products }));
+    } catch (failure) {
+      if (failure instanceof NotFoundError) {
+        return send(res, 404, messagePage(pageContext(req, res), 'Not found', `No project ${id}.`));
+      }
+      if (failure instanceof InvalidInputError) {
+        const shown = { field: failure.field, message: `${failure.field}: ${failure.reason}` };
+        return send(res, 400, revenuePage(pageContext(req, res), { ...view, error: shown }));
+      }
+      next(failure);
     }
   });
 

@@ -47,7 +47,6 @@ section.login form { display:flex; flex-direction:column; gap:.5rem; }
 .hint { font-size:12px; color:var(--muted); }
 .crumbs { margin:0; color:var(--muted); }
 nav.sections { position:sticky; top:0; z-index:1; display:flex; flex-wrap:wrap; gap:.9rem; padding:.4rem .6rem; margin:0 0 .8rem; background:#fff; border:1px solid var(--line); }
-nav.sections .soon { cursor:default; }
 section.needs { border:1px solid var(--bad); border-left-width:4px; background:#fff; padding:.2rem .9rem .4rem; margin-bottom:.8rem; }
 section.needs h2 { color:var(--bad); margin:.4rem 0; } section.needs ul { margin:.2rem 0; padding-left:1.2rem; }
 section.picker { border:1px solid var(--accent); background:#fff; padding:.2rem .9rem .6rem; }
@@ -57,4 +56,16 @@ section.picker { border:1px solid var(--accent); background:#fff; padding:.2rem 
 .amount { font-family:ui-monospace, monospace; font-size:12px; }
 td.nowrap, .nowrap { white-space:nowrap; }
 select { font:inherit; padding:.3rem .4rem; border:1px solid #b9c0cc; border-radius:4px; background:#fff; max-width:28rem; }
+nav.sections a.page { margin-left:auto; font-weight:600; }
+.chart-and-numbers { display:flex; flex-wrap:wrap; gap:1rem; align-items:flex-start; }
+.chart-and-numbers table { width:auto; min-width:22rem; }
+svg.chart { background:#fff; border:1px solid var(--line); max-width:100%; height:auto; }
+svg.chart .bar.price, .swatch.price { fill:#2f5bd3; background:#2f5bd3; }
+svg.chart .bar.proceeds, .swatch.proceeds { fill:#1a7f4b; background:#1a7f4b; }
+svg.chart .axis { stroke:#6b7385; stroke-width:1; }
+svg.chart text { font-size:11px; fill:#6b7385; }
+svg.chart text.unit { font-weight:600; fill:#1d2330; }
+.swatch { display:inline-block; width:.8rem; height:.8rem; vertical-align:middle; border-radius:2px; }
+.legend { margin:.2rem 0 .5rem; color:var(--muted); }
+tfoot tr.total th, tfoot tr.total td { border-top:2px solid var(--line); font-weight:600; }
 `;

@@ -363,8 +363,8 @@ function needsList(detail: ProjectDetail): Html {
   return html`<section class="needs" aria-label="needs action"><h2>Needs action</h2><ul>${items}</ul></section>`;
 }
 
-/** In-page navigation; revenue joins it when transaction attributions are stored. */
-function sectionNav(): Html {
+/** In-page navigation, and the project's revenue page. */
+function sectionNav(projectId: string): Html {
   const links: [string, string][] = [
     ['health', 'Health'],
     ['runs', 'Runs'],
@@ -375,7 +375,7 @@ function sectionNav(): Html {
     ['rules', 'Rules'],
     ['deliveries', 'Webhooks'],
   ];
-  return html`<nav class="sections" aria-label="sections">${links.map(([id, label]) => html`<a href="#${id}">${label}</a>`)}<span class="muted soon" title="Revenue charts come with stored transaction attributions">Revenue</span></nav>`;
+  return html`<nav class="sections" aria-label="sections">${links.map(([id, label]) => html`<a href="#${id}">${label}</a>`)}<a class="page" href="${BASE}/projects/${encodeURIComponent(projectId)}/revenue">Revenue</a></nav>`;
 }
 
 /** What identifies an entity added or removed (its whole record is in `catalog-sync changes --json`). */
@@ -748,7 +748,7 @@ export function projectPage(ctx: PageContext, view: ProjectPageView): Html {
   const liveProducts = detail.products.filter((p) => !p.removedAt).length;
   const body = html`<p class="crumbs"><a href="${BASE}/projects">Projects</a> /</p>
 <h1>${project.id}</h1>
-${sectionNav()}
+${sectionNav(project.id)}
 ${needsList(detail)}
 <section class="facts" id="status">
   <dl>

@@ -32,6 +32,8 @@ export interface RouteSpec {
   status: 200 | 201 | 202;
   /** The longest this route may keep a request waiting (then 504; the work may go on). */
   timeoutMs?: ((config: Config) => number) | undefined;
+  /** Its body limit, when not API_MAX_BODY_BYTES (routes that take many transactions). */
+  maxBodyBytes?: ((config: Config) => number) | undefined;
   run(ctx: AppContext, input: { params: unknown; query: unknown; body: unknown }): Promise<unknown>;
 }
 
@@ -55,6 +57,7 @@ export function route<
   response: z.ZodType;
   status?: 200 | 201 | 202;
   timeoutMs?: (config: Config) => number;
+  maxBodyBytes?: (config: Config) => number;
   run(ctx: AppContext, input: { params: Out<P>; query: Out<Q>; body: Out<B> }): Promise<unknown>;
 }): RouteSpec {
   // A write without a body of its own still refuses one it does not expect.

@@ -98,7 +98,16 @@ export function apiRouter(options: ApiOptions): Router {
   const routes = options.routes ?? defaultRoutes;
   const config = ctx.config;
   const limiter = new RateLimiterMemory({ points: config.api.rateLimitPerMinute, duration: 60 });
-  const json = express.json({ limit: config.api.maxBodyBytes, strict: true, type: () => true });
+  // One parser per body limit: most routes take API_MAX_BODY_BYTES, those taking transactions more.
+  const parsers = new Map<number, ReturnType<typeof express.json>>();
+  const parserFor = (limit: number) => {
+    let parser = parsers.get(limit);
+    if (!parser) {
+      parser = express.json({ limit, strict: true, type: () => true });
+      parsers.set(limit, parser);
+    }
+    return parser;
+  };
   const router = express.Router({ strict: true });
   let document: string | undefined;
 
@@ -107,19 +116,13 @@ export function apiRouter(options: ApiOptions): Router {
     res.status(200).set({ 'content-type': 'application/json; charset=utf-8' }).send(document);
   });
 
-  const readBody = (req: Request, res: Response) =>
+  const readBody = (req: Request, res: Response, limit: number) =>
     new Promise<void>((resolve, reject) => {
-      json(req, res, (error?: unknown) => {
+      parserFor(limit)(req, res, (error?: unknown) => {
         if (!error) return resolve();
         const type = (error as { type?: string }).type;
         if (type === 'entity.too.large') {
-          reject(
-            new Refusal(
-              413,
-              'body_too_large',
-              `The body is over ${config.api.maxBodyBytes} bytes; send less.`,
-            ),
-          );
+          reject(new Refusal(413, 'body_too_large', `The body is over ${limit} bytes; send less.`));
         } else if (type === 'entity.parse.failed') {
           reject(
             new Refusal(400, 'malformed_json', 'The body is not valid JSON; send one JSON object.', 'body'),
@@ -216,7 +219,7 @@ export function apiRouter(options: ApiOptions): Router {
               'Content-Type',
             );
           }
-          await readBody(req, res);
+          await readBody(req, res, spec.maxBodyBytes?.(config) ?? config.api.maxBodyBytes);
           body = req.body;
         } else if (!spec.bodyOptional) {
           throw new Refusal(400, 'invalid_input', 'This endpoint takes a JSON body; send one.', 'body');

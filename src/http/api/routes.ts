@@ -1,3 +1,9 @@
+import {
+  attributeTransactions,
+  attributionBatch,
+  queueAttributionBatch,
+  revenue,
+} from '../../app/attribution.ts';
 import { listChanges, listProducts, listRules } from '../../app/catalog.ts';
 import { listApps, saveCredentials, selectApp, verifyCredentials } from '../../app/credentials.ts';
 import { attribute, catalogHealth, listOffers, listPrices } from '../../app/details.ts';
@@ -181,6 +187,63 @@ export const routes: RouteSpec[] = [
     params: project,
     response: s.catalogHealth,
     run: (ctx, { params }) => catalogHealth(ctx, params),
+  }),
+  // ── Transactions and revenue ──
+  route({
+    operationId: 'attributeTransactions',
+    tag: 'attribution',
+    method: 'post',
+    path: '/projects/{projectId}/transactions/attribution',
+    scope: 'write',
+    summary: 'What each transaction earned (signed by Apple or decoded), stored once per transaction id',
+    description:
+      'Items: a notification body ({signedPayload}), {signedTransactionInfo, signedRenewalInfo?}, ' +
+      "{transaction: <decoded>, renewalInfo?} or a decoded transaction with Apple's field names. " +
+      'Each is answered in `results` (stored, new_version, duplicate or refused with the reason); ' +
+      'a refused item stores nothing. At most 10,000 per call; more through attribution batches. ' +
+      'The body may be up to API_MAX_TRANSACTIONS_BODY_BYTES (8 MiB by default), not API_MAX_BODY_BYTES.',
+    params: project,
+    body: s.attributeTransactionsBody,
+    maxBodyBytes: (config) => config.api.maxTransactionsBodyBytes,
+    response: s.attributedTransactions,
+    run: (ctx, { params, body }) => attributeTransactions(ctx, { ...body, projectId: params.projectId }),
+  }),
+  route({
+    operationId: 'revenue',
+    tag: 'attribution',
+    method: 'get',
+    path: '/projects/{projectId}/revenue',
+    scope: 'read',
+    summary: 'Customer price and proceeds summed per day, month, product or territory and currency',
+    params: project,
+    query: s.revenueQuery,
+    response: s.revenueAnswer,
+    run: (ctx, { params, query }) => revenue(ctx, { ...query, projectId: params.projectId }),
+  }),
+  route({
+    operationId: 'queueAttributionBatch',
+    tag: 'attribution',
+    method: 'post',
+    path: '/projects/{projectId}/transactions/batches',
+    scope: 'write',
+    summary: 'Store transactions as a batch and queue their attribution by the worker',
+    params: project,
+    body: s.attributionBatchBody,
+    maxBodyBytes: (config) => config.api.maxTransactionsBodyBytes,
+    status: 202,
+    response: s.queuedAttributionBatch,
+    run: (ctx, { params, body }) => queueAttributionBatch(ctx, { ...body, projectId: params.projectId }),
+  }),
+  route({
+    operationId: 'attributionBatch',
+    tag: 'attribution',
+    method: 'get',
+    path: '/projects/{projectId}/transactions/batches/{batchId}',
+    scope: 'read',
+    summary: "A stored batch's state and, once attributed, its summary",
+    params: s.attributionBatchParams,
+    response: s.attributionBatchState,
+    run: (ctx, { params }) => attributionBatch(ctx, params),
   }),
   // ── Schedules ──
   route({

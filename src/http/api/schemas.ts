@@ -6,6 +6,17 @@ import {
   productKinds,
   renewalKinds,
 } from '../../../db/schema.ts';
+import {
+  attributeTransactionsInputSchema,
+  attributeTransactionsOutputSchema,
+  attributionItemResultSchema,
+  attributionSummarySchema,
+  environmentSchema,
+  revenueInputSchema,
+  revenueOutputSchema,
+  revenueRowSchema,
+  storedAttributionSchema,
+} from '../../attribution/schemas.ts';
 import { healthIssueKinds } from '../../details/health.ts';
 import { EVENT_TYPES, eventEnvelopeSchema } from '../../events/types.ts';
 import { SYNC_TRIGGERS } from '../../queue/contract.ts';
@@ -543,3 +554,90 @@ export const problemSchema = strict({
   field: z.string().optional().meta({ description: 'The input that was wrong' }),
   retryable: z.boolean().optional(),
 }).meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+// ── Transaction attribution and revenue ──────────────────────────────────────────────────────
+// The request schemas are src/attribution/schemas.ts's own, minus the project id (in the path);
+// the answers are the same shapes made strict all the way down, so the document describes them
+// exactly and a test that validates an answer against it fails on a field the document lacks.
+
+/** A zod object schema with every nested object strict (arrays, nullables and optionals followed). */
+function deepStrict(schema: z.ZodType): z.ZodType {
+  if (schema instanceof z.ZodObject) {
+    const shape: Record<string, z.ZodType> = {};
+    for (const [key, value] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      shape[key] = deepStrict(value);
+    }
+    return z.strictObject(shape);
+  }
+  if (schema instanceof z.ZodArray) return z.array(deepStrict(schema.element as z.ZodType));
+  if (schema instanceof z.ZodNullable) return deepStrict(schema.unwrap() as z.ZodType).nullable();
+  if (schema instanceof z.ZodOptional) return deepStrict(schema.unwrap() as z.ZodType).optional();
+  return schema;
+}
+
+export const attributeTransactionsBody = attributeTransactionsInputSchema
+  .omit({ projectId: true })
+  .strict()
+  .meta({ id: 'AttributeTransactionsRequest' });
+
+export const storedAttribution = deepStrict(storedAttributionSchema).meta({ id: 'StoredAttribution' });
+
+export const attributedTransactions = strict({
+  ...attributeTransactionsOutputSchema.shape,
+  results: z.array(
+    strict({
+      ...attributionItemResultSchema.shape,
+      attributions: z.array(storedAttribution),
+      error: strict({ code: z.string(), message: z.string() }).nullable(),
+    }).meta({ id: 'AttributionItemResult' }),
+  ),
+  summary: strict(attributionSummarySchema.shape).meta({ id: 'AttributionSummary' }),
+}).meta({ id: 'AttributedTransactions' });
+
+/*
+ * The revenue query: from and to arrive as text (the function's input also takes a Date, which a
+ * query string cannot carry); `revenue` itself checks them and that from is before to.
+ */
+export const revenueQuery = strict({
+  from: z.string().max(100).meta({ description: 'Inclusive: an ISO date or date-time, such as 2026-03-01' }),
+  to: z.string().max(100).meta({ description: 'Exclusive: an ISO date or date-time' }),
+  by: revenueInputSchema.shape.by
+    .optional()
+    .meta({ description: 'Rows per day (default), month, product or territory' }),
+  environment: environmentSchema.optional().meta({ description: 'Default production' }),
+});
+
+const revenueRow = strict(revenueRowSchema.shape).meta({ id: 'RevenueRow' });
+export const revenueAnswer = strict({
+  ...revenueOutputSchema.shape,
+  from: isoTime,
+  to: isoTime,
+  rows: z.array(revenueRow),
+  totals: z.array(strict(revenueRowSchema.omit({ key: true }).shape)),
+}).meta({ id: 'Revenue' });
+
+export const attributionBatchBody = strict({
+  environment: environmentSchema.optional().meta({ description: 'Default production' }),
+  transactions: z.array(z.unknown()).min(1, 'transactions must hold at least one transaction').meta({
+    description: 'The same items as attributeTransactions takes, stored and attributed by the worker',
+  }),
+}).meta({ id: 'AttributionBatchRequest' });
+
+export const attributionBatchParams = strict({
+  projectId: projectParams.shape.projectId,
+  batchId: z.string().max(100).meta({ description: 'The batch id (a UUID) from queueAttributionBatch' }),
+});
+
+export const queuedAttributionBatch = strict({
+  batchId: z.string(),
+  items: z.number().int(),
+  job: jobRef,
+}).meta({ id: 'QueuedAttributionBatch' });
+
+export const attributionBatchState = strict({
+  batchId: z.string(),
+  status: z.enum(['pending', 'running', 'succeeded', 'failed']),
+  items: z.number().int(),
+  summary: strict(attributionSummarySchema.shape).nullable(),
+  error: z.string().nullable(),
+}).meta({ id: 'AttributionBatch' });

@@ -406,9 +406,12 @@ describe('the operator console in a browser', () => {
     expect(await page.locator('#changes tr.change.added').count()).toBeGreaterThan(3);
     expect(await page.locator('#changes tr.change.updated').count()).toBe(0);
     await page.goto(`${base}/console/projects/${BROKEN}`);
-    // Section navigation; revenue has its place once attributions are stored.
-    expect(await page.locator('nav.sections a').count()).toBe(8);
-    expect(await page.locator('nav.sections .soon').textContent()).toBe('Revenue');
+    // Section navigation, and the project's revenue page (test/integration/console/revenue.browser.test.ts).
+    expect(await page.locator('nav.sections a').count()).toBe(9);
+    expect(await page.locator('nav.sections a.page').textContent()).toBe('Revenue');
+    expect(await page.locator('nav.sections a.page').getAttribute('href')).toBe(
+      `/console/projects/${BROKEN}/revenue`,
+    );
     expect(await page.locator('#rules tr.in-force').count()).toBe(4);
     expect(await page.locator('#catalog table.products tr').count()).toBeGreaterThan(3);
     // The detail sections, read through src/app: no placeholder left.

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""The platform's onboarding and reads over catalog-sync's HTTP API, from Python's standard library
-only, as a platform whose backend is not TypeScript would call it.
+"""The platform's onboarding, reads, a transaction attributed and revenue over catalog-sync's HTTP
+API, from Python's standard library only, as a platform whose backend is not TypeScript would call it.
 
 Configuration from the environment: API_URL (…/api/v1), API_TOKEN (a write token), KEY_ID,
 ISSUER_ID, P8_FILE (the .p8 to upload as text), APP_ID (the app to select), WEBHOOK_URL, and
 PROJECT_ID. Prints one JSON object of what it saw; exits 1 with the reason on any surprise.
 """
 
+import decimal
 import json
 import os
 import sys
@@ -130,6 +131,63 @@ def main():
         "proceeds": attribution["proceeds"]["firstYear"],
         "graceDays": attribution["rule"]["graceDays"] if attribution["rule"] else None,
     }
+
+    # A purchase the platform verified already, sent decoded with Apple's field names: a monthly
+    # subscription of the synced catalog bought yesterday at today's USA price.
+    products = call("GET", project_path("/products?includeRemoved=false"))["products"]
+    subscriptions = {p["productId"] for p in products if p["kind"] == "auto_renewable_subscription"}
+    sub = next((p for p in priced if p["productId"] in subscriptions and p["proceeds"] is not None), None)
+    if sub is None:
+        fail("no priced subscription in USA: %r" % priced)
+    purchased_ms = (int(time.time()) - 86400) * 1000
+    transaction = {
+        "transactionId": "7000000001",
+        "originalTransactionId": "7000000001",
+        "bundleId": selected["bundleId"],
+        "productId": sub["productId"],
+        "purchaseDate": purchased_ms,
+        "originalPurchaseDate": purchased_ms,
+        "expiresDate": purchased_ms + 30 * 86400 * 1000,
+        "type": "Auto-Renewable Subscription",
+        "inAppOwnershipType": "PURCHASED",
+        "transactionReason": "PURCHASE",
+        "environment": "Production",
+        "storefront": "USA",
+        "storefrontId": "143441",
+        # Milliunits, exactly (money is never a float).
+        "price": int(decimal.Decimal(sub["customerPrice"]) * 1000),
+        "currency": sub["currency"],
+        "signedDate": purchased_ms,
+    }
+    attributed = call(
+        "POST",
+        project_path("/transactions/attribution"),
+        {"transactions": [{"transaction": transaction}]},
+        idempotency_key=str(uuid.uuid4()),
+    )
+    result = attributed["results"][0]
+    if result["status"] != "stored" or len(result["attributions"]) != 1:
+        fail("the transaction was not stored: %r" % attributed)
+    stored = result["attributions"][0]
+    if stored["customerPrice"] != sub["customerPrice"] or stored["proceeds"] != sub["proceeds"]:
+        fail("the stored attribution disagrees with the price in force: %r vs %r" % (stored, sub))
+    seen["storedAttribution"] = {
+        "transactionId": stored["transactionId"],
+        "kind": stored["kind"],
+        "basis": stored["basis"],
+        "currency": stored["currency"],
+        "customerPrice": stored["customerPrice"],
+        "proceeds": stored["proceeds"],
+        "revenueDate": stored["revenueDate"],
+        "expected": {"customerPrice": sub["customerPrice"], "proceeds": sub["proceeds"]},
+    }
+
+    day = time.strftime("%Y-%m-%d", time.gmtime(purchased_ms / 1000))
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(purchased_ms / 1000 + 86400))
+    revenue = call(
+        "GET", project_path("/revenue?" + urllib.parse.urlencode({"from": day, "to": tomorrow, "by": "day"}))
+    )
+    seen["revenue"] = {"rows": revenue["rows"], "totals": revenue["totals"]}
 
     hook = call(
         "POST",

@@ -87,7 +87,7 @@ function runPython(script: string, env: Record<string, string>) {
 }
 
 describe('the platform path from Python over HTTP', () => {
-  it('saves a key, verifies, selects, syncs, reads prices, attributes and registers a webhook', async () => {
+  it('saves a key, verifies, selects, syncs, reads prices, attributes a transaction, reads revenue and registers a webhook', async () => {
     const services = harness.services();
     const created = await harness.cli([
       'tokens',
@@ -134,6 +134,36 @@ describe('the platform path from Python over HTTP', () => {
       problem: { kind: 'invalid_input', field: 'appStoreID' },
     });
     expect((seen.attributed as { customerPrice: string }).customerPrice).toMatch(/^\d+(\.\d+)?$/);
+
+    // The transaction attributed over HTTP is stored with the price in force and its proceeds, and
+    // revenue for its day is exactly it.
+    const stored = seen.storedAttribution as {
+      transactionId: string;
+      currency: string;
+      customerPrice: string;
+      proceeds: string;
+      revenueDate: string;
+      expected: { customerPrice: string; proceeds: string };
+    };
+    expect(stored).toMatchObject({ transactionId: '7000000001', kind: 'first_purchase', basis: 'exact' });
+    expect({ customerPrice: stored.customerPrice, proceeds: stored.proceeds }).toEqual(stored.expected);
+    const [row] = rowsOf<{ price: string; proceeds: string }>(
+      await harness
+        .db()
+        .db.execute(
+          sql`select customer_price::text as price, proceeds::text as proceeds from transaction_attributions where project_id = ${PROJECT} and transaction_id = '7000000001'`,
+        ),
+    );
+    expect(row).toEqual({ price: stored.customerPrice, proceeds: stored.proceeds });
+    const total = {
+      currency: stored.currency,
+      customerPrice: stored.customerPrice,
+      proceeds: stored.proceeds,
+    };
+    expect(seen.revenue).toEqual({
+      rows: [{ key: stored.revenueDate.slice(0, 10), ...total, unknownProceeds: 0, count: 1 }],
+      totals: [{ ...total, unknownProceeds: 0, count: 1 }],
+    });
 
     // The sync request is recorded in Postgres, and the worker ran it (one run, trigger manual).
     const runs = rowsOf<{ trigger: string; status: string }>(
