@@ -1,4 +1,4 @@
-import { scrubSecrets } from './log/logger.ts';
+import { scrubSecrets } from './log/scrub.ts';
 
 /**
  * Every kind of failure the system reports, in one closed list: callers (the CLI's `--json`, the

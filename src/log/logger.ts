@@ -1,7 +1,12 @@
 import { createRequire } from 'node:module';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
+import { scrubSecrets } from './scrub.ts';
+
 export type { Logger } from 'pino';
+// Re-exported: most callers know the logger module; errors.ts imports scrub.ts alone, so the
+// queue contract and the public API do not load pino.
+export { scrubSecrets };
 
 /**
  * Field paths whose values are always secrets. Pino replaces them before serialising;
@@ -34,24 +39,6 @@ export const REDACTED_PATHS = [
   'CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS',
   '*.CREDENTIALS_ENCRYPTION_PREVIOUS_KEYS',
 ];
-
-const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)/g;
-const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
-// A compact JWS/JWE: base64url header starting with `{"` (eyJ) and two or more dots.
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*){2,4}/g;
-
-// A URL's password (`postgres://user:password@host`, `redis://:password@host`): a connection
-// string quoted by a driver or pasted into a message. The user stays; the password goes.
-const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@]+@/gi;
-
-/** Replaces PEM blocks, bearer tokens, JWT-shaped strings and URL passwords in free text. */
-export function scrubSecrets(text: string): string {
-  return text
-    .replace(URL_PASSWORD, '$1[REDACTED]@')
-    .replace(PEM_BLOCK, '[REDACTED PEM]')
-    .replace(BEARER, '$1[REDACTED]')
-    .replace(JWT_LIKE, '[REDACTED JWT]');
-}
 
 export interface LoggerOptions {
   level?: string;

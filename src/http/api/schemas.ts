@@ -17,7 +17,7 @@ import {
   revenueRowSchema,
   storedAttributionSchema,
 } from '../../attribution/schemas.ts';
-import { healthIssueKinds } from '../../details/health.ts';
+import { healthIssueKinds, missingMetadataReasons } from '../../details/health.ts';
 import { EVENT_TYPES, eventEnvelopeSchema } from '../../events/types.ts';
 import { SYNC_TRIGGERS } from '../../queue/contract.ts';
 
@@ -137,6 +137,11 @@ const healthIssue = strict({
   productAppleId: z.string(),
   message: z.string(),
   items: z.array(z.string()),
+  reason: z
+    .enum(missingMetadataReasons)
+    .optional()
+    .meta({ description: 'Why (missing_metadata, unpriced_territories), as far as the catalog read tells' }),
+  fix: z.string().optional().meta({ description: 'What to do in App Store Connect, in its words' }),
 }).meta({ id: 'HealthIssue' });
 
 const healthCounts = strict(
