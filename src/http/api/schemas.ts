@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  changeActions,
-  changeEntities,
-  environments,
-  productKinds,
-  renewalKinds,
-} from '../../../db/schema.ts';
+import { changeActions, changeEntities, environments, renewalKinds } from '../../../db/schema.ts';
 import {
   attributeTransactionsInputSchema,
   attributeTransactionsOutputSchema,
@@ -17,6 +11,7 @@ import {
   revenueRowSchema,
   storedAttributionSchema,
 } from '../../attribution/schemas.ts';
+import { catalogProductSchema } from '../../catalog/model.ts';
 import { healthIssueKinds, missingMetadataReasons } from '../../details/health.ts';
 import { EVENT_TYPES, eventEnvelopeSchema } from '../../events/types.ts';
 import { SYNC_TRIGGERS } from '../../queue/contract.ts';
@@ -213,25 +208,21 @@ export const productsQuery = strict({
   includeRemoved: booleanQuery.optional().meta({ description: 'Default true' }),
 });
 
-const product = strict({
-  projectId: z.string(),
-  appleId: z.string(),
-  productId: z.string(),
-  kind: z.enum(productKinds),
-  referenceName: z.string(),
-  state: z.string(),
-  familySharable: z.boolean().nullable(),
-  contentHosting: z.boolean().nullable(),
-  subscriptionPeriod: z.string().nullable(),
-  groupAppleId: z.string().nullable(),
-  groupLevel: z.number().int().nullable(),
-  raw: json.meta({ description: "Apple's attributes as received" }),
-  firstSeenAt: isoTime,
-  updatedAt: isoTime,
-  removedAt: isoTime.nullable(),
-  detailsReadAt: isoTime.nullable(),
-  detailsRequests: z.number().int().nullable(),
-}).meta({ id: 'Product' });
+// The catalog model's product, as stored: plus its project, bookkeeping and detail read.
+const product = catalogProductSchema
+  .extend({
+    projectId: z.string(),
+    appleId: z.string(),
+    productId: z.string(),
+    raw: json.meta({ description: "Apple's attributes as received" }),
+    firstSeenAt: isoTime,
+    updatedAt: isoTime,
+    removedAt: isoTime.nullable(),
+    detailsReadAt: isoTime.nullable(),
+    detailsRequests: z.number().int().nullable(),
+  })
+  .strict()
+  .meta({ id: 'Product' });
 
 export const productsListing = strict({ projectId: z.string(), products: z.array(product) }).meta({
   id: 'Products',
