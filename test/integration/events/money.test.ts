@@ -63,6 +63,14 @@ let worker: WorkerProcess;
 const today = () => new Date().toISOString().slice(0, 10);
 const addDays = (day: string, n: number) =>
   new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+/** Days from the UTC day the event was written to `day`: the worker's own clock, so a run that
+ * crosses midnight after the test chose its dates still agrees. */
+const daysFromEvent = (event: Received, day: string) =>
+  Math.round(
+    (Date.parse(`${day}T00:00:00Z`) -
+      Date.parse(`${String(JSON.parse(event.raw).timestamp).slice(0, 10)}T00:00:00Z`)) /
+      86_400_000,
+  );
 
 beforeAll(async () => {
   const env = serviceEnv(services(), EVENT_ENV);
@@ -220,8 +228,9 @@ describe('events for the money', () => {
       productId: sub.productId,
       productAppleId: sub.id,
       startDate: start,
-      daysUntil: 30,
+      daysUntil: daysFromEvent(scheduled[0]!, start),
     });
+    expect(data.daysUntil).toBeGreaterThanOrEqual(29);
     expect(data.prices.length).toBeGreaterThan(0);
     for (const price of data.prices) {
       expect(price).toMatchObject({
@@ -262,7 +271,11 @@ describe('a scheduled price withdrawn before its date', () => {
     const events = await deliveredFor('/money', runId);
     const cancelled = events.filter((r) => r.type === 'price_change.cancelled');
     expect(cancelled).toHaveLength(1);
-    expect(cancelled[0]!.data).toMatchObject({ productAppleId: sub.id, startDate: day, daysUntil: 45 });
+    expect(cancelled[0]!.data).toMatchObject({
+      productAppleId: sub.id,
+      startDate: day,
+      daysUntil: daysFromEvent(cancelled[0]!, day),
+    });
     expect(events.filter((r) => r.type === 'price_change.scheduled')).toEqual([]);
     const money = events.find((r) => r.type === 'prices.changed')!.data as { prices: { action: string }[] };
     expect(money.prices.every((p) => p.action === 'removed')).toBe(true);
