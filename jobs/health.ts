@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import type { Registry } from 'prom-client';
-import { boundText } from '../src/errors.ts';
+import { failureReason } from '../src/errors.ts';
 import type { MountedRoute } from '../src/http/server.ts';
 import type { Logger } from '../src/log/logger.ts';
 
@@ -88,7 +88,7 @@ export async function startHealthServer(options: {
       const failed = Object.keys(checks).filter((name) => !checks[name]!.ok);
       for (const name of failed) {
         const error = checks[name]!.error ?? '';
-        options.logger.warn({ dependency: name, error: boundText(error, 500) }, 'readiness check failed');
+        options.logger.warn({ dependency: name, error: failureReason(error, 500) }, 'readiness check failed');
       }
       return {
         ready: failed.length === 0,

@@ -238,6 +238,7 @@ export async function runWorker(
   let service: WorkerService | undefined;
   let stopRequested: string | undefined;
   let exitCode = 0;
+  let hardExit: NodeJS.Timeout | undefined;
   const stop = (why: string) => {
     if (stopRequested) {
       logger.warn({ why }, 'already shutting down');
@@ -246,13 +247,14 @@ export async function runWorker(
     stopRequested = why;
     // However the drain goes (a job that cannot finish, a Redis or Postgres that does not answer
     // a close), the process ends within SHUTDOWN_TIMEOUT_MS.
-    setTimeout(() => {
+    hardExit = setTimeout(() => {
       logger.error(
         { timeoutMs: config.worker.shutdownTimeoutMs },
         'shutdown took longer than SHUTDOWN_TIMEOUT_MS: exiting now',
       );
       process.exit(exitCode);
-    }, config.worker.shutdownTimeoutMs).unref();
+    }, config.worker.shutdownTimeoutMs);
+    hardExit.unref();
     if (service) void service.close(why);
     else logger.info({ why }, 'stop requested during start-up; stopping once started');
   };
@@ -295,6 +297,8 @@ export async function runWorker(
     await service.closed;
     return exitCode;
   } finally {
+    // The drain finished in time: the process (a test runner, say) may live on.
+    clearTimeout(hardExit);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     // The process is done with Apple: close the keep-alive sockets all syncs shared.

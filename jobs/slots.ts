@@ -53,6 +53,7 @@ export function watchSlots(options: SlotWatchOptions): SlotWatch {
   let idleWithWorkSince: number | null = null;
   let wedged: string | undefined;
   let checking = false;
+  let lastSampleAt: number | null = null;
 
   const check = async () => {
     const unrecorded = worker.unrecorded(options.graceMs);
@@ -66,12 +67,20 @@ export function watchSlots(options: SlotWatchOptions): SlotWatch {
     if (unrecorded.length > 0) options.onLetGo?.(unrecorded.length);
     // Only a Redis that answers can tell whether jobs wait; while it is away nothing is wedged.
     if (redis.status !== 'ready' || wedged || checking) {
-      if (redis.status !== 'ready') idleWithWorkSince = null;
+      if (redis.status !== 'ready') {
+        idleWithWorkSince = null;
+        lastSampleAt = null;
+      }
       return;
     }
     checking = true;
     try {
       const [waiting, paused] = await Promise.all([queue.getWaitingCount(), queue.isPaused()]);
+      // A verdict needs samples that kept coming: after a gap (a Redis that froze or crawled,
+      // answering late) the watch starts again rather than join two moments as one stretch.
+      const sampledAt = Date.now();
+      if (lastSampleAt !== null && sampledAt - lastSampleAt > 2 * intervalMs) idleWithWorkSince = null;
+      lastSampleAt = sampledAt;
       const state = {
         waiting: paused ? 0 : waiting,
         busy: worker.busySlots,

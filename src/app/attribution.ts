@@ -52,7 +52,7 @@ import {
   type Verifier,
 } from '../attribution/verify.ts';
 import { loadClientForProject } from '../credentials/index.ts';
-import { errorMessage, InvalidInputError, NotFoundError } from '../errors.ts';
+import { errorMessage, failureReason, InvalidInputError, NotFoundError } from '../errors.ts';
 import { scrubSecrets } from '../log/logger.ts';
 import { requireProject } from '../projects/store.ts';
 import { enqueueAttribution } from '../queue/producer.ts';
@@ -388,6 +388,12 @@ async function runRound(
     map.set(tx.transactionId, historyEntryOf(tx));
     historyOf.set(tx.originalTransactionId, map);
   }
+  // The current answers of these transactions: what a reversal gives back, and what is new.
+  const current = await loadCurrent(
+    ctx.db,
+    session.projectId,
+    ready.map((r) => r.input.transaction.transactionId),
+  );
   const attribute = (r: Ready): AttributeResult =>
     attributeTransaction(
       {
@@ -395,6 +401,7 @@ async function runRound(
         history: [...(historyOf.get(r.input.transaction.originalTransactionId)?.values() ?? [])],
         paidDays: r.paidDays,
         notificationType: r.input.notificationType,
+        storedRefund: current.get(`${r.input.transaction.transactionId}/refund`)?.answer ?? null,
       },
       session.catalog,
     );
@@ -426,11 +433,6 @@ async function runRound(
     else notes.set(r.index, note);
   }
 
-  const current = await loadCurrent(
-    ctx.db,
-    session.projectId,
-    ready.map((r) => r.input.transaction.transactionId),
-  );
   const rows: VersionRow[] = [];
   const perItem = new Map<
     number,
@@ -715,16 +717,26 @@ export async function runAttributionBatch(
       .where(eq(attributionBatches.id, batch.id));
     return { batchId: batch.id, summary };
   } catch (error) {
+    // Back to pending with the reason: the job may try again (a transient failure, a rate limit);
+    // only its last attempt marks the batch failed (failAttributionBatch).
     await ctx.db
       .update(attributionBatches)
-      .set({
-        status: 'failed',
-        error: scrubSecrets(errorMessage(error)).slice(0, 2000),
-        finishedAt: new Date(),
-      })
+      .set({ status: 'pending', error: failureReason(error) })
       .where(eq(attributionBatches.id, batch.id));
     throw error;
   }
+}
+
+/** A batch whose job failed for good: its final state, with the reason. */
+export async function failAttributionBatch(
+  ctx: DataContext,
+  input: { projectId: string; batchId: string },
+  error: unknown,
+): Promise<void> {
+  await ctx.db
+    .update(attributionBatches)
+    .set({ status: 'failed', error: failureReason(error), finishedAt: new Date() })
+    .where(and(eq(attributionBatches.id, input.batchId), eq(attributionBatches.projectId, input.projectId)));
 }
 
 /**

@@ -20,7 +20,7 @@ import {
 } from '../queue/contract.ts';
 import type { RedisConnection } from '../queue/redis.ts';
 import { clearFailedSyncRequest } from '../queue/requests.ts';
-import { runAttributionBatch } from './attribution.ts';
+import { failAttributionBatch, runAttributionBatch } from './attribution.ts';
 import type { AppContext } from './context.ts';
 import { verifyCredentials } from './credentials.ts';
 import type { DetailsRefreshResult } from './refresh-details.ts';
@@ -133,6 +133,11 @@ export const JOBS = {
       const done = await runAttributionBatch(ctx, { projectId, batchId });
       logger.info({ batchId, summary: done.summary }, 'attribution batch completed');
       return done;
+    },
+    onFinalFailure: async (ctx, payload, _job, error, logger) => {
+      await failAttributionBatch(ctx, payload, error).catch((cause: unknown) =>
+        logger.warn({ reason: failureReason(cause) }, 'could not mark the attribution batch failed'),
+      );
     },
   }),
 } as const satisfies { [N in JobName]: JobDefinition<z.infer<(typeof payloadSchemas)[N]>> };

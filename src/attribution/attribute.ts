@@ -187,6 +187,11 @@ export interface AttributeRequest {
   /** Days of paid service before this transaction, from the caller. */
   paidDays?: number | undefined;
   notificationType?: string | undefined;
+  /**
+   * The refund catalog-sync stored for this transaction, if any: a reversal gives back what was
+   * refunded (a prorated refund's share, not the whole price), and nothing when nothing was.
+   */
+  storedRefund?: { customerPrice: string | null; proceeds: string | null } | null | undefined;
 }
 
 /** A price the catalog does not have for this product and territory: App Store Connect may. */
@@ -439,7 +444,16 @@ export function attributeTransaction(request: AttributeRequest, catalog: Catalog
   const kind = classify(tx, previous);
   const subscription = kind !== 'purchase';
 
-  const counted = paidServiceBefore(request.history, tx.purchaseDate);
+  // Only Apple's own renewal charge is dated to the due date (and recovered in grace): a purchase
+  // the customer made (an upgrade, a crossgrade, a resubscription) belongs to its own day.
+  const billingRenewal = tx.transactionReason !== 'PURCHASE';
+  // A renewal charged ahead of its due date pays for the period from that date: its paid days
+  // (and so the year-2 rate) are counted up to the due date, not to the charge.
+  const periodStart =
+    billingRenewal && previous?.expiresDate != null && previous.expiresDate > tx.purchaseDate
+      ? previous.expiresDate
+      : tx.purchaseDate;
+  const counted = paidServiceBefore(request.history, periodStart);
   const paidDays = request.paidDays ?? Math.floor(counted / DAY_MS);
   const year2 =
     subscription && (request.paidDays !== undefined ? request.paidDays >= 365 : counted >= YEAR2_AFTER_MS);
@@ -516,7 +530,7 @@ export function attributeTransaction(request: AttributeRequest, catalog: Catalog
       : kind === 'renewal' || (kind === 'offer_period' && previous !== null)
         ? 'paid_to_paid'
         : null;
-  const dueMs = previous && renewalKind ? previous.expiresDate : null;
+  const dueMs = previous && renewalKind && billingRenewal ? previous.expiresDate : null;
   const ruleAt = new Date(dueMs ?? tx.purchaseDate);
   const found = renewalKind ? ruleFor(catalog.rules, environment, renewalKind, ruleAt) : null;
   let revenueDate = purchase;
@@ -591,18 +605,44 @@ export function attributeTransaction(request: AttributeRequest, catalog: Catalog
     };
     const sign = entry === 'refund' ? -1 : 1;
     const nothing = entry === 'revoke';
+    const reversed = entry === 'refund_reversed' ? request.storedRefund : null;
+    const proceeds = nothing
+      ? zero(currency)
+      : reversed
+        ? reversed.proceeds === null
+          ? null
+          : negate(reversed.proceeds)
+        : scale(charge.proceeds, sign);
     entries.push({
       ...charge,
       entry,
       kind: entryKind,
-      customerPrice: nothing ? zero(currency) : scale(charge.customerPrice, sign),
-      proceeds: nothing ? zero(currency) : scale(charge.proceeds, sign),
+      customerPrice: nothing
+        ? zero(currency)
+        : reversed
+          ? reversed.customerPrice === null
+            ? null
+            : negate(reversed.customerPrice)
+          : scale(charge.customerPrice, sign),
+      proceeds,
+      // A revoke moves no money: its zero amounts are exact whatever the charge's basis.
+      basis: nothing ? 'exact' : proceeds === null ? 'unknown_proceeds' : charge.basis,
       proceedsReason: `${reason}; ${charge.proceedsReason}`,
       revenueDate: iso(at),
     });
   };
   const familyRevoke = tx.revocationType === 'FAMILY_REVOKE' || request.notificationType === 'REVOKE';
-  if (tx.revocationDate !== undefined && !familyRevoke && !familyShared) {
+  // A reversal first: Apple may still carry the revocation on the transaction it reverses.
+  if (request.notificationType === 'REFUND_REVERSED' && !familyShared) {
+    if (request.storedRefund)
+      derived(
+        'refund_reversed',
+        'refund_reversed',
+        tx.signedDate ?? tx.purchaseDate,
+        null,
+        'a refund reversed',
+      );
+  } else if (tx.revocationDate !== undefined && !familyRevoke && !familyShared) {
     const share = tx.revocationPercentage ?? null;
     derived(
       'refund',
@@ -610,14 +650,6 @@ export function attributeTransaction(request: AttributeRequest, catalog: Catalog
       tx.revocationDate,
       share,
       share === null ? 'refunded in full' : `refunded ${share / 1000} %`,
-    );
-  } else if (request.notificationType === 'REFUND_REVERSED' && !familyShared) {
-    derived(
-      'refund_reversed',
-      'refund_reversed',
-      tx.signedDate ?? tx.purchaseDate,
-      null,
-      'a refund reversed',
     );
   }
   if (familyRevoke) {

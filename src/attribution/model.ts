@@ -10,39 +10,44 @@ import { z } from 'zod';
 const ms = z.number().int().nonnegative();
 
 /** A decoded transaction. Unknown fields pass (Apple keeps adding them); the ones used are checked. */
-export const decodedTransactionSchema = z.looseObject({
-  transactionId: z.string().min(1).max(64),
-  originalTransactionId: z.string().min(1).max(64),
-  bundleId: z.string().min(1).max(300),
-  productId: z.string().min(1).max(300),
-  purchaseDate: ms,
-  originalPurchaseDate: ms.optional(),
-  expiresDate: ms.optional(),
-  type: z.string().max(100).optional(),
-  inAppOwnershipType: z.string().max(100).optional(),
-  transactionReason: z.string().max(100).optional(),
-  environment: z.string().min(1).max(100),
-  storefront: z.string().min(1).max(10),
-  storefrontId: z.string().max(20).optional(),
-  /** Milliunits: 1990 is 1.99. */
-  price: z.number().int().optional(),
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD')
-    .optional(),
-  offerType: z.number().int().optional(),
-  offerIdentifier: z.string().max(300).optional(),
-  offerDiscountType: z.string().max(100).optional(),
-  offerPeriod: z.string().max(50).optional(),
-  revocationDate: ms.optional(),
-  revocationReason: z.number().int().optional(),
-  revocationType: z.string().max(100).optional(),
-  revocationPercentage: z.number().int().min(0).max(100_000).optional(),
-  isUpgraded: z.boolean().optional(),
-  signedDate: ms.optional(),
-  webOrderLineItemId: z.string().max(64).optional(),
-  quantity: z.number().int().optional(),
-});
+export const decodedTransactionSchema = z
+  .looseObject({
+    transactionId: z.string().min(1).max(64),
+    originalTransactionId: z.string().min(1).max(64),
+    bundleId: z.string().min(1).max(300),
+    productId: z.string().min(1).max(300),
+    purchaseDate: ms,
+    originalPurchaseDate: ms.optional(),
+    expiresDate: ms.optional(),
+    type: z.string().max(100).optional(),
+    inAppOwnershipType: z.string().max(100).optional(),
+    transactionReason: z.string().max(100).optional(),
+    environment: z.string().min(1).max(100),
+    storefront: z.string().min(1).max(10),
+    storefrontId: z.string().max(20).optional(),
+    /** Milliunits: 1990 is 1.99. A charge is never negative (refunds are their own fields). */
+    price: z.number().int().nonnegative().optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code such as USD')
+      .optional(),
+    offerType: z.number().int().optional(),
+    offerIdentifier: z.string().max(300).optional(),
+    offerDiscountType: z.string().max(100).optional(),
+    offerPeriod: z.string().max(50).optional(),
+    revocationDate: ms.optional(),
+    revocationReason: z.number().int().optional(),
+    revocationType: z.string().max(100).optional(),
+    revocationPercentage: z.number().int().min(0).max(100_000).optional(),
+    isUpgraded: z.boolean().optional(),
+    signedDate: ms.optional(),
+    webOrderLineItemId: z.string().max(64).optional(),
+    quantity: z.number().int().optional(),
+  })
+  .refine((tx) => !JSON.stringify(tx).includes('\\u0000'), {
+    // Postgres text and jsonb cannot hold NUL: refused here, per transaction, not as a failed chunk.
+    message: 'text fields must not contain NUL characters (\\u0000)',
+  });
 export type DecodedTransaction = z.infer<typeof decodedTransactionSchema>;
 
 export const decodedRenewalInfoSchema = z.looseObject({

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import express, { type Request, type Response } from 'express';
-import { boundText } from '../errors.ts';
+import { failureReason } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 
 /*
@@ -59,7 +59,7 @@ export function probesRouter(options: ProbeOptions): express.Router {
         json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...rest }),
       )
       .catch((error: unknown) => {
-        options.logger.warn({ reason: boundText(String(error), 500) }, 'readiness check failed');
+        options.logger.warn({ reason: failureReason(error, 500) }, 'readiness check failed');
         json(res, 503, { status: 'not ready' });
       });
   });

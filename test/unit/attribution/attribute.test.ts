@@ -131,14 +131,117 @@ describe('classification', () => {
       ['charge', '9.99', '6.99', '2026-01-01T00:00:00.000Z'],
       ['refund', '-3.996', '-2.796', '2026-01-10T00:00:00.000Z'],
     ]);
+    // A reversal gives back what the stored refund took, the prorated share — even when Apple
+    // still carries the revocation on the transaction it reverses.
+    const storedRefund = { customerPrice: '-3.996', proceeds: '-2.796' };
     const reversed = attributeTransaction(
+      {
+        tx: { ...refunded, revocationPercentage: undefined, signedDate: day('2026-01-20') },
+        history: [],
+        notificationType: 'REFUND_REVERSED',
+        storedRefund,
+      },
+      catalog,
+    );
+    expect(
+      reversed.ok && reversed.entries.map((e) => [e.entry, e.customerPrice, e.proceeds, e.revenueDate]),
+    ).toEqual([
+      ['charge', '9.99', '6.99', '2026-01-01T00:00:00.000Z'],
+      ['refund_reversed', '3.996', '2.796', '2026-01-20T00:00:00.000Z'],
+    ]);
+    // Nothing was refunded (as far as catalog-sync knows): nothing to give back.
+    const nothingStored = attributeTransaction(
       { tx: { ...base, signedDate: day('2026-01-20') }, history: [], notificationType: 'REFUND_REVERSED' },
       catalog,
     );
-    expect(reversed.ok && reversed.entries.map((e) => [e.entry, e.customerPrice, e.revenueDate])).toEqual([
-      ['charge', '9.99', '2026-01-01T00:00:00.000Z'],
-      ['refund_reversed', '9.99', '2026-01-20T00:00:00.000Z'],
+    expect(nothingStored.ok && nothingStored.entries.map((e) => e.entry)).toEqual(['charge']);
+    // A family revoke of a transaction whose price the catalog lacks moves no money, exactly.
+    const revoked = attributeTransaction(
+      {
+        tx: { ...base, price: 12340, revocationType: 'FAMILY_REVOKE', revocationDate: day('2026-01-05') },
+        history: [],
+      },
+      catalog,
+    );
+    expect(revoked.ok && revoked.entries.map((e) => [e.entry, e.proceeds, e.basis])).toEqual([
+      ['charge', null, 'unknown_proceeds'],
+      ['revoke', '0.00', 'exact'],
     ]);
+  });
+
+  it('dates only Apple’s renewal charge to its due date: an upgrade or a resubscription is dated to its purchase', () => {
+    const catalog: CatalogView = {
+      currencies: new Map([['USA', 'USD']]),
+      rules: [],
+      products: new Map([
+        [
+          'p',
+          {
+            appleId: '10',
+            productId: 'p',
+            kind: 'auto_renewable_subscription',
+            prices: new Map([
+              [
+                'USA',
+                [
+                  {
+                    territory: 'USA',
+                    startDate: null,
+                    endDate: null,
+                    removedAt: null,
+                    currency: 'USD',
+                    customerPrice: '99.99',
+                    proceeds: '69.99',
+                    proceedsYear2: '84.99',
+                  },
+                ],
+              ],
+            ]),
+            observed: new Map(),
+            offers: [],
+          },
+        ],
+      ]),
+    };
+    const year = period('1', '2025-01-01', 365);
+    const upgrade = attributeTransaction(
+      {
+        tx: tx({
+          price: 99990,
+          currency: 'USD',
+          purchaseDate: day('2025-03-01'),
+          expiresDate: day('2026-03-01'),
+          transactionReason: 'PURCHASE',
+        }),
+        history: [year],
+      },
+      catalog,
+    );
+    expect(upgrade.ok && upgrade.entries[0]).toMatchObject({
+      revenueDate: '2025-03-01T00:00:00.000Z',
+      dueDate: null,
+      recoveredInGrace: false,
+    });
+    // A renewal Apple charged an hour before its due date pays for the period from that date:
+    // a year of paid service by then, so the year-2 rate.
+    const early = attributeTransaction(
+      {
+        tx: tx({
+          price: 99990,
+          currency: 'USD',
+          purchaseDate: day('2026-01-01') - 3_600_000,
+          expiresDate: day('2027-01-01'),
+          transactionReason: 'RENEWAL',
+        }),
+        history: [year],
+      },
+      catalog,
+    );
+    expect(early.ok && early.entries[0]).toMatchObject({
+      proceeds: '84.99',
+      proceedsRate: 'after_first_year',
+      revenueDate: '2026-01-01T00:00:00.000Z',
+    });
   });
 });
 
