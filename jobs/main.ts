@@ -86,11 +86,17 @@ export async function startWorkerService(
       Promise.reject(new AppError('unsupported', 'A job cannot wait for another job inside the worker.')),
   };
   let slotWatch: SlotWatch | undefined;
+  let stopping = false;
   const checks = {
     redis: () => handle.redis.ping(),
     postgres: () => ctx.db.execute(sql`select 1`),
-    // Whether this process can still take jobs (its slots are not lost): see jobs/slots.ts.
-    worker: async () => slotWatch?.assertHealthy(),
+    // Whether this process takes jobs: not before its worker has started, not while it drains,
+    // and not once its slots are lost (jobs/slots.ts).
+    worker: async () => {
+      if (stopping) throw new Error('the worker is shutting down: it takes no new jobs');
+      if (!slotWatch) throw new Error('the worker is starting: it takes no jobs yet');
+      slotWatch.assertHealthy();
+    },
   };
   metrics.observeQueue({
     schedules: () => handle.queue.getJobSchedulersCount(),
@@ -176,6 +182,7 @@ export async function startWorkerService(
   });
 
   const close = (reason = 'close') => {
+    stopping = true;
     closing ??= (async () => {
       const timeoutMs = config.worker.shutdownTimeoutMs;
       const drainMs = drainBudgetMs(timeoutMs);

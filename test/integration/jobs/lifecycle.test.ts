@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../../db/client.ts';
 import { createProject } from '../../support/context.ts';
 import { DEADLINE_MS } from '../../support/wait.ts';
-import { serviceEnv, spawnWorker, syncRuns, until, useJobsHarness } from './support.ts';
+import { freePort, serviceEnv, spawnWorker, syncRuns, until, useJobsHarness } from './support.ts';
 
 /*
  * Worker processes stopped politely (SIGTERM: the active sync finishes, exit 0) and rudely
@@ -47,13 +47,31 @@ async function runningRunOf(projectId: string, jobId: string | undefined) {
 }
 
 describe('stopping a worker', () => {
-  it('SIGTERM during a sync lets it finish, then the process exits 0', async () => {
-    sim().setLatency(400);
+  it('SIGTERM during a sync lets it finish, then the process exits 0; /readyz says not ready while it drains', async () => {
+    sim().setLatency(1_000);
     try {
       const job = await producer().queue.add('sync-catalog', { projectId: 'term', trigger: 'manual' });
-      const worker = spawnWorker(serviceEnv(services(), { ...FAST_RECOVERY, SHUTDOWN_TIMEOUT_MS: '20000' }));
+      const port = await freePort();
+      const worker = spawnWorker(
+        serviceEnv(services(), {
+          ...FAST_RECOVERY,
+          SHUTDOWN_TIMEOUT_MS: '20000',
+          METRICS_PORT: String(port),
+        }),
+      );
       await runningRunOf('term', job.id);
+      const readyz = async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+        return { status: response.status, body: (await response.json()) as { failed?: string[] } };
+      };
+      expect((await readyz()).status).toBe(200);
       worker.child.kill('SIGTERM');
+      // The sync still runs (each request to Apple takes a second); the process takes no new jobs.
+      const draining = await until(async () => {
+        const answer = await readyz();
+        return answer.status === 503 ? answer : null;
+      }, '/readyz to say not ready during the drain');
+      expect(draining.body.failed).toEqual(['worker']);
       const exit = await worker.exited;
       expect(exit).toEqual({ code: 0, signal: null });
       expect(await (await producer().queue.getJob(job.id!))!.getState()).toBe('completed');
