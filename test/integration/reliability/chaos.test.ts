@@ -165,6 +165,11 @@ describe('chaos: two workers, random faults, edits and SIGKILLs', () => {
     while (Date.now() < chaosEnds) {
       if (!redisKilled && Date.now() >= redisKillAt) {
         // Redis dies while syncs run; it comes back empty once they have ended (or after 10 s).
+        // Syncs slow enough to be caught running (a second per request), and some asked for, so
+        // there is one to catch whatever the random schedule left running.
+        sim().setLatency(1_000);
+        for (const appId of appIds)
+          await enqueueSync(handle().queue, projectOf(appId), 'manual', { db: ctx().db });
         const running = await until(async () => {
           const ids = await runningNow();
           return ids.length > 0 ? ids : undefined;
@@ -176,6 +181,7 @@ describe('chaos: two workers, random faults, edits and SIGKILLs', () => {
           await sleep(100);
         }
         await ownRedis.start();
+        sim().setLatency(0);
         // The test's own client gave up on the dead Redis: a new one, as a producer would reconnect.
         await queueHandle.close().catch(() => {});
         queueHandle = await openQueue(loadConfig(serviceEnv(services())), 'client');

@@ -125,14 +125,16 @@ async function scenario(concurrency: number, processes: number) {
     } finally {
       await idle.close();
     }
-    // No slot was lost: a burst of syncs long enough to overlap (each request takes 10 s) fills
-    // every one at once. On a loaded machine a worker may take a few seconds to see new jobs.
-    sim.setLatency(10_000);
+    // No slot was lost: a burst of syncs long enough to overlap (each request takes 20 s, so a
+    // structure sync runs for a minute or more) fills every one at once. On a loaded machine a
+    // worker may take seconds to see new jobs, and a process that finds itself wedged is restarted
+    // by its supervisor (jobs/slots.ts) within that minute: the burst still fills every slot.
+    sim.setLatency(20_000);
     await enqueueAll(burst);
     await until(
       async () => (await running(burst)) === slots,
       'the burst to run at full concurrency',
-      60_000,
+      120_000,
       200,
     );
     sim.setLatency(0);
