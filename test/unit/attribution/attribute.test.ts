@@ -23,6 +23,41 @@ const period = (id: string, from: string, days: number, extra: Partial<HistoryEn
   ...extra,
 });
 
+/** A catalog of one subscription `p` with one price in the USA, in force since always. */
+const oneSubscription = (customerPrice: string, proceeds: string, proceedsYear2: string): CatalogView => ({
+  currencies: new Map([['USA', 'USD']]),
+  rules: [],
+  products: new Map([
+    [
+      'p',
+      {
+        appleId: '10',
+        productId: 'p',
+        kind: 'auto_renewable_subscription',
+        prices: new Map([
+          [
+            'USA',
+            [
+              {
+                territory: 'USA',
+                startDate: null,
+                endDate: null,
+                removedAt: null,
+                currency: 'USD',
+                customerPrice,
+                proceeds,
+                proceedsYear2,
+              },
+            ],
+          ],
+        ]),
+        observed: new Map(),
+        offers: [],
+      },
+    ],
+  ]),
+});
+
 describe('money', () => {
   it('is exact', () => {
     expect(fromMilliunits(1990, 'USD')).toBe('1.99');
@@ -79,39 +114,7 @@ describe('classification', () => {
   });
 
   it('a family-shared copy earns nothing; a partial refund takes back its share; a reversal gives it back', () => {
-    const catalog: CatalogView = {
-      currencies: new Map([['USA', 'USD']]),
-      rules: [],
-      products: new Map([
-        [
-          'p',
-          {
-            appleId: '10',
-            productId: 'p',
-            kind: 'auto_renewable_subscription',
-            prices: new Map([
-              [
-                'USA',
-                [
-                  {
-                    territory: 'USA',
-                    startDate: null,
-                    endDate: null,
-                    removedAt: null,
-                    currency: 'USD',
-                    customerPrice: '9.99',
-                    proceeds: '6.99',
-                    proceedsYear2: '8.49',
-                  },
-                ],
-              ],
-            ]),
-            observed: new Map(),
-            offers: [],
-          },
-        ],
-      ]),
-    };
+    const catalog = oneSubscription('9.99', '6.99', '8.49');
     const base = tx({ price: 9990, currency: 'USD', expiresDate: day('2026-02-01') });
     const shared = attributeTransaction(
       { tx: { ...base, inAppOwnershipType: 'FAMILY_SHARED' }, history: [] },
@@ -170,39 +173,7 @@ describe('classification', () => {
   });
 
   it('dates only Apple’s renewal charge to its due date: an upgrade or a resubscription is dated to its purchase', () => {
-    const catalog: CatalogView = {
-      currencies: new Map([['USA', 'USD']]),
-      rules: [],
-      products: new Map([
-        [
-          'p',
-          {
-            appleId: '10',
-            productId: 'p',
-            kind: 'auto_renewable_subscription',
-            prices: new Map([
-              [
-                'USA',
-                [
-                  {
-                    territory: 'USA',
-                    startDate: null,
-                    endDate: null,
-                    removedAt: null,
-                    currency: 'USD',
-                    customerPrice: '99.99',
-                    proceeds: '69.99',
-                    proceedsYear2: '84.99',
-                  },
-                ],
-              ],
-            ]),
-            observed: new Map(),
-            offers: [],
-          },
-        ],
-      ]),
-    };
+    const catalog = oneSubscription('99.99', '69.99', '84.99');
     const year = period('1', '2025-01-01', 365);
     const upgrade = attributeTransaction(
       {
