@@ -389,7 +389,7 @@ async function main(): Promise<number> {
           : `Cleaned up with ${failures} problem(s), see the warnings above.`,
       );
       out(
-        `Done in ${seconds(performance.now() - started)}. Next: README.md (integrating the platform, scheduling, deploying).`,
+        `Done in ${seconds(performance.now() - started)}. Next: README.md, then docs/api.md (the HTTP API), docs/attribution.md (what a renewal earned) and docs/operating.md (scheduling, deploying).`,
       );
     }
   }
